@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+
+/**
+ * A FIFO with a fixed capacity between one producer and one async consumer.
+ * `push` returns false once the queue is full: the producer must stop (pause its stream) and wait
+ * for `onDrain`, which is how back-pressure reaches a sandboxed program's write().
+ */
+export class BoundedQueue<T> implements AsyncIterable<T> {
+  readonly capacity: number;
+  private readonly items: T[] = [];
+  private closed = false;
+  private waiter: (() => void) | null = null;
+  private drainListeners: Array<() => void> = [];
+
+  constructor(capacity: number) {
+    assert.ok(Number.isInteger(capacity) && capacity > 0, 'queue capacity must be a positive integer');
+    this.capacity = capacity;
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  get isFull(): boolean {
+    return this.items.length >= this.capacity;
+  }
+
+  /** Adds an item; false means "full now, stop producing until drain". Never drops. */
+  push(item: T): boolean {
+    assert.ok(!this.closed, 'push after close');
+    // The producer may overshoot by the chunks of one read; the hard bound is capacity * 2.
+    assert.ok(this.items.length < this.capacity * 2, 'producer ignored back-pressure');
+    this.items.push(item);
+    this.wake();
+    return this.items.length < this.capacity;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  /** Calls fn once, the next time the queue falls below half its capacity. */
+  onDrain(fn: () => void): void {
+    this.drainListeners.push(fn);
+  }
+
+  async shift(): Promise<T | undefined> {
+    while (this.items.length === 0) {
+      if (this.closed) return undefined;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    const item = this.items.shift() as T;
+    if (this.items.length <= this.capacity / 2 && this.drainListeners.length > 0) {
+      const listeners = this.drainListeners;
+      this.drainListeners = [];
+      for (const fn of listeners) fn();
+    }
+    return item;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      const item = await this.shift();
+      if (item === undefined) return;
+      yield item;
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+}

@@ -1,0 +1,331 @@
+import { BoundedQueue } from '../common/bounded-queue.js';
+import { CodeArenaError } from '../common/errors.js';
+import { cgroupFactory, type LimitsMechanism } from './cgroups.js';
+import { Chunker, type Chunk, type StreamName } from './chunker.js';
+import type { PhaseCommand, PhaseReport } from './control.js';
+import { versionOf, type LanguageSpec } from './languages.js';
+import { COMPILE_LIMITS, SOURCE_BYTES_MAX, type Limits } from './limits.js';
+import { SandboxProcess, type SandboxPool } from './sandbox-process.js';
+
+export type RunStatus =
+  | 'ok'
+  | 'compile_error'
+  | 'runtime_error'
+  | 'time_limit'
+  | 'wall_time_limit'
+  | 'memory_limit'
+  | 'output_limit'
+  | 'killed'
+  | 'internal_error';
+
+export interface RunResult {
+  status: RunStatus;
+  exit_code: number | null;
+  signal: number | null;
+  cpu_time_ms: number;
+  wall_time_ms: number;
+  memory_kb: number;
+  language: string;
+  version: string;
+  /** Which mechanism held the memory and process caps of this run. */
+  limits_mechanism: LimitsMechanism;
+  /** Set for internal_error (and compile_error when the compiler itself hit a limit). */
+  message?: string;
+}
+
+export interface SourceFile {
+  name: string;
+  content: Buffer;
+}
+
+export interface RunRequest {
+  language: LanguageSpec;
+  /** The main source file first; its name is chosen by the language registry. */
+  source: Buffer;
+  /** Extra files placed beside the source (data files, headers). */
+  files?: SourceFile[];
+  stdin?: Buffer;
+  /** A pseudo-terminal: prompts without newline appear at once; stdout and stderr merge. */
+  interactive: boolean;
+  limits: Limits;
+  pool?: SandboxPool;
+  /** Chunks buffered between the runner and its consumer before the program is paused. */
+  queueChunksMax?: number;
+}
+
+export interface RunHandle {
+  /** Output chunks; ends when the run has ended. Consume it, or the program blocks on write. */
+  readonly chunks: BoundedQueue<Chunk>;
+  /** Sends input to the program (interactive: a line at a time; batch: any bytes). */
+  write(data: Buffer | string): void;
+  /** End of input: the program reads EOF. */
+  endInput(): void;
+  kill(): void;
+  readonly result: Promise<RunResult>;
+}
+
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const SIGKILL = 9;
+const SIGXCPU = 24;
+/** After this long past the wall limit the host kills bwrap itself (ca-init normally acts first). */
+const WALL_BACKSTOP_MS = 2_000;
+
+export function checkFiles(req: Pick<RunRequest, 'source' | 'files'>): void {
+  const total = req.source.length + (req.files ?? []).reduce((n, f) => n + f.content.length, 0);
+  if (total > SOURCE_BYTES_MAX) {
+    throw new CodeArenaError(
+      'SOURCE_TOO_LARGE',
+      `source is ${total} bytes, over the ${SOURCE_BYTES_MAX}-byte cap`,
+      'send a smaller program',
+    );
+  }
+  for (const f of req.files ?? []) {
+    if (!FILE_NAME.test(f.name)) {
+      throw new CodeArenaError('BAD_FILE_NAME', `bad file name "${f.name}"`, 'use letters, digits, "_", "-", "." and no directories');
+    }
+  }
+}
+
+/** Starts a run in a sandbox. Errors of the request itself throw before anything starts. */
+export function startRun(req: RunRequest): RunHandle {
+  checkFiles(req);
+  const chunks = new BoundedQueue<Chunk>(req.queueChunksMax ?? 64);
+  const run = new Run(req, chunks);
+  return {
+    chunks,
+    write: (d) => run.write(typeof d === 'string' ? Buffer.from(d) : d),
+    endInput: () => run.endInput(),
+    kill: () => run.kill('killed'),
+    result: run.result,
+  };
+}
+
+class Run {
+  readonly result: Promise<RunResult>;
+  private sandbox: SandboxProcess | null = null;
+  private readonly chunker = new Chunker();
+  private outputBytes = 0;
+  private compileBytes = 0;
+  private endReason: 'killed' | 'output_limit' | 'wall_backstop' | null = null;
+  private inputQueue: Buffer[] = [];
+  private inputEnded = false;
+  private inputBytes = 0;
+  private finalStarted = false;
+  private paused = false;
+
+  constructor(private readonly req: RunRequest, private readonly chunks: BoundedQueue<Chunk>) {
+    this.result = this.execute().finally(() => chunks.close());
+  }
+
+  write(data: Buffer): void {
+    if (this.inputEnded) return;
+    // Bounded: a client typing (or pasting) faster than the program reads cannot grow this forever.
+    this.inputBytes += data.length;
+    if (this.inputBytes > this.req.limits.outputBytesMax + 1024 * 1024) return;
+    if (this.finalStarted && this.sandbox) (this.sandbox.child.stdin as NodeJS.WritableStream).write(data);
+    else this.inputQueue.push(data);
+  }
+
+  endInput(): void {
+    if (this.inputEnded) return;
+    this.inputEnded = true;
+    if (this.finalStarted && this.sandbox) (this.sandbox.child.stdin as NodeJS.WritableStream).end();
+  }
+
+  kill(reason: 'killed' | 'output_limit' | 'wall_backstop'): void {
+    this.endReason ??= reason;
+    this.sandbox?.kill();
+  }
+
+  /** A method, not a field test: TypeScript would narrow the field across awaits. */
+  private killedByUser(): boolean {
+    return this.endReason === 'killed';
+  }
+
+  private emit(stream: StreamName, data: Buffer): void {
+    for (const c of this.chunker.cut(stream, data)) {
+      if (!this.chunks.push(c) && !this.paused) this.pause();
+    }
+  }
+
+  private pause(): void {
+    const sb = this.sandbox;
+    if (!sb) return;
+    this.paused = true;
+    sb.child.stdout?.pause();
+    sb.child.stderr?.pause();
+    this.chunks.onDrain(() => {
+      this.paused = false;
+      sb.child.stdout?.resume();
+      sb.child.stderr?.resume();
+    });
+  }
+
+  private onProgramOutput(stream: 'stdout' | 'stderr', data: Buffer): void {
+    if (this.endReason === 'output_limit') return;
+    const room = this.req.limits.outputBytesMax - this.outputBytes;
+    this.outputBytes += data.length;
+    if (data.length > room) {
+      if (room > 0) this.emit(stream, data.subarray(0, room));
+      this.kill('output_limit');
+      return;
+    }
+    this.emit(stream, data);
+  }
+
+  private async execute(): Promise<RunResult> {
+    const { language, limits } = this.req;
+    const version = await versionOf(language);
+    const mechanism = cgroupFactory().mechanism;
+    const base: RunResult = {
+      status: 'internal_error',
+      exit_code: null,
+      signal: null,
+      cpu_time_ms: 0,
+      wall_time_ms: 0,
+      memory_kb: 0,
+      language: language.id,
+      version,
+      limits_mechanism: mechanism,
+    };
+    const sbOpts = { workDirKb: limits.workDirKb, tmpDirKb: limits.workDirKb };
+    const pool = this.req.pool?.fits(sbOpts) ? this.req.pool : null;
+    let sb: SandboxProcess;
+    try {
+      sb = pool ? await pool.take() : SandboxProcess.start(sbOpts);
+      this.sandbox = sb;
+      await sb.ready;
+    } catch (err) {
+      if (err instanceof CodeArenaError) throw err;
+      return { ...base, message: (err as Error).message };
+    }
+    if (this.endReason === 'killed') {
+      sb.kill();
+      await sb.closed();
+      return { ...base, status: 'killed' };
+    }
+    try {
+      return await this.phases(sb, base);
+    } catch (err) {
+      sb.kill();
+      await sb.closed();
+      if (this.killedByUser()) return { ...base, status: 'killed' };
+      return { ...base, message: (err as Error).message };
+    }
+  }
+
+  private async phases(sb: SandboxProcess, base: RunResult): Promise<RunResult> {
+    const { language, limits } = this.req;
+    const sourceName = language.sourceFile(this.req.source.toString('utf8'));
+    for (const f of this.req.files ?? []) sb.writeFile(f.name, f.content);
+    sb.writeFile(sourceName, this.req.source);
+    const cg = sb.cgroup;
+    const procs = Math.max(limits.processesMax, language.processesMin);
+
+    if (language.compile) {
+      cg?.setLimits({ memoryKb: COMPILE_LIMITS.memoryKb, processesMax: COMPILE_LIMITS.processesMax + 1 });
+      const c = language.compile(sourceName);
+      const report = await sb.runPhase(
+        {
+          mode: 'capture',
+          argv: c.argv,
+          env: c.env,
+          cpuTimeMs: COMPILE_LIMITS.cpuTimeMs,
+          wallTimeMs: COMPILE_LIMITS.wallTimeMs,
+          addressSpaceKb: 0,
+          fileSizeKb: limits.fileSizeKb,
+          openFilesMax: 256,
+          processesMax: cg ? 0 : COMPILE_LIMITS.processesMax,
+        },
+        (data) => {
+          const room = COMPILE_LIMITS.outputBytesMax - this.compileBytes;
+          this.compileBytes += data.length;
+          if (room > 0) this.emit('compile', data.subarray(0, room));
+        },
+      );
+      if (this.killedByUser()) return this.finish(sb, { ...base, status: 'killed' });
+      if (report.exitCode !== 0) {
+        const why = report.wallLimitHit || report.signal ? 'the compiler was stopped by its limits' : undefined;
+        return this.finish(sb, {
+          ...base,
+          status: 'compile_error',
+          exit_code: report.exitCode,
+          signal: report.signal,
+          ...(why ? { message: why } : {}),
+        });
+      }
+    }
+
+    cg?.setLimits({ memoryKb: limits.memoryKb, processesMax: procs + 1 });
+    const oomBefore = cg?.oomKills() ?? 0;
+    const r = language.run(sourceName, limits.memoryKb);
+    const phase: PhaseCommand = {
+      mode: this.req.interactive ? 'pty' : 'pipes',
+      argv: r.argv,
+      env: r.env,
+      cpuTimeMs: limits.cpuTimeMs,
+      wallTimeMs: limits.wallTimeMs,
+      addressSpaceKb: !cg && language.addressSpaceLimit ? limits.memoryKb : 0,
+      fileSizeKb: limits.fileSizeKb,
+      openFilesMax: limits.openFilesMax,
+      processesMax: cg ? 0 : procs,
+    };
+    sb.child.stdout?.on('data', (d: Buffer) => this.onProgramOutput('stdout', d));
+    sb.child.stderr?.on('data', (d: Buffer) => this.onProgramOutput('stderr', d));
+    const backstop = setTimeout(() => this.kill('wall_backstop'), limits.wallTimeMs + WALL_BACKSTOP_MS);
+    const reportP = sb.runPhase(phase);
+    this.finalStarted = true;
+    const stdin = sb.child.stdin as NodeJS.WritableStream;
+    if (this.req.stdin) stdin.write(this.req.stdin);
+    for (const b of this.inputQueue.splice(0)) stdin.write(b);
+    if (this.inputEnded || !this.req.interactive) stdin.end();
+    let report: PhaseReport | null = null;
+    try {
+      report = await reportP;
+    } catch {
+      // Killed from outside (kill, output limit, backstop): the reason is in endReason.
+    } finally {
+      await sb.closed();
+      clearTimeout(backstop);
+    }
+    const oom = (cg?.oomKills() ?? 0) > oomBefore;
+    return this.finish(sb, this.classify(base, report, oom));
+  }
+
+  private classify(base: RunResult, report: PhaseReport | null, oom: boolean): RunResult {
+    const { limits } = this.req;
+    const measured = report
+      ? {
+          exit_code: report.exitCode,
+          signal: report.signal,
+          cpu_time_ms: Math.round(report.cpuUs / 1000),
+          wall_time_ms: Math.round(report.wallUs / 1000),
+          memory_kb: report.maxRssKb,
+        }
+      : {};
+    const r = { ...base, ...measured };
+    if (this.endReason === 'killed') return { ...r, status: 'killed' };
+    if (this.endReason === 'output_limit') return { ...r, status: 'output_limit' };
+    if (this.endReason === 'wall_backstop' || report?.wallLimitHit) {
+      return { ...r, status: 'wall_time_limit', wall_time_ms: Math.max(r.wall_time_ms, limits.wallTimeMs) };
+    }
+    if (!report) return { ...r, message: 'the sandbox ended without a report' };
+    if (oom) return { ...r, status: 'memory_limit' };
+    if (report.signal === SIGXCPU || (report.signal === SIGKILL && r.cpu_time_ms >= limits.cpuTimeMs) || r.cpu_time_ms > limits.cpuTimeMs) {
+      return { ...r, status: 'time_limit' };
+    }
+    // Without a cgroup, RLIMIT_AS makes allocations fail; a program that dies near the cap ran out.
+    const nearCap = r.memory_kb >= limits.memoryKb * 0.9;
+    if ((report.signal || report.exitCode) && base.limits_mechanism === 'rlimit' && nearCap) {
+      return { ...r, status: 'memory_limit' };
+    }
+    if (report.signal || report.exitCode !== 0) return { ...r, status: 'runtime_error' };
+    return { ...r, status: 'ok' };
+  }
+
+  private async finish(sb: SandboxProcess, result: RunResult): Promise<RunResult> {
+    sb.kill();
+    await sb.closed();
+    return result;
+  }
+}
