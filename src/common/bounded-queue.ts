@@ -12,7 +12,12 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   private waiter: (() => void) | null = null;
   private drainListeners: Array<() => void> = [];
 
-  constructor(capacity: number) {
+  /**
+   * @param capacity items at which push() starts answering "full".
+   * @param overshootMax items a producer may still push after "full": a stream already reading
+   *   delivers one more buffer before its pause takes hold. Past capacity + overshootMax is a bug.
+   */
+  constructor(capacity: number, readonly overshootMax = capacity) {
     assert.ok(Number.isInteger(capacity) && capacity > 0, 'queue capacity must be a positive integer');
     this.capacity = capacity;
   }
@@ -28,8 +33,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   /** Adds an item; false means "full now, stop producing until drain". Never drops. */
   push(item: T): boolean {
     assert.ok(!this.closed, 'push after close');
-    // The producer may overshoot by the chunks of one read; the hard bound is capacity * 2.
-    assert.ok(this.items.length < this.capacity * 2, 'producer ignored back-pressure');
+    assert.ok(this.items.length < this.capacity + this.overshootMax, 'producer ignored back-pressure');
     this.items.push(item);
     this.wake();
     return this.items.length < this.capacity;

@@ -1,7 +1,7 @@
 import { BoundedQueue } from '../common/bounded-queue.js';
 import { CodeArenaError } from '../common/errors.js';
 import { cgroupFactory, type LimitsMechanism } from './cgroups.js';
-import { Chunker, type Chunk, type StreamName } from './chunker.js';
+import { CHUNK_BYTES_MAX, Chunker, type Chunk, type StreamName } from './chunker.js';
 import type { PhaseCommand, PhaseReport } from './control.js';
 import { versionOf, type LanguageSpec } from './languages.js';
 import { COMPILE_LIMITS, SOURCE_BYTES_MAX, type Limits } from './limits.js';
@@ -64,6 +64,12 @@ export interface RunHandle {
   readonly result: Promise<RunResult>;
 }
 
+/**
+ * Chunks that may still arrive after the queue reports full: what a stream had already read when it
+ * was paused (its 64 KiB buffer plus one 64 KiB pipe read) plus the whole capped compile output,
+ * which is not paused.
+ */
+const OVERSHOOT_CHUNKS_MAX = Math.ceil((2 * 64 * 1024) / CHUNK_BYTES_MAX) + Math.ceil(COMPILE_LIMITS.outputBytesMax / CHUNK_BYTES_MAX);
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SIGKILL = 9;
 const SIGXCPU = 24;
@@ -89,7 +95,7 @@ export function checkFiles(req: Pick<RunRequest, 'source' | 'files'>): void {
 /** Starts a run in a sandbox. Errors of the request itself throw before anything starts. */
 export function startRun(req: RunRequest): RunHandle {
   checkFiles(req);
-  const chunks = new BoundedQueue<Chunk>(req.queueChunksMax ?? 64);
+  const chunks = new BoundedQueue<Chunk>(req.queueChunksMax ?? 64, OVERSHOOT_CHUNKS_MAX);
   const run = new Run(req, chunks);
   return {
     chunks,
@@ -284,11 +290,11 @@ class Run {
       report = await reportP;
     } catch {
       // Killed from outside (kill, output limit, backstop): the reason is in endReason.
-    } finally {
-      await sb.closed();
-      clearTimeout(backstop);
     }
+    // Read before closed(): that removes the cgroup.
     const oom = (cg?.oomKills() ?? 0) > oomBefore;
+    await sb.closed();
+    clearTimeout(backstop);
     return this.finish(sb, this.classify(base, report, oom));
   }
 
@@ -315,8 +321,9 @@ class Run {
       return { ...r, status: 'time_limit' };
     }
     // Without a cgroup, RLIMIT_AS makes allocations fail; a program that dies near the cap ran out.
+    // A SIGKILL at the cgroup cap whose OOM count we could not read is the same story.
     const nearCap = r.memory_kb >= limits.memoryKb * 0.9;
-    if ((report.signal || report.exitCode) && base.limits_mechanism === 'rlimit' && nearCap) {
+    if ((report.signal || report.exitCode) && nearCap) {
       return { ...r, status: 'memory_limit' };
     }
     if (report.signal || report.exitCode !== 0) return { ...r, status: 'runtime_error' };

@@ -11,7 +11,8 @@ import { LANGUAGES } from './languages.js';
 
 /** The unprivileged user a root-run Worker starts sandboxes as (created by scripts/setup.sh). */
 export const SANDBOX_USER = 'codearena-sbx';
-const BWRAP = '/usr/bin/bwrap';
+/** CODEARENA_BWRAP points at another bwrap (tests use it to simulate a broken one). */
+const BWRAP = process.env.CODEARENA_BWRAP ?? '/usr/bin/bwrap';
 const READY_TIMEOUT_MS = 10_000;
 const CONTROL_BYTES_MAX = 1024 * 1024;
 
@@ -169,6 +170,7 @@ export class SandboxProcess {
         for (const m of msgs) {
           if (m.kind === 'ready') {
             clearTimeout(timer);
+            this.isReady = true;
             try {
               this.joinCgroup();
             } catch (err) {
@@ -188,13 +190,17 @@ export class SandboxProcess {
     this.child.on('error', (err) => this.fail(err.message));
     this.child.on('exit', () => {
       this.exited = true;
-      if (this.pendingExit) this.fail(this.stderrTail.trim() || 'sandbox ended without a report');
+    });
+    // 'close' comes after stderr is drained, so bwrap's own complaint is in the tail by then.
+    this.child.on('close', () => {
+      if (this.pendingExit || !this.isReady) this.fail(this.stderrTail.trim() || 'sandbox ended without a report');
     });
     (this.child.stdin as NodeJS.WritableStream).on('error', () => {});
     (this.child.stdio[3] as NodeJS.WritableStream).on('error', () => {});
   }
 
   finalPhaseStarted = false;
+  private isReady = false;
 
   private joinCgroup(): void {
     if (!this.cgroup || !this.child.pid) return;

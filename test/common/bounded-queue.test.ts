@@ -21,7 +21,7 @@ test('bounded queue signals full and drains in order', async () => {
 });
 
 test('bounded queue refuses a producer that ignores back-pressure', () => {
-  const q = new BoundedQueue<number>(2);
+  const q = new BoundedQueue<number>(2, 2);
   q.push(1);
   q.push(2);
   q.push(3);
