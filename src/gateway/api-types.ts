@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/**
+ * The client-facing API's shapes: HTTP bodies and WebSocket messages, validated once at the edge.
+ * Field names follow Judge0/Piston where they overlap (language, source, files, stdin,
+ * cpu_time_limit, memory_limit, status, stdout, stderr, compile_output, exit_code ...).
+ * Units follow Judge0: time limits in seconds (fractions allowed), memory in KB.
+ */
+
+export const FILE_NAME_MAX = 128;
+export const FILES_MAX = 16;
+/** A line of typed input; longer pastes are split by the client. */
+export const STDIN_MESSAGE_BYTES_MAX = 64 * 1024;
+
+export const SourceFileSchema = z.strictObject({
+  name: z.string().min(1).max(FILE_NAME_MAX),
+  content: z.string(),
+});
+
+const RunSpecFields = {
+    language: z.string().min(1).max(32),
+    source: z.string().optional(),
+    files: z.array(SourceFileSchema).min(1).max(FILES_MAX).optional(),
+    stdin: z.string().optional(),
+    cpu_time_limit: z.number().positive().optional(),
+    wall_time_limit: z.number().positive().optional(),
+    memory_limit: z.number().int().positive().optional(),
+    /** HTTP only: answer with the finished result instead of {id}. */
+    wait: z.boolean().optional(),
+    /** WebSocket runs are interactive (a pseudo-terminal) unless this is false. */
+    interactive: z.boolean().optional(),
+};
+
+const oneSource = (r: { source?: string | undefined; files?: unknown }) => (r.source === undefined) !== (r.files === undefined);
+const ONE_SOURCE = { message: 'give exactly one of "source" or "files"' };
+
+export const RunSpecSchema = z.strictObject(RunSpecFields).refine(oneSource, ONE_SOURCE);
+export type RunSpec = z.infer<typeof RunSpecSchema>;
+
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...RunSpecFields, type: z.literal('start') }),
+  z.strictObject({ type: z.literal('stdin'), data: z.string().max(STDIN_MESSAGE_BYTES_MAX) }),
+  z.strictObject({ type: z.literal('eof') }),
+  z.strictObject({ type: z.literal('kill') }),
+  z.strictObject({
+    type: z.literal('resume'),
+    id: z.string().max(64),
+    resume_token: z.string().max(128),
+    /** The last sequence number the client has; -1 when it has none. */
+    last_seq: z.number().int().min(-1),
+  }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessageSchema>;
+
+/** Checks what a discriminated union cannot: a "start" names exactly one of source and files. */
+export function parseClientMessage(raw: unknown): ReturnType<typeof ClientMessageSchema.safeParse> {
+  const r = ClientMessageSchema.safeParse(raw);
+  if (r.success && r.data.type === 'start' && !oneSource(r.data)) {
+    return { success: false, error: new z.ZodError([{ code: 'custom', path: ['source'], message: ONE_SOURCE.message, input: r.data }]) } as ReturnType<typeof ClientMessageSchema.safeParse>;
+  }
+  return r;
+}
+
+export type RunStatusName =
+  | 'queued'
+  | 'running'
+  | 'ok'
+  | 'compile_error'
+  | 'runtime_error'
+  | 'time_limit'
+  | 'wall_time_limit'
+  | 'memory_limit'
+  | 'output_limit'
+  | 'killed'
+  | 'internal_error'
+  | 'node_lost';
+
+/** What GET /api/v1/runs/:id and the WebSocket "exit" message carry. */
+export interface RunView {
+  id: string;
+  status: RunStatusName;
+  language: string;
+  version: string | null;
+  stdout: string;
+  stderr: string;
+  compile_output: string;
+  exit_code: number | null;
+  signal: number | null;
+  cpu_time_ms: number | null;
+  wall_time_ms: number | null;
+  memory_kb: number | null;
+  worker: string | null;
+  assigner: string | null;
+  created_at: string;
+  finished_at: string | null;
+  message?: string;
+}
+
+export type ServerMessage =
+  | { type: 'accepted'; id: string; resume_token: string }
+  | { type: 'queued'; position: number }
+  | { type: 'started'; worker: string | null }
+  /** data is base64: output is bytes, and a chunk may end inside a UTF-8 character. */
+  | { type: 'output'; stream: 'stdout' | 'stderr' | 'compile'; seq: number; data: string }
+  | { type: 'exit'; result: RunView }
+  | { type: 'error'; code: string; message: string };
+
+/** One node as GET /api/v1/cluster shows it. */
+export interface NodeView {
+  name: string;
+  address: string;
+  pid: number | null;
+  role: 'gateway' | 'monitor' | 'assigner' | 'worker' | 'empty';
+  state: 'alive' | 'suspect' | 'dead';
+  load: { psi_cpu: number; psi_memory: number; psi_io: number; slots_free: number; slots_busy: number } | null;
+  runs: number;
+}
+
+export interface ClusterView {
+  nodes: NodeView[];
+  queue_length: number;
+  leader: string | null;
+  term: number;
+}

@@ -1,0 +1,56 @@
+import type { LanguageInfo } from '../sandbox/languages.js';
+import type { Limits } from '../sandbox/limits.js';
+import type { RunResult } from '../sandbox/runner.js';
+import type { ClusterView } from './api-types.js';
+
+/** A run as the Gateway accepted it: validated, limits in the runner's units. */
+export interface AcceptedRun {
+  id: string;
+  user: string;
+  language: string;
+  files: Array<{ name: string; content: string }>;
+  /** Name of the main source file among `files`. */
+  main: string;
+  stdin: string;
+  interactive: boolean;
+  limits: Limits;
+}
+
+export interface OutputChunk {
+  seq: number;
+  stream: 'stdout' | 'stderr' | 'compile';
+  data: Buffer;
+}
+
+/** Where a backend reports a run's progress. Every run gets exactly one `exit`. */
+export interface RunSink {
+  queued(position: number): void;
+  started(info: { worker: string | null; assigner: string | null }): void;
+  output(chunk: OutputChunk): void;
+  exit(result: BackendResult): void;
+}
+
+export type BackendResult = Omit<RunResult, 'limits_mechanism' | 'status'> & {
+  status: RunResult['status'] | 'node_lost';
+  limits_mechanism?: RunResult['limits_mechanism'];
+};
+
+export class QueueFullError extends Error {
+  readonly code = 'QUEUE_FULL';
+}
+
+/**
+ * What runs the Gateway's runs: the cluster (Assigners and Workers) in a lab, or this machine's
+ * sandbox directly (LocalBackend). The Gateway keeps every chunk itself, so a backend only streams.
+ */
+export interface RunBackend {
+  /** Throws QueueFullError when no Worker is free and the wait queue is at its bound. */
+  start(run: AcceptedRun, sink: RunSink): void;
+  write(id: string, data: string): void;
+  endInput(id: string): void;
+  kill(id: string): void;
+  languages(): Promise<LanguageInfo[]>;
+  cluster(): ClusterView;
+  queueLength(): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { RunStatusName, RunView, ServerMessage } from './api-types.js';
+import type { AcceptedRun, BackendResult, OutputChunk, RunSink } from './backend.js';
+
+/** Finished runs kept for GET and resume; the oldest finished go first past this. */
+export const RUNS_RETAINED_MAX = 2000;
+/** Compile messages kept per run, beside the run's own output limit. */
+const COMPILE_BYTES_MAX = 64 * 1024;
+
+type Listener = (msg: ServerMessage) => void;
+
+/**
+ * One run as the Gateway holds it: every chunk (up to the run's output limit) so a client that
+ * reconnects gets exactly the rest, the result once there is one, and the live listeners.
+ */
+export class RunRecord implements RunSink {
+  readonly token = randomBytes(24).toString('base64url');
+  readonly createdAt = new Date();
+  status: RunStatusName = 'queued';
+  queuePosition = 0;
+  worker: string | null = null;
+  assigner: string | null = null;
+  result: BackendResult | null = null;
+  finishedAt: Date | null = null;
+  private readonly chunks: OutputChunk[] = [];
+  private outputBytes = 0;
+  private compileBytes = 0;
+  private nextSeq = 0;
+  private readonly listeners = new Set<Listener>();
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(readonly run: AcceptedRun, private readonly onFinish: (r: RunRecord) => void) {}
+
+  get id(): string {
+    return this.run.id;
+  }
+
+  get finished(): boolean {
+    return this.result !== null;
+  }
+
+  queued(position: number): void {
+    this.queuePosition = position;
+    this.broadcast({ type: 'queued', position });
+  }
+
+  started(info: { worker: string | null; assigner: string | null }): void {
+    this.status = 'running';
+    this.worker = info.worker;
+    this.assigner = info.assigner;
+    this.broadcast({ type: 'started', worker: info.worker });
+  }
+
+  output(chunk: OutputChunk): void {
+    // A backend that replays (after a failover) may send what we have: keep exactly one of each.
+    if (chunk.seq < this.nextSeq) return;
+    assert.equal(chunk.seq, this.nextSeq, `run ${this.id}: chunk ${chunk.seq} skips ${this.nextSeq}`);
+    this.nextSeq++;
+    const cap = chunk.stream === 'compile' ? COMPILE_BYTES_MAX - this.compileBytes : this.run.limits.outputBytesMax - this.outputBytes;
+    if (cap <= 0) return; // the runner caps too; this is the Gateway's own bound
+    const data = chunk.data.length > cap ? chunk.data.subarray(0, cap) : chunk.data;
+    if (chunk.stream === 'compile') this.compileBytes += data.length;
+    else this.outputBytes += data.length;
+    const kept = { ...chunk, data };
+    this.chunks.push(kept);
+    this.broadcast({ type: 'output', stream: kept.stream, seq: kept.seq, data: kept.data.toString('base64') });
+  }
+
+  exit(result: BackendResult): void {
+    if (this.result) return; // exactly one terminal status
+    this.result = result;
+    this.status = result.status;
+    this.finishedAt = new Date();
+    this.broadcast({ type: 'exit', result: this.view() });
+    for (const w of this.waiters.splice(0)) w();
+    this.onFinish(this);
+  }
+
+  /** Sends what a client with `lastSeq` lacks, then keeps it informed until it unsubscribes. */
+  subscribe(listener: Listener, lastSeq: number): () => void {
+    for (const c of this.chunks) {
+      if (c.seq > lastSeq) listener({ type: 'output', stream: c.stream, seq: c.seq, data: c.data.toString('base64') });
+    }
+    if (this.result) {
+      listener({ type: 'exit', result: this.view() });
+      return () => {};
+    }
+    if (this.status === 'queued' && this.queuePosition > 0) listener({ type: 'queued', position: this.queuePosition });
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  done(): Promise<void> {
+    if (this.result) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private broadcast(msg: ServerMessage): void {
+    for (const l of this.listeners) l(msg);
+    if (msg.type === 'exit') this.listeners.clear();
+  }
+
+  private text(pred: (c: OutputChunk) => boolean): string {
+    return Buffer.concat(this.chunks.filter(pred).map((c) => c.data)).toString('utf8');
+  }
+
+  view(): RunView {
+    const r = this.result;
+    return {
+      id: this.id,
+      status: this.status,
+      language: this.run.language,
+      version: r?.version || null,
+      stdout: this.text((c) => c.stream === 'stdout'),
+      stderr: this.text((c) => c.stream === 'stderr'),
+      compile_output: this.text((c) => c.stream === 'compile'),
+      exit_code: r?.exit_code ?? null,
+      signal: r?.signal ?? null,
+      cpu_time_ms: r ? r.cpu_time_ms : null,
+      wall_time_ms: r ? r.wall_time_ms : null,
+      memory_kb: r ? r.memory_kb : null,
+      worker: this.worker,
+      assigner: this.assigner,
+      created_at: this.createdAt.toISOString(),
+      finished_at: this.finishedAt?.toISOString() ?? null,
+      ...(r?.message ? { message: r.message } : {}),
+    };
+  }
+}
+
+export class RunStore {
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly finishedOrder: string[] = [];
+  private readonly activeByUser = new Map<string, number>();
+
+  constructor(private readonly retainedMax = RUNS_RETAINED_MAX, private readonly onFinish: (r: RunRecord) => void = () => {}) {}
+
+  create(run: AcceptedRun): RunRecord {
+    const rec = new RunRecord(run, (r) => this.finish(r));
+    this.runs.set(run.id, rec);
+    this.activeByUser.set(run.user, (this.activeByUser.get(run.user) ?? 0) + 1);
+    return rec;
+  }
+
+  /** Forgets a run that never started (the backend refused it). */
+  drop(rec: RunRecord): void {
+    this.runs.delete(rec.id);
+    this.decrement(rec.run.user);
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.runs.get(id);
+  }
+
+  active(user: string): number {
+    return this.activeByUser.get(user) ?? 0;
+  }
+
+  private decrement(user: string): void {
+    const n = (this.activeByUser.get(user) ?? 1) - 1;
+    if (n <= 0) this.activeByUser.delete(user);
+    else this.activeByUser.set(user, n);
+  }
+
+  private finish(rec: RunRecord): void {
+    this.decrement(rec.run.user);
+    this.finishedOrder.push(rec.id);
+    while (this.finishedOrder.length > this.retainedMax) this.runs.delete(this.finishedOrder.shift() as string);
+    this.onFinish(rec);
+  }
+}

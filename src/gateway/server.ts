@@ -1,0 +1,286 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { CodeArenaError } from '../common/errors.js';
+import { findLanguage } from '../sandbox/languages.js';
+import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, validateLimits, type Limits } from '../sandbox/limits.js';
+import { checkFiles } from '../sandbox/runner.js';
+import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
+import { QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
+import { createMetrics } from './metrics.js';
+import { RunStore, type RunRecord } from './run-store.js';
+
+export interface AuthToken {
+  token: string;
+  user: string;
+  concurrentRunsMax: number;
+}
+
+export interface GatewayOptions {
+  backend: RunBackend;
+  auth: { enabled: boolean; tokens: AuthToken[] };
+  /** Concurrent runs of one user when auth is off (everyone is "anonymous"). */
+  anonymousRunsMax?: number;
+  limitsMax?: Limits;
+  sourceBytesMax?: number;
+  runsRetainedMax?: number;
+  logger?: boolean;
+}
+
+/** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
+export const WS_BUFFERED_BYTES_MAX = 8 * 1024 * 1024;
+/** Largest WebSocket message a client may send. */
+export const WS_MESSAGE_BYTES_MAX = 2 * 1024 * 1024;
+/** Largest HTTP body; the source cap inside it is checked separately for a clear 413. */
+const BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+class ApiError extends Error {
+  constructor(readonly statusCode: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function zodMessage(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+}
+
+export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_BYTES_MAX });
+  const metrics = createMetrics();
+  const store = new RunStore(opts.runsRetainedMax, (rec) => {
+    metrics.runs.inc({ status: rec.status });
+    metrics.endToEnd.observe((Date.now() - rec.createdAt.getTime()) / 1000);
+  });
+  const limitsMax = opts.limitsMax ?? MAX_LIMITS;
+  const sourceBytesMax = opts.sourceBytesMax ?? SOURCE_BYTES_MAX;
+
+  await app.register(swagger, {
+    openapi: { info: { title: 'CodeArena local cloud API', version: '1' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: WS_MESSAGE_BYTES_MAX } });
+
+  function userOf(req: FastifyRequest): AuthToken {
+    if (!opts.auth.enabled) return { token: '', user: 'anonymous', concurrentRunsMax: opts.anonymousRunsMax ?? 64 };
+    const header = req.headers.authorization ?? '';
+    const q = (req.query as { token?: string } | undefined)?.token;
+    const given = header.startsWith('Bearer ') ? header.slice(7) : (q ?? '');
+    const found = opts.auth.tokens.find((t) => t.token.length === given.length && timingSafeEqual(Buffer.from(t.token), Buffer.from(given)));
+    if (!found) throw new ApiError(401, 'UNAUTHORIZED', 'missing or invalid bearer token');
+    return found;
+  }
+
+  async function accept(spec: RunSpec, who: AuthToken, interactiveDefault: boolean): Promise<RunRecord> {
+    const langs = await opts.backend.languages();
+    let langId: string;
+    try {
+      langId = findLanguage(spec.language).id;
+    } catch {
+      langId = '';
+    }
+    if (!langs.some((l) => l.id === langId)) {
+      throw new ApiError(400, 'UNKNOWN_LANGUAGE', `unknown language "${spec.language}"; available: ${langs.map((l) => l.id).join(', ')}`);
+    }
+    const lang = findLanguage(langId);
+    const files = spec.files ?? [{ name: lang.sourceFile(spec.source ?? ''), content: spec.source ?? '' }];
+    const size = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
+    if (size > sourceBytesMax) throw new ApiError(413, 'SOURCE_TOO_LARGE', `source is ${size} bytes, over the ${sourceBytesMax}-byte cap`);
+    let limits: Limits;
+    try {
+      const partial: Partial<Limits> = {};
+      if (spec.cpu_time_limit !== undefined) partial.cpuTimeMs = spec.cpu_time_limit * 1000;
+      if (spec.wall_time_limit !== undefined) partial.wallTimeMs = spec.wall_time_limit * 1000;
+      if (spec.memory_limit !== undefined) partial.memoryKb = spec.memory_limit;
+      limits = validateLimits({ ...DEFAULT_LIMITS, ...partial }, limitsMax);
+      checkFiles({ source: Buffer.alloc(0), files: files.map((f) => ({ name: f.name, content: Buffer.alloc(0) })) });
+    } catch (err) {
+      if (err instanceof CodeArenaError) {
+        const msg = err.message
+          .replace('limit cpuTimeMs', 'cpu_time_limit (ms)')
+          .replace('limit wallTimeMs', 'wall_time_limit (ms)')
+          .replace('limit memoryKb', 'memory_limit (KB)');
+        throw new ApiError(400, err.code, `${msg} — ${err.hint}`);
+      }
+      throw err;
+    }
+    if (store.active(who.user) >= who.concurrentRunsMax) {
+      metrics.refused.inc({ reason: 'quota' });
+      throw new ApiError(429, 'QUOTA', `user ${who.user} already has ${who.concurrentRunsMax} runs going`);
+    }
+    const run: AcceptedRun = {
+      id: randomUUID(),
+      user: who.user,
+      language: lang.id,
+      files,
+      main: (files[0] as { name: string }).name,
+      stdin: spec.stdin ?? '',
+      interactive: spec.interactive ?? interactiveDefault,
+      limits,
+    };
+    const rec = store.create(run);
+    try {
+      opts.backend.start(run, rec);
+    } catch (err) {
+      store.drop(rec);
+      if (err instanceof QueueFullError) {
+        metrics.refused.inc({ reason: 'queue_full' });
+        throw new ApiError(503, 'QUEUE_FULL', err.message);
+      }
+      throw err;
+    }
+    metrics.accepted.inc();
+    const t0 = Date.now();
+    const started = rec.started.bind(rec);
+    rec.started = (info) => {
+      metrics.placement.observe((Date.now() - t0) / 1000);
+      started(info);
+    };
+    return rec;
+  }
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, code: err.code });
+    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message, code: err.code ?? 'BAD_REQUEST' });
+    app.log.error(err);
+    return reply.code(500).send({ error: 'internal error', code: 'INTERNAL' });
+  });
+
+  const runSpecJson = z.toJSONSchema(RunSpecSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
+  delete runSpecJson.$schema;
+
+  // The JSON schema documents the body in /docs; zod validates it (fastify's own validator would
+  // silently strip unknown fields instead of refusing them).
+  const documentOnly = () => (data: unknown) => ({ value: data });
+  app.post('/api/v1/runs', { schema: { body: runSpecJson, security: [{ bearer: [] }] }, validatorCompiler: documentOnly }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const who = userOf(req);
+    const parsed = RunSpecSchema.safeParse(req.body);
+    if (!parsed.success) throw new ApiError(400, 'BAD_REQUEST', zodMessage(parsed.error));
+    const rec = await accept(parsed.data, who, false);
+    if (!parsed.data.wait) return reply.code(201).send({ id: rec.id, resume_token: rec.token });
+    await rec.done();
+    return rec.view();
+  });
+
+  app.get('/api/v1/runs/:id', async (req) => {
+    const who = userOf(req);
+    const rec = store.get((req.params as { id: string }).id);
+    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError(404, 'NOT_FOUND', 'no such run');
+    return rec.view();
+  });
+
+  app.delete('/api/v1/runs/:id', async (req, reply) => {
+    const who = userOf(req);
+    const rec = store.get((req.params as { id: string }).id);
+    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError(404, 'NOT_FOUND', 'no such run');
+    if (!rec.finished) opts.backend.kill(rec.id);
+    return reply.code(202).send({ id: rec.id, status: rec.status });
+  });
+
+  app.get('/api/v1/languages', async () => {
+    return (await opts.backend.languages()).map((l) => ({ language: l.id, id: l.id, name: l.name, version: l.version, extensions: l.extensions }));
+  });
+
+  app.get('/api/v1/cluster', async (req) => {
+    userOf(req);
+    return opts.backend.cluster();
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/metrics', async (_req, reply) => {
+    metrics.queueLength.set(opts.backend.queueLength());
+    metrics.nodes.reset();
+    for (const n of opts.backend.cluster().nodes) metrics.nodes.inc({ role: n.role, state: n.state });
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.register(async (scope) => {
+    scope.get('/api/v1/runs/stream', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+      let who: AuthToken;
+      try {
+        who = userOf(req);
+      } catch (err) {
+        sendTo(socket, { type: 'error', code: 'UNAUTHORIZED', message: (err as Error).message });
+        socket.close(4401, 'unauthorized');
+        return;
+      }
+      streamSession(socket, who);
+    });
+  });
+
+  function sendTo(socket: WebSocket, msg: ServerMessage): void {
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > WS_BUFFERED_BYTES_MAX) {
+      // A client that does not read must not make the Gateway hold its output twice; it can resume.
+      socket.close(4408, 'client too slow; resume with your token');
+      return;
+    }
+    socket.send(JSON.stringify(msg));
+  }
+
+  function streamSession(socket: WebSocket, who: AuthToken): void {
+    let rec: RunRecord | null = null;
+    let unsubscribe: () => void = () => {};
+    const attach = (r: RunRecord, lastSeq: number) => {
+      rec = r;
+      unsubscribe = r.subscribe((m) => sendTo(socket, m), lastSeq);
+    };
+    socket.on('close', () => unsubscribe());
+    socket.on('message', async (raw: Buffer) => {
+      let msg;
+      try {
+        msg = parseClientMessage(JSON.parse(raw.toString('utf8')));
+      } catch {
+        return sendTo(socket, { type: 'error', code: 'BAD_JSON', message: 'messages are JSON objects' });
+      }
+      if (!msg.success) return sendTo(socket, { type: 'error', code: 'BAD_MESSAGE', message: zodMessage(msg.error) });
+      const m = msg.data;
+      try {
+        switch (m.type) {
+          case 'start': {
+            if (rec) throw new ApiError(400, 'ALREADY_STARTED', 'this connection already has a run; open another');
+            const { type: _t, ...spec } = m;
+            const r = await accept(spec, who, true);
+            sendTo(socket, { type: 'accepted', id: r.id, resume_token: r.token });
+            attach(r, -1);
+            return;
+          }
+          case 'resume': {
+            const r = store.get(m.id);
+            if (!r || r.token !== m.resume_token) throw new ApiError(404, 'NOT_FOUND', 'no run with that id and resume token');
+            unsubscribe();
+            attach(r, m.last_seq);
+            return;
+          }
+          case 'stdin':
+          case 'eof':
+          case 'kill': {
+            const r = rec as RunRecord | null;
+            if (!r) throw new ApiError(400, 'NO_RUN', `"${m.type}" before "start" or "resume"`);
+            if (r.finished) return;
+            if (m.type === 'stdin') opts.backend.write(r.id, m.data);
+            else if (m.type === 'eof') opts.backend.endInput(r.id);
+            else opts.backend.kill(r.id);
+            return;
+          }
+          default: {
+            const never: never = m;
+            throw new Error(`unhandled ${JSON.stringify(never)}`);
+          }
+        }
+      } catch (err) {
+        const e = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', (err as Error).message);
+        sendTo(socket, { type: 'error', code: e.code, message: e.message });
+      }
+    });
+  }
+
+  app.addHook('onClose', async () => {
+    await opts.backend.close();
+  });
+  return app;
+}

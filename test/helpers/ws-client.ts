@@ -1,0 +1,60 @@
+import WebSocket from 'ws';
+import type { ServerMessage } from '../../src/gateway/api-types.js';
+
+/** A test WebSocket client that queues server messages and waits for the ones asked for. */
+export class WsClient {
+  readonly messages: ServerMessage[] = [];
+  private waiters: Array<() => void> = [];
+  closed = false;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      this.messages.push(JSON.parse(d.toString()) as ServerMessage);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  static open(url: string, headers: Record<string, string> = {}): Promise<WsClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      const c = new WsClient(ws);
+      ws.once('open', () => resolve(c));
+      ws.once('error', reject);
+    });
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Waits until pred holds for some received message; returns it. */
+  async waitFor<T extends ServerMessage>(pred: (m: ServerMessage) => m is T, timeoutMs?: number): Promise<T>;
+  async waitFor(pred: (m: ServerMessage) => boolean, timeoutMs?: number): Promise<ServerMessage>;
+  async waitFor(pred: (m: ServerMessage) => boolean, timeoutMs = 20_000): Promise<ServerMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.messages.find(pred);
+      if (m) return m;
+      if (this.closed) throw new Error(`socket closed; got ${JSON.stringify(this.messages).slice(0, 500)}`);
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(this.messages).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  }
+
+  output(stream?: string): string {
+    return Buffer.concat(
+      this.messages.flatMap((m) => (m.type === 'output' && (!stream || m.stream === stream) ? [Buffer.from(m.data, 'base64')] : [])),
+    ).toString();
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
