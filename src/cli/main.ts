@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { availableLanguages } from '../sandbox/languages.js';
 import { exitOnError } from './errors.js';
 import { execCommand } from './exec.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 const program = new Command();
 program
@@ -40,6 +42,29 @@ program
       return;
     }
     for (const l of langs) process.stdout.write(`${l.id.padEnd(12)}${l.version.padEnd(24)}${l.extensions.join(' ')}\n`);
+  });
+
+program
+  .command('run')
+  .description('run a file on the cluster as if it ran here: live output, typed input, its exit code')
+  .argument('<file>', 'source file; its extension picks the language unless --lang is given')
+  .option('--lang <language>', 'c, cpp, python, java or javascript')
+  .option('--gateway <urls>', 'gateway URL(s), comma-separated, tried in order (default $CODEARENA_GATEWAY or http://127.0.0.1:8080)')
+  .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
+  .option('--stdin <file>', 'feed this file as stdin')
+  .option('--json', 'print the final result object')
+  .action(async (file: string, opts) => {
+    process.exitCode = await runCommand(file, opts);
+  });
+
+program
+  .command('status')
+  .description('the cluster at a glance: nodes, roles, load, runs')
+  .option('--gateway <urls>', 'gateway URL(s), comma-separated')
+  .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
+  .option('--json', 'print JSON')
+  .action(async (opts) => {
+    process.exitCode = await statusCommand(opts);
   });
 
 try {
