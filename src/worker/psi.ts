@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Short-window pressure (PSI) of this machine, for admission: Linux's `avg10` is a 10-second
+ * average and lags by seconds, so the sampler differences the cumulative `total` counters
+ * (microseconds stalled) over its own window instead.
+ *
+ * Whose pressure: the machine's. With cgroup v2 the owner's part could be read from its own
+ * cgroup's pressure files; on a v1 host (like the CI machine) only the system-wide files exist, so
+ * the Worker's own sandboxed runs count too — they run at nice 19 and idle I/O priority, so they
+ * add little "some" pressure to others. `pressureRoot` points at another directory for that case.
+ */
+export interface Pressure {
+  cpu: number;
+  memory: number;
+  io: number;
+}
+
+export interface PsiOptions {
+  /** Directory holding cpu, memory, io files in /proc/pressure format. */
+  pressureRoot?: string;
+  /** Test hook: a JSON file {"cpu":0.9,...} whose values override what is measured. */
+  overrideFile?: string;
+}
+
+const RESOURCES = ['cpu', 'memory', 'io'] as const;
+
+function readTotalUs(file: string): number | null {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync(file, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null; // no PSI on this kernel: pressure counts as 0
+  }
+}
+
+export class PsiSampler {
+  private last: { atMs: number; totals: Record<string, number | null> } | null = null;
+  private current: Pressure = { cpu: 0, memory: 0, io: 0 };
+  private readonly root: string;
+
+  constructor(private readonly opts: PsiOptions = {}) {
+    this.root = opts.pressureRoot ?? '/proc/pressure';
+  }
+
+  /** Takes a sample; the pressure is the stalled share of the time since the previous sample. */
+  sample(nowMs: number): Pressure {
+    const totals: Record<string, number | null> = {};
+    for (const r of RESOURCES) totals[r] = readTotalUs(`${this.root}/${r}`);
+    if (this.last && nowMs > this.last.atMs) {
+      const spanUs = (nowMs - this.last.atMs) * 1000;
+      const share = (r: string) => {
+        const a = this.last?.totals[r];
+        const b = totals[r];
+        if (a == null || b == null) return 0;
+        return Math.min(1, Math.max(0, (b - a) / spanUs));
+      };
+      this.current = { cpu: share('cpu'), memory: share('memory'), io: share('io') };
+    }
+    this.last = { atMs: nowMs, totals };
+    return this.read();
+  }
+
+  /** The latest figure, with the test override applied. */
+  read(): Pressure {
+    if (!this.opts.overrideFile) return this.current;
+    try {
+      const o = JSON.parse(readFileSync(this.opts.overrideFile, 'utf8')) as Partial<Pressure>;
+      return { cpu: o.cpu ?? this.current.cpu, memory: o.memory ?? this.current.memory, io: o.io ?? this.current.io };
+    } catch {
+      return this.current;
+    }
+  }
+}
+
+/** The highest of the three: any stalled resource means the person at the PC is waiting. */
+export function worstPressure(p: Pressure): number {
+  return Math.max(p.cpu, p.memory, p.io);
+}

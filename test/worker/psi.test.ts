@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { PsiSampler, worstPressure } from '../../src/worker/psi.js';
+
+function fakeRoot(totals: { cpu: number; memory: number; io: number }, dir = mkdtempSync(path.join(os.tmpdir(), 'psi-'))): string {
+  for (const [r, t] of Object.entries(totals)) {
+    writeFileSync(path.join(dir, r), `some avg10=0.00 avg60=0.00 avg300=0.00 total=${t}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`);
+  }
+  return dir;
+}
+
+test('short-window pressure is the stalled share of the window, from the total counters', () => {
+  const root = fakeRoot({ cpu: 1_000_000, memory: 0, io: 500 });
+  const s = new PsiSampler({ pressureRoot: root });
+  assert.deepEqual(s.sample(10_000), { cpu: 0, memory: 0, io: 0 }, 'one sample is no window yet');
+  fakeRoot({ cpu: 1_000_000 + 1_500_000, memory: 200_000, io: 500 }, root); // 2 s later
+  const p = s.sample(12_000);
+  assert.equal(p.cpu, 0.75);
+  assert.equal(p.memory, 0.1);
+  assert.equal(p.io, 0);
+  assert.equal(worstPressure(p), 0.75);
+});
+
+test('a test hook overrides the measured pressure', () => {
+  const hook = path.join(mkdtempSync(path.join(os.tmpdir(), 'psi-')), 'override.json');
+  writeFileSync(hook, JSON.stringify({ cpu: 0.95 }));
+  const s = new PsiSampler({ pressureRoot: fakeRoot({ cpu: 0, memory: 0, io: 0 }), overrideFile: hook });
+  assert.equal(s.sample(0).cpu, 0.95);
+});
+
+test('the real /proc/pressure gives fractions in [0, 1]', async () => {
+  const s = new PsiSampler();
+  s.sample(Date.now());
+  await new Promise((r) => setTimeout(r, 200));
+  const p = s.sample(Date.now());
+  for (const v of Object.values(p)) assert.ok(v >= 0 && v <= 1);
+});
