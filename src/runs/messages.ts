@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { NodeNameSchema } from '../cluster/messages.js';
+
+/**
+ * Messages that carry runs: Gateway <-> Assigner <-> Worker. Validated at the edge like the
+ * cluster's own messages; every field bounded.
+ */
+
+export const RUN_ID_LENGTH_MAX = 64;
+export const RUN_FILES_MAX = 16;
+export const RUN_SOURCE_BYTES_MAX = 1024 * 1024;
+export const RUN_STDIN_BYTES_MAX = 16 * 1024 * 1024;
+/** One output chunk: the runner cuts at 1500 bytes. */
+export const CHUNK_BYTES_MAX = 1500;
+export const INPUT_MESSAGE_BYTES_MAX = 64 * 1024;
+const TEXT_MAX = 4096;
+
+const RunId = z.string().min(1).max(RUN_ID_LENGTH_MAX);
+
+export const LimitsSchema = z.object({
+  cpuTimeMs: z.number().int().positive(),
+  wallTimeMs: z.number().int().positive(),
+  memoryKb: z.number().int().positive(),
+  outputBytesMax: z.number().int().positive(),
+  processesMax: z.number().int().positive(),
+  fileSizeKb: z.number().int().positive(),
+  openFilesMax: z.number().int().positive(),
+  workDirKb: z.number().int().positive(),
+});
+
+export const RunSpecWireSchema = z.object({
+  id: RunId,
+  user: z.string().max(64),
+  language: z.string().min(1).max(32),
+  files: z.array(z.object({ name: z.string().min(1).max(128), content: z.string().max(RUN_SOURCE_BYTES_MAX) })).min(1).max(RUN_FILES_MAX),
+  main: z.string().min(1).max(128),
+  stdin: z.string().max(RUN_STDIN_BYTES_MAX),
+  interactive: z.boolean(),
+  limits: LimitsSchema,
+});
+export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
+
+export const StreamSchema = z.enum(['stdout', 'stderr', 'compile']);
+
+export const RunResultWireSchema = z.object({
+  status: z.enum(['ok', 'compile_error', 'runtime_error', 'time_limit', 'wall_time_limit', 'memory_limit', 'output_limit', 'killed', 'internal_error', 'node_lost']),
+  exit_code: z.number().int().nullable(),
+  signal: z.number().int().nullable(),
+  cpu_time_ms: z.number().min(0),
+  wall_time_ms: z.number().min(0),
+  memory_kb: z.number().min(0),
+  language: z.string().max(32),
+  version: z.string().max(128),
+  limits_mechanism: z.enum(['cgroup-v2', 'cgroup-v1', 'rlimit']).optional(),
+  message: z.string().max(TEXT_MAX).optional(),
+});
+export type RunResultWire = z.infer<typeof RunResultWireSchema>;
+
+const from = { from: NodeNameSchema };
+
+export const RunMessageSchema = z.discriminatedUnion('type', [
+  // Gateway -> Assigner
+  z.object({ type: z.literal('run_submit'), ...from, run: RunSpecWireSchema }),
+  // Gateway -> Assigner -> Worker
+  z.object({ type: z.literal('run_input'), ...from, id: RunId, data: z.string().max(INPUT_MESSAGE_BYTES_MAX) }),
+  z.object({ type: z.literal('run_eof'), ...from, id: RunId }),
+  z.object({ type: z.literal('run_kill'), ...from, id: RunId }),
+  // Assigner -> Gateway
+  z.object({ type: z.literal('run_queued'), ...from, id: RunId, position: z.number().int().min(1) }),
+  z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema }),
+  z.object({ type: z.literal('run_refused'), ...from, id: RunId, code: z.string().max(32), message: z.string().max(TEXT_MAX) }),
+  // Worker -> Assigner -> Gateway
+  z.object({ type: z.literal('run_output'), ...from, id: RunId, seq: z.number().int().min(0), stream: StreamSchema, data: z.instanceof(Uint8Array).refine((d) => d.length <= CHUNK_BYTES_MAX, 'chunk over 1500 bytes') }),
+  z.object({ type: z.literal('run_exit'), ...from, id: RunId, result: RunResultWireSchema }),
+  // Assigner -> Worker
+  z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema }),
+  // Worker -> Assigner
+  z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional() }),
+]);
+export type RunMessage = z.infer<typeof RunMessageSchema>;
+export type RunMessageOf<T extends RunMessage['type']> = Extract<RunMessage, { type: T }>;

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { AssignerCore, type AssignerAction, type WorkerLoadView } from '../../src/assigner/core.js';
+import type { RunSpecWire } from '../../src/runs/messages.js';
+import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
+
+const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16 };
+const spec = (id: string, language = 'python'): RunSpecWire => ({ id, user: 'u', language, files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive: false, limits: { ...DEFAULT_LIMITS } });
+const worker = (name: string, free: number, busy = 0, psi = 0, languages = ['python', 'c']): WorkerLoadView => ({ name, incarnation: 1, load: { psiCpu: psi, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: busy }, languages });
+const sends = (a: AssignerAction[]) => a.filter((x): x is Extract<AssignerAction, { kind: 'send' }> => x.kind === 'send');
+const offers = (a: AssignerAction[]) => sends(a).filter((s) => s.msg.type === 'offer').map((s) => s.to);
+
+test('offers a run to the least-loaded Worker that has the language', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w-busy', 1, 3), worker('w-idle', 4, 0), worker('w-nojava', 8, 0, 0, ['python']), worker('w-hot', 8, 0, 0.9)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w-idle']);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r2', 'java'), 0)), [], 'nobody has java');
+});
+
+test('a refusal or a silent Worker passes the run to the next; acceptance starts it and flushes input', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 2), worker('w2', 1, 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  a.onGatewayMessage({ type: 'run_input', from: 'gw', id: 'r1', data: 'hello\n' }, 1);
+  assert.deepEqual(offers(a.onOfferReply('w1', 'r1', false, 10)), ['w2'], 'refused: next');
+  const timed = a.onTimer('offer|r1|2', 600);
+  assert.deepEqual(offers(timed), [], 'both tried: nobody left now');
+  assert.ok(timed.some((x) => x.kind === 'timer' && x.key === 'retry'));
+  assert.deepEqual(offers(a.onTimer('retry', 800)), ['w1'], 'asked around again');
+  const started = sends(a.onOfferReply('w1', 'r1', true, 810));
+  assert.deepEqual(started.map((s) => [s.to, s.msg.type]), [['gw', 'run_started'], ['w1', 'run_input']]);
+});
+
+test('the queue is bounded: past it runs are refused with QUEUE_FULL, and positions are reported', () => {
+  const a = new AssignerCore(OPTS);
+  const positions: number[] = [];
+  for (const id of ['a', 'b', 'c']) {
+    const out = sends(a.onSubmit('gw', spec(id), 0));
+    positions.push(...out.flatMap((s) => (s.msg.type === 'run_queued' && s.msg.id === id ? [s.msg.position] : [])));
+  }
+  assert.deepEqual(positions, [1, 2, 3]);
+  const refused = sends(a.onSubmit('gw', spec('d'), 0));
+  assert.equal(refused[0]?.msg.type, 'run_refused');
+  assert.match(JSON.stringify(refused[0]?.msg), /QUEUE_FULL/);
+});
+
+test('a dead Worker ends its runs as node_lost', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  const out = sends(a.onWorkerDead('w1', 2));
+  assert.equal(out[0]?.msg.type, 'run_exit');
+  assert.equal((out[0]?.msg as { result: { status: string } }).result.status, 'node_lost');
+  assert.equal(a.runCount, 0);
+});
+
+test('a late yes for a run that moved on is told to stop', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onTimer('offer|r1|1', 600); // w1 silent: offered to w2
+  const late = sends(a.onOfferReply('w1', 'r1', true, 700));
+  assert.deepEqual(late.map((s) => [s.to, s.msg.type]), [['w1', 'run_kill']]);
+});
+
+test('property: every accepted run ends with exactly one terminal message, whatever Workers do', () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom('yes', 'no', 'silent', 'die', 'kill'), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 6 }), (behaviour, runCount) => {
+      const a = new AssignerCore({ ...OPTS, queueMax: 8 });
+      let now = 0;
+      const terminal = new Map<string, number>();
+      const pendingOffers: Array<{ to: string; id: string }> = [];
+      const timers: Array<{ key: string; atMs: number }> = [];
+      const handle = (acts: AssignerAction[]) => {
+        for (const x of acts) {
+          if (x.kind === 'timer') timers.push(x);
+          else if (x.msg.type === 'offer') pendingOffers.push({ to: x.to, id: x.msg.run.id });
+          else if (x.msg.type === 'run_exit' || x.msg.type === 'run_refused') terminal.set(x.msg.id, (terminal.get(x.msg.id) ?? 0) + 1);
+        }
+      };
+      handle(a.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2), worker('w3', 1)], now));
+      for (let i = 0; i < runCount; i++) handle(a.onSubmit('gw', spec(`r${i}`), now));
+      let step = 0;
+      const running: Array<{ w: string; id: string }> = [];
+      while ((pendingOffers.length || timers.length || running.length) && step < 400) {
+        const b = behaviour[step++ % behaviour.length];
+        now += 100;
+        if (b === 'kill' && running.length) {
+          const r = running.shift() as { w: string; id: string };
+          handle(a.onGatewayMessage({ type: 'run_kill', from: 'gw', id: r.id }, now));
+          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'killed', exit_code: null, signal: 9, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: 'python', version: '' } }));
+        } else if (pendingOffers.length) {
+          const o = pendingOffers.shift() as { to: string; id: string };
+          if (b === 'yes') {
+            handle(a.onOfferReply(o.to, o.id, true, now));
+            running.push({ w: o.to, id: o.id });
+          } else if (b === 'no') handle(a.onOfferReply(o.to, o.id, false, now));
+          else if (b === 'die') {
+            handle(a.onWorkerDead(o.to, now));
+            handle(a.onMonitorHeartbeat([worker(o.to, 1)], now)); // it came back
+          }
+        } else if (running.length && step % 3 === 0) {
+          const r = running.shift() as { w: string; id: string };
+          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'ok', exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' } }));
+        } else if (timers.length) {
+          timers.sort((x, y) => x.atMs - y.atMs);
+          const t = timers.shift() as { key: string; atMs: number };
+          now = Math.max(now, t.atMs);
+          handle(a.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2), worker('w3', 1)], now));
+          handle(a.onTimer(t.key, now));
+        }
+      }
+      for (const [id, n] of terminal) assert.equal(n, 1, `run ${id} ended ${n} times`);
+      if (a.runCount === 0) assert.equal(terminal.size, runCount, 'every run ended');
+    }),
+    { numRuns: 300 },
+  );
+});
