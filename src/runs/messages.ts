@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { NodeNameSchema } from '../cluster/messages.js';
 
 /**
  * Messages that carry runs: Gateway <-> Assigner <-> Worker. Validated at the edge like the
@@ -14,6 +13,7 @@ export const RUN_STDIN_BYTES_MAX = 16 * 1024 * 1024;
 export const CHUNK_BYTES_MAX = 1500;
 export const INPUT_MESSAGE_BYTES_MAX = 64 * 1024;
 const TEXT_MAX = 4096;
+const NodeNameSchema = z.string().min(1).max(64);
 
 const RunId = z.string().min(1).max(RUN_ID_LENGTH_MAX);
 
