@@ -67,6 +67,59 @@ program
     process.exitCode = await statusCommand(opts);
   });
 
+program
+  .command('up')
+  .description('start a whole local cluster on this machine (Gateway, 2 Monitors, 2 Assigners, a Worker host, an Empty node)')
+  .option('--workers <n>', 'Worker processes (default: one per core)')
+  .option('--port <port>', 'the Gateway HTTP port', '8080')
+  .option('--base-port <port>', 'first internal port (the nodes use 7 from here, Workers +100)', '7470')
+  .option('--auth', 'require a bearer token (one is generated and printed)')
+  .option('--queue-max <n>', 'runs each Assigner may hold waiting for a Worker (default 256)')
+  .action(async (opts) => {
+    const { upCommand } = await import('./up.js');
+    process.exitCode = await upCommand(opts);
+  });
+
+program
+  .command('init')
+  .description('write a commented example lab config with a fresh cluster secret')
+  .option('--out <file>', 'where to write it', 'lab.yaml')
+  .option('--force', 'overwrite an existing file')
+  .action(async (opts: { out: string; force?: boolean }) => {
+    const { writeExampleConfig } = await import('../config/index.js');
+    writeExampleConfig(opts.out, { force: opts.force === true });
+    process.stdout.write(`wrote ${opts.out} (mode 600: it holds the cluster secret)\n`);
+  });
+
+program
+  .command('node')
+  .description("run this lab PC's node agent")
+  .requiredOption('--config <file>', 'the lab config (YAML or JSON)')
+  .option('--name <name>', "this node's name in the config (default: the host name)")
+  .option('--state-dir <dir>', 'where protocol state survives restarts')
+  .action(async (opts: { config: string; name?: string; stateDir?: string }) => {
+    const { runNodeCommand } = await import('./node.js');
+    await runNodeCommand(opts);
+  });
+
+program
+  .command('worker-proc', { hidden: true })
+  .description('one Worker process (started by a Worker host node agent)')
+  .requiredOption('--config <file>')
+  .requiredOption('--host <name>')
+  .requiredOption('--index <n>')
+  .requiredOption('--state-dir <dir>')
+  .action(async (opts: { config: string; host: string; index: string; stateDir: string }) => {
+    const { runWorkerProcess } = await import('../worker/process.js');
+    const w = await runWorkerProcess({ configPath: opts.config, host: opts.host, index: Number(opts.index), stateDir: opts.stateDir });
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    await w.stop();
+    process.exit(0);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -39,13 +39,21 @@ export class QueueFullError extends Error {
   readonly code = 'QUEUE_FULL';
 }
 
+export class NoCapacityError extends Error {
+  readonly code = 'NO_CAPACITY';
+}
+
 /**
  * What runs the Gateway's runs: the cluster (Assigners and Workers) in a lab, or this machine's
  * sandbox directly (LocalBackend). The Gateway keeps every chunk itself, so a backend only streams.
  */
 export interface RunBackend {
-  /** Throws QueueFullError when no Worker is free and the wait queue is at its bound. */
-  start(run: AcceptedRun, sink: RunSink): void;
+  /**
+   * Hands the run on; resolves once it is held (queued or started). Rejects with QueueFullError
+   * when no Worker is free and the wait queue is at its bound, or NoCapacityError when nothing
+   * can take runs at all.
+   */
+  start(run: AcceptedRun, sink: RunSink): Promise<void>;
   write(id: string, data: string): void;
   endInput(id: string): void;
   kill(id: string): void;

@@ -25,7 +25,7 @@ export class LocalBackend implements RunBackend {
     this.pool.refill();
   }
 
-  start(run: AcceptedRun, sink: RunSink): void {
+  async start(run: AcceptedRun, sink: RunSink): Promise<void> {
     if (this.running.size < this.opts.slots) return this.launch(run, sink);
     if (this.queue.length >= this.opts.queueMax) throw new QueueFullError(`run queue is full (${this.opts.queueMax} waiting)`);
     this.queue.push({ run, sink });

@@ -10,7 +10,7 @@ import { findLanguage } from '../sandbox/languages.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, validateLimits, type Limits } from '../sandbox/limits.js';
 import { checkFiles } from '../sandbox/runner.js';
 import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
-import { QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
+import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
 import { RunStore, type RunRecord } from './run-store.js';
 
@@ -122,23 +122,23 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       limits,
     };
     const rec = store.create(run);
-    try {
-      opts.backend.start(run, rec);
-    } catch (err) {
-      store.drop(rec);
-      if (err instanceof QueueFullError) {
-        metrics.refused.inc({ reason: 'queue_full' });
-        throw new ApiError(503, 'QUEUE_FULL', err.message);
-      }
-      throw err;
-    }
-    metrics.accepted.inc();
     const t0 = Date.now();
     const started = rec.started.bind(rec);
     rec.started = (info) => {
       metrics.placement.observe((Date.now() - t0) / 1000);
       started(info);
     };
+    try {
+      await opts.backend.start(run, rec);
+    } catch (err) {
+      store.drop(rec);
+      if (err instanceof QueueFullError || err instanceof NoCapacityError) {
+        metrics.refused.inc({ reason: err.code.toLowerCase() });
+        throw new ApiError(503, err.code, err.message);
+      }
+      throw err;
+    }
+    metrics.accepted.inc();
     return rec;
   }
 

@@ -65,11 +65,13 @@ export interface RunHandle {
 }
 
 /**
- * Chunks that may still arrive after the queue reports full: what a stream had already read when it
- * was paused (its 64 KiB buffer plus one 64 KiB pipe read) plus the whole capped compile output,
- * which is not paused.
+ * Chunks that may still arrive after the queue reports full: a paused pipe stream keeps reading
+ * until its buffer passes its 64 KiB high-water mark, so up to 3 x 64 KiB (a read in flight, the
+ * buffer, the read that crossed the mark) lands after "full"; plus the whole capped compile
+ * output, which is not paused.
  */
-const OVERSHOOT_CHUNKS_MAX = Math.ceil((2 * 64 * 1024) / CHUNK_BYTES_MAX) + Math.ceil(COMPILE_LIMITS.outputBytesMax / CHUNK_BYTES_MAX);
+const PAUSED_STREAM_BYTES_MAX = 3 * 64 * 1024;
+export const OVERSHOOT_CHUNKS_MAX = Math.ceil(PAUSED_STREAM_BYTES_MAX / CHUNK_BYTES_MAX) + Math.ceil(COMPILE_LIMITS.outputBytesMax / CHUNK_BYTES_MAX);
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SIGKILL = 9;
 const SIGXCPU = 24;

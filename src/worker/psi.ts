@@ -21,7 +21,13 @@ export interface PsiOptions {
   pressureRoot?: string;
   /** Test hook: a JSON file {"cpu":0.9,...} whose values override what is measured. */
   overrideFile?: string;
+  /** The window the pressure is measured over: short enough to react in seconds, long enough
+   * not to flap on one busy scheduler tick. Default 2 s. */
+  windowMs?: number;
 }
+
+/** Samples kept for the window: one per ping at most, 4 per second. */
+const SAMPLES_MAX = 256;
 
 const RESOURCES = ['cpu', 'memory', 'io'] as const;
 
@@ -35,7 +41,7 @@ function readTotalUs(file: string): number | null {
 }
 
 export class PsiSampler {
-  private last: { atMs: number; totals: Record<string, number | null> } | null = null;
+  private samples: Array<{ atMs: number; totals: Record<string, number | null> }> = [];
   private current: Pressure = { cpu: 0, memory: 0, io: 0 };
   private readonly root: string;
 
@@ -43,21 +49,26 @@ export class PsiSampler {
     this.root = opts.pressureRoot ?? '/proc/pressure';
   }
 
-  /** Takes a sample; the pressure is the stalled share of the time since the previous sample. */
+  /** Takes a sample; the pressure is the stalled share of the time over the last window. */
   sample(nowMs: number): Pressure {
     const totals: Record<string, number | null> = {};
     for (const r of RESOURCES) totals[r] = readTotalUs(`${this.root}/${r}`);
-    if (this.last && nowMs > this.last.atMs) {
-      const spanUs = (nowMs - this.last.atMs) * 1000;
+    const windowMs = this.opts.windowMs ?? 2_000;
+    // Keep the newest sample that is at least a window old as the window's start.
+    while (this.samples.length > 1 && (this.samples[1] as { atMs: number }).atMs <= nowMs - windowMs) this.samples.shift();
+    if (this.samples.length >= SAMPLES_MAX) this.samples.shift();
+    const first = this.samples[0];
+    if (first && nowMs > first.atMs) {
+      const spanUs = (nowMs - first.atMs) * 1000;
       const share = (r: string) => {
-        const a = this.last?.totals[r];
+        const a = first.totals[r];
         const b = totals[r];
         if (a == null || b == null) return 0;
         return Math.min(1, Math.max(0, (b - a) / spanUs));
       };
       this.current = { cpu: share('cpu'), memory: share('memory'), io: share('io') };
     }
-    this.last = { atMs: nowMs, totals };
+    this.samples.push({ atMs: nowMs, totals });
     return this.read();
   }
 

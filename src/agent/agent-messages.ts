@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Agent-level queries that are not part of a protocol core: the Gateway asking for the table. */
+export const TABLE_ROWS_MAX = 4096;
+const Name = z.string().min(1).max(64);
+
+export const TableRowSchema = z.object({
+  name: Name,
+  role: z.string().max(16),
+  status: z.enum(['alive', 'suspect', 'dead']),
+  incarnation: z.number().int().min(0),
+  monitor: Name.nullable(),
+  load: z.object({ psiCpu: z.number(), psiMemory: z.number(), psiIo: z.number(), slotsFree: z.number(), slotsBusy: z.number() }),
+  languages: z.array(z.string().max(24)).max(16),
+});
+export type TableRow = z.infer<typeof TableRowSchema>;
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('table_request'), from: Name, requestId: z.string().max(64) }),
+  z.object({
+    type: z.literal('table_reply'),
+    from: Name,
+    requestId: z.string().max(64),
+    leader: Name.nullable(),
+    term: z.number().int().min(0),
+    rows: z.array(TableRowSchema).max(TABLE_ROWS_MAX),
+  }),
+]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;

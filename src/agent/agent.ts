@@ -1,0 +1,149 @@
+import os from 'node:os';
+import path from 'node:path';
+import { ClusterNode } from '../cluster/node.js';
+import type { LeastLoadedAssignerReply, Role } from '../cluster/messages.js';
+import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js';
+import { CodeArenaError } from '../common/errors.js';
+import { availableLanguages } from '../sandbox/languages.js';
+import { listen, type Connection, type Listener } from '../wire/index.js';
+import { PsiSampler } from '../worker/psi.js';
+import { AddressBook } from './address-book.js';
+import type { AgentMessage } from './agent-messages.js';
+import { ClusterDriver, osRandom, StateFile } from './driver.js';
+import { createLogger, type Logger } from './log.js';
+import { PeerLinks } from './peers.js';
+import { isClusterMessage, WireMessageSchema, type WireMessage } from './wire-messages.js';
+import type { RunMessage } from '../runs/messages.js';
+
+/** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
+export interface RoleService {
+  handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void;
+  stop(): Promise<void>;
+}
+
+export interface AgentContext {
+  config: LabConfig;
+  /** The config file (Worker processes read it too); null for an in-memory config. */
+  configPath: string | null;
+  stateDir: string;
+  self: NodeConfig;
+  book: AddressBook;
+  peers: PeerLinks<WireMessage>;
+  driver: ClusterDriver;
+  log: Logger;
+}
+
+export type RoleServiceFactory = (role: string, ctx: AgentContext) => Promise<RoleService | null>;
+
+export interface AgentOptions {
+  configPath?: string;
+  config?: LabConfig;
+  name?: string;
+  /** Where persistent protocol state lives; default $XDG_STATE_HOME or ~/.local/state. */
+  stateDir?: string;
+  services?: RoleServiceFactory;
+}
+
+export interface AgentHandle {
+  name: string;
+  role: string;
+  listener: Listener;
+  driver: ClusterDriver;
+  stop(): Promise<void>;
+}
+
+/** How often the agent samples PSI and tells its node the load. */
+const LOAD_SAMPLE_MS = 500;
+
+/** The cluster role a configured role runs as: the Gateway's PC is a member like any other. */
+function clusterRole(role: string): Role {
+  return role === 'gateway' ? 'empty' : (role as Role);
+}
+
+function pickSelf(config: LabConfig, name: string | undefined): NodeConfig {
+  const wanted = name ?? os.hostname();
+  const self = config.nodes.find((n) => n.name === wanted);
+  if (!self) {
+    throw new CodeArenaError('BAD_CONFIG', `node "${wanted}" is not in the config (nodes: ${config.nodes.map((n) => n.name).join(', ')})`, 'pass --name with one of them');
+  }
+  return self;
+}
+
+export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const config = opts.config ?? loadConfig(opts.configPath as string);
+  const self = pickSelf(config, opts.name);
+  const role = self.role ?? 'empty';
+  const log = createLogger(self.name);
+  const book = new AddressBook(config);
+  const stateDir = opts.stateDir ?? path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'codearena', config.cluster.name);
+  const stateFile = new StateFile(path.join(stateDir, `${self.name}.json`));
+  const languages = (await availableLanguages()).map((l) => l.id);
+  const node = new ClusterNode({
+    config: {
+      name: self.name,
+      role: clusterRole(role),
+      seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
+      languages: role === 'worker' ? languages : [],
+      timing: { heartbeatIntervalMs: config.heartbeat.intervalMs, missedLimit: config.heartbeat.missedLimit },
+    },
+    persisted: stateFile.load(),
+    rng: osRandom,
+    nowMs: Math.floor(performance.now()),
+  });
+  let service: RoleService | null = null;
+  const dispatch = (from: string, msg: WireMessage): void => {
+    // The Monitors' answers to the Gateway are for its service, not its cluster core.
+    if (msg.type === 'least_loaded_assigner_reply') return service?.handle(from, msg);
+    if (isClusterMessage(msg)) return driver.receive(from, msg);
+    if (msg.type === 'table_request') {
+      const t = driver.table();
+      if (t) peers.send(from, { type: 'table_reply', from: self.name, requestId: msg.requestId, leader: t.leader, term: t.term, rows: t.rows });
+      return;
+    }
+    service?.handle(from, msg);
+  };
+  const peers: PeerLinks<WireMessage> = new PeerLinks<WireMessage>({
+    name: self.name,
+    secret: config.cluster.secret as string,
+    schema: WireMessageSchema,
+    logger: log,
+    resolve: (p) => book.resolve(p),
+    onMessage: dispatch,
+  });
+  const driver = new ClusterDriver(node, peers, stateFile, log);
+  const serve = async (conn: Connection<WireMessage>) => {
+    for await (const msg of conn) dispatch(conn.peerName, msg);
+  };
+  const listener = await listen<WireMessage>({
+    host: self.address,
+    port: self.port,
+    secret: config.cluster.secret as string,
+    name: self.name,
+    schema: WireMessageSchema,
+    logger: log,
+    acceptPeer: (p) => book.has(p),
+    onConnection: (c) => void serve(c),
+    onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
+  });
+  driver.start();
+  const psi = new PsiSampler({ ...(process.env.CODEARENA_PSI_OVERRIDE ? { overrideFile: process.env.CODEARENA_PSI_OVERRIDE } : {}) });
+  const loadTimer = setInterval(() => {
+    const p = psi.sample(Math.floor(performance.now()));
+    driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0 });
+  }, LOAD_SAMPLE_MS);
+  service = (await opts.services?.(role, { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log })) ?? null;
+  log.info({ event: 'started', role, port: self.port }, `node ${self.name} started as ${role}`);
+  return {
+    name: self.name,
+    role,
+    listener,
+    driver,
+    async stop() {
+      clearInterval(loadTimer);
+      driver.stop();
+      await service?.stop();
+      peers.close();
+      await listener.close();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { randomInt } from 'node:crypto';
+import type { ClusterEvent, ClusterNode } from '../cluster/node.js';
+import type { Load } from '../cluster/messages.js';
+import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
+import type { Random } from '../cluster/random.js';
+import type { Logger } from './log.js';
+import type { PeerLinks } from './peers.js';
+import type { TableRow } from './agent-messages.js';
+import type { WireMessage } from './wire-messages.js';
+
+/** The driver's clock: monotonic milliseconds. Cores only ever see this number. */
+export function nowMs(): number {
+  return Math.floor(performance.now());
+}
+
+/** A Random seeded from the OS, for real nodes (the simulator passes a seeded one). */
+export const osRandom: Random = { nextUint32: () => randomInt(0, 0x100000000 - 1) };
+
+/** Persistent protocol state in a small JSON file, replaced atomically. */
+export class StateFile {
+  constructor(readonly file: string) {}
+
+  load(): PersistentState | null {
+    try {
+      return JSON.parse(readFileSync(this.file, 'utf8')) as PersistentState;
+    } catch {
+      return null;
+    }
+  }
+
+  save(state: PersistentState): void {
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, this.file);
+  }
+}
+
+/**
+ * Runs a ClusterNode on real time and sockets: feeds it timer, message and load events, writes
+ * its persistent state before sending what the same step produced, sends its messages, keeps one
+ * timer per TimerId, and logs its notes.
+ */
+export class ClusterDriver {
+  private readonly timers = new Map<TimerId, NodeJS.Timeout>();
+  private lastStatuses = new Map<string, string>();
+  private watchTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly node: ClusterNode,
+    private readonly peers: PeerLinks<WireMessage>,
+    private readonly stateFile: StateFile,
+    private readonly log: Logger,
+    /** Decides per message whether it may leave now (a Worker's heartbeat thread withholds
+     * heartbeats while its communicator does not answer). */
+    private readonly gate: (m: StepOutput['messages'][number]) => boolean = () => true,
+  ) {}
+
+  start(): void {
+    this.step({ type: 'tick' });
+    // Table changes as a Monitor sees them, for operators and the multi-process tests.
+    this.watchTimer = setInterval(() => this.logTableChanges(), 100);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    if (this.watchTimer) clearInterval(this.watchTimer);
+  }
+
+  receive(from: string, message: Parameters<ClusterNode['step']>[0] extends infer E ? (E extends { type: 'receive'; message: infer M } ? M : never) : never): void {
+    this.step({ type: 'receive', from, message });
+  }
+
+  setLoad(load: Load): void {
+    this.step({ type: 'load', load });
+  }
+
+  step(event: ClusterEvent): void {
+    if (this.stopped) return;
+    const out: StepOutput = this.node.step(event, nowMs());
+    if (out.persist) this.stateFile.save(out.persist);
+    for (const m of out.messages) if (this.gate(m)) this.peers.send(m.to, m.message);
+    for (const t of out.timers) this.arm(t.id, t.atMs);
+    for (const n of out.notes) this.log.info({ note: n }, `cluster: ${n.kind}`);
+  }
+
+  private arm(id: TimerId, atMs: number): void {
+    const prev = this.timers.get(id);
+    if (prev) clearTimeout(prev);
+    const delay = Math.max(0, atMs - nowMs());
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        this.step({ type: 'timer', id });
+      }, delay),
+    );
+  }
+
+  /** This Monitor's table, or null when this node is not a Monitor. */
+  table(): { rows: TableRow[]; leader: string | null; term: number } | null {
+    const m = this.node.monitor;
+    if (!m) return null;
+    const rows: TableRow[] = [];
+    for (const e of m.table.values()) {
+      rows.push({ name: e.name, role: e.role, status: e.status, incarnation: e.incarnation, monitor: e.monitor, load: m.loadOf(e.name) ?? e.load, languages: [...e.languages] });
+    }
+    return { rows, leader: m.election.leader, term: m.election.term };
+  }
+
+  private logTableChanges(): void {
+    const t = this.table();
+    if (!t) return;
+    const next = new Map<string, string>();
+    for (const r of t.rows) {
+      next.set(r.name, r.status);
+      if (this.lastStatuses.get(r.name) !== r.status) this.log.info({ event: 'table', peer: r.name, status: r.status, incarnation: r.incarnation, role: r.role }, `table: ${r.name} is ${r.status}`);
+    }
+    this.lastStatuses = next;
+  }
+}

@@ -1,0 +1,106 @@
+import { connect, type Connection, type WireLogger } from '../wire/index.js';
+import type { z } from 'zod';
+
+/** Where a peer listens. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** Messages held for a peer while its link is being opened; past this they are dropped. */
+export const PENDING_MESSAGES_MAX = 1024;
+/** After a failed connect, wait before the next try (doubling up to the max). */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2_000;
+
+interface Link<T> {
+  conn: Connection<T> | null;
+  connecting: boolean;
+  pending: T[];
+  retryAtMs: number;
+  backoffMs: number;
+}
+
+export interface PeerLinksOptions<T> {
+  name: string;
+  secret: string;
+  schema: z.ZodType<T>;
+  logger: WireLogger;
+  resolve: (peer: string) => Endpoint | null;
+  /** Messages a peer sends back on a link this node opened. */
+  onMessage: (from: string, msg: T) => void;
+}
+
+/**
+ * Outgoing links to peers, opened on first use and reopened after a failure (with backoff).
+ * Sending never blocks: a message waits in a bounded queue while its link opens, and is dropped
+ * (with a debug log) when the peer is unreachable — the protocols above tolerate loss.
+ */
+export class PeerLinks<T> {
+  private readonly links = new Map<string, Link<T>>();
+  private closed = false;
+
+  constructor(private readonly opts: PeerLinksOptions<T>) {}
+
+  send(to: string, msg: T): boolean {
+    if (this.closed) return false;
+    let link = this.links.get(to);
+    if (!link) {
+      link = { conn: null, connecting: false, pending: [], retryAtMs: 0, backoffMs: RETRY_MIN_MS };
+      this.links.set(to, link);
+    }
+    if (link.conn?.isOpen) return link.conn.send(msg);
+    if (link.pending.length >= PENDING_MESSAGES_MAX) link.pending.shift();
+    link.pending.push(msg);
+    this.open(to, link);
+    return true;
+  }
+
+  /** True when a link to the peer is open now. */
+  isConnected(to: string): boolean {
+    return this.links.get(to)?.conn?.isOpen ?? false;
+  }
+
+  private open(to: string, link: Link<T>): void {
+    if (link.connecting || Date.now() < link.retryAtMs) {
+      if (!link.connecting && link.pending.length > 0) setTimeout(() => this.open(to, link), link.retryAtMs - Date.now()).unref();
+      return;
+    }
+    const ep = this.opts.resolve(to);
+    if (!ep) {
+      this.opts.logger.debug({ peer: to }, 'no address for peer; dropping messages');
+      link.pending = [];
+      return;
+    }
+    link.connecting = true;
+    connect({ host: ep.host, port: ep.port, secret: this.opts.secret, name: this.opts.name, schema: this.opts.schema, logger: this.opts.logger, expectedPeerName: to })
+      .then((conn) => {
+        link.connecting = false;
+        if (this.closed) return conn.close();
+        link.conn = conn;
+        link.backoffMs = RETRY_MIN_MS;
+        for (const m of link.pending.splice(0)) conn.send(m);
+        void this.read(to, conn, link);
+      })
+      .catch((err: Error) => {
+        link.connecting = false;
+        link.retryAtMs = Date.now() + link.backoffMs;
+        link.backoffMs = Math.min(RETRY_MAX_MS, link.backoffMs * 2);
+        this.opts.logger.debug({ peer: to, err: err.message }, 'connect failed');
+        // Old messages are worth little (heartbeats are periodic); keep only the newest few.
+        if (link.pending.length > 16) link.pending.splice(0, link.pending.length - 16);
+        if (link.pending.length > 0) setTimeout(() => this.open(to, link), link.backoffMs).unref();
+      });
+  }
+
+  private async read(from: string, conn: Connection<T>, link: Link<T>): Promise<void> {
+    for await (const msg of conn) this.opts.onMessage(from, msg);
+    if (link.conn === conn) link.conn = null;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const l of this.links.values()) l.conn?.close();
+    this.links.clear();
+  }
+}

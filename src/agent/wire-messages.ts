@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
+import { RunMessageSchema, type RunMessage } from '../runs/messages.js';
+import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
+
+/** Everything that travels between node agents: the cluster protocols, runs, and agent queries. */
+export const WireMessageSchema = z.union([ClusterMessageSchema, RunMessageSchema, AgentMessageSchema]);
+export type WireMessage = ClusterMessage | RunMessage | AgentMessage;
+
+const CLUSTER_TYPES = new Set<string>(ClusterMessageSchema.options.map((o) => o.shape.type.value));
+const RUN_TYPES = new Set<string>(RunMessageSchema.options.map((o) => o.shape.type.value));
+
+export function isClusterMessage(m: WireMessage): m is ClusterMessage {
+  return CLUSTER_TYPES.has(m.type);
+}
+
+export function isRunMessage(m: WireMessage): m is RunMessage {
+  return RUN_TYPES.has(m.type);
+}

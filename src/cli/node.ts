@@ -1,0 +1,19 @@
+import { startNodeAgent } from '../agent/agent.js';
+import { roleServices } from '../agent/services.js';
+
+/** Runs the node agent until SIGTERM or SIGINT, then stops it cleanly. */
+export async function runNodeCommand(opts: { config: string; name?: string; stateDir?: string }): Promise<void> {
+  const agent = await startNodeAgent({
+    configPath: opts.config,
+    ...(opts.name ? { name: opts.name } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    services: roleServices,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await agent.stop();
+  process.exit(0);
+}

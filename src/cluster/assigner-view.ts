@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import type { Load, MonitorHeartbeat, NodeName } from './messages.js';
+import { TABLE_ENTRIES_MAX } from './node-table.js';
+
+// What an Assigner knows of the Workers: the loads its Monitors' heartbeats carry. Each Monitor
+// sends only the Workers that report to it, so the Assigner merges the Monitors' partial views.
+
+export const WORKER_LOADS_MAX = TABLE_ENTRIES_MAX;
+/** Monitors whose heartbeats an Assigner tracks (for the future "5 missed → elect" rule). */
+export const MONITORS_TRACKED_MAX = 128;
+
+export interface KnownWorker {
+  name: NodeName;
+  incarnation: number;
+  load: Load;
+  languages: readonly string[];
+  monitor: NodeName;
+  heardAtMs: number;
+}
+
+export class AssignerView {
+  private readonly workers = new Map<NodeName, KnownWorker>();
+  private readonly monitorHeardAtMs = new Map<NodeName, number>();
+  /** Newest leader term any Monitor reported. */
+  newestTerm = 0;
+
+  /** A Worker whose Monitor has not mentioned it for this long is dead or moved: forget it. */
+  constructor(private readonly staleAfterMs: number) {
+    assert.ok(staleAfterMs > 0);
+  }
+
+  onMonitorHeartbeat(heartbeat: MonitorHeartbeat, nowMs: number): void {
+    if (this.monitorHeardAtMs.has(heartbeat.from) || this.monitorHeardAtMs.size < MONITORS_TRACKED_MAX) {
+      this.monitorHeardAtMs.set(heartbeat.from, nowMs);
+    }
+    this.newestTerm = Math.max(this.newestTerm, heartbeat.term);
+    for (const w of heartbeat.workers) {
+      const known = this.workers.get(w.name);
+      if (known !== undefined && known.incarnation > w.incarnation) continue; // an older life
+      if (known === undefined && this.workers.size >= WORKER_LOADS_MAX) this.expire(nowMs);
+      if (known === undefined && this.workers.size >= WORKER_LOADS_MAX) continue; // full: drop the newcomer
+      this.workers.set(w.name, { ...w, monitor: heartbeat.from, heardAtMs: nowMs });
+    }
+  }
+
+  lastHeardFromMonitorMs(monitor: NodeName): number | undefined {
+    return this.monitorHeardAtMs.get(monitor);
+  }
+
+  /** Fresh Workers with a free slot, most free slots first, then lowest CPU pressure, then name. */
+  placementOrder(nowMs: number, language?: string): KnownWorker[] {
+    this.expire(nowMs);
+    return [...this.workers.values()]
+      .filter((w) => w.load.slotsFree > 0 && (language === undefined || w.languages.includes(language)))
+      .sort((a, b) => b.load.slotsFree - a.load.slotsFree || a.load.psiCpu - b.load.psiCpu || (a.name < b.name ? -1 : 1));
+  }
+
+  /** Every fresh Worker, full or not (a full Worker is busy, not gone). */
+  known(nowMs: number): KnownWorker[] {
+    this.expire(nowMs);
+    return [...this.workers.values()];
+  }
+
+  private expire(nowMs: number): void {
+    for (const [name, w] of this.workers) if (nowMs - w.heardAtMs > this.staleAfterMs) this.workers.delete(name);
+  }
+}

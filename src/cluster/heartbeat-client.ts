@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { hashNames, rendezvousOrder } from './hash.js';
+import {
+  MONITORS_MAX,
+  ZERO_LOAD,
+  type HeartbeatAck,
+  type Load,
+  type NodeName,
+  type Role,
+  type WireEntry,
+} from './messages.js';
+import { advertisesLoad, quantizeLoad, sameLoad, tableLoad } from './node-table.js';
+import type { Outbox } from './output.js';
+import type { ClusterTiming } from './timing.js';
+
+// The node's half of failure detection: heartbeat to one Monitor, fail over when it stops
+// answering, and refute a suspicion by raising the incarnation (SWIM).
+
+/** Heartbeats still sent to the Monitor a node moved away from, so it stops watching at once
+ * instead of declaring the node dead; two so that one lost packet does not matter. */
+export const FAREWELL_HEARTBEATS = 2;
+
+export interface HeartbeatClientInit {
+  name: NodeName;
+  role: Role;
+  incarnation: number;
+  seedMonitors: readonly NodeName[];
+  languages: readonly string[];
+  timing: ClusterTiming;
+  /** First heartbeat; staggered by the driver so a lab booting at once does not beat in step. */
+  firstHeartbeatAtMs: number;
+}
+
+export class HeartbeatClient {
+  readonly name: NodeName;
+  incarnation: number;
+  /** Bumped whenever what the node advertises (role, Monitor, quantized load) changes. */
+  version = 0;
+  role: Role;
+  monitor: NodeName | null = null;
+  private candidates: NodeName[];
+  private candidatesHash: number;
+  /** The array the candidates were copied from, to skip re-hashing an unchanged list. */
+  private candidatesSource: readonly NodeName[] | null = null;
+  private readonly avoidUntilMs = new Map<NodeName, number>();
+  private lastAckMs: number;
+  private farewell: { to: NodeName; remaining: number } | null = null;
+  private exactLoad: Load = ZERO_LOAD;
+  private advertisedLoad: Load = ZERO_LOAD;
+  private readonly languages: string[];
+  private readonly timing: ClusterTiming;
+  nextHeartbeatAtMs: number;
+
+  constructor(init: HeartbeatClientInit) {
+    assert.ok(init.incarnation >= 1, 'a live node has incarnation >= 1 (0 is a placeholder)');
+    this.name = init.name;
+    this.role = init.role;
+    this.incarnation = init.incarnation;
+    this.candidates = init.seedMonitors.slice(0, MONITORS_MAX);
+    this.candidatesHash = hashNames(this.candidates);
+    this.languages = [...init.languages];
+    this.timing = init.timing;
+    this.nextHeartbeatAtMs = init.firstHeartbeatAtMs;
+    this.lastAckMs = init.firstHeartbeatAtMs;
+    this.monitor = this.choose(init.firstHeartbeatAtMs);
+  }
+
+  setRole(role: Role): void {
+    if (role === this.role) return;
+    this.role = role;
+    this.advertisedLoad = tableLoad(role, this.exactLoad);
+    this.version += 1;
+  }
+
+  /** Every heartbeat carries the exact load; the version (gossip) moves only for roles whose
+   * load the table carries, and only when its quantized value changes. */
+  setLoad(load: Load): void {
+    this.exactLoad = load;
+    if (!advertisesLoad(this.role)) return;
+    const q = quantizeLoad(load);
+    if (!sameLoad(q, this.advertisedLoad)) {
+      this.advertisedLoad = q;
+      this.version += 1;
+    }
+  }
+
+  /**
+   * A Monitor's own table is a better list of Monitors than the acks it receives. It includes
+   * Monitors it holds dead: after a partition each side may hold the other dead, and only a
+   * heartbeat across (answered with "you are dead", then refuted) joins the two again.
+   */
+  setCandidates(monitors: readonly NodeName[]): void {
+    if (monitors === this.candidatesSource) return;
+    this.candidatesSource = monitors;
+    this.candidates = monitors.slice(0, MONITORS_MAX);
+    this.candidatesHash = hashNames(this.candidates);
+  }
+
+  /** Someone holds an incarnation of ours at least this high as suspect/dead (or higher). */
+  refuteAbove(incarnation: number): boolean {
+    if (incarnation < this.incarnation) return false;
+    this.incarnation = incarnation + 1;
+    this.version += 1;
+    return true;
+  }
+
+  selfEntry(): WireEntry {
+    return {
+      name: this.name,
+      role: this.role,
+      incarnation: this.incarnation,
+      status: 'alive',
+      version: this.version,
+      monitor: this.monitor,
+      load: this.advertisedLoad,
+      languages: this.languages,
+    };
+  }
+
+  onTick(nowMs: number, out: Outbox): void {
+    if (nowMs < this.nextHeartbeatAtMs) return;
+    // A fixed beat, not "now + interval": a late tick must not stretch the gap the Monitor sees.
+    this.nextHeartbeatAtMs += this.timing.heartbeatIntervalMs;
+    if (this.nextHeartbeatAtMs <= nowMs) this.nextHeartbeatAtMs = nowMs + this.timing.heartbeatIntervalMs;
+    if (this.monitor !== null && nowMs - this.lastAckMs >= this.timing.ackMissLimit * this.timing.heartbeatIntervalMs) {
+      this.avoid(this.monitor, nowMs);
+      this.switchTo(this.choose(nowMs), nowMs, out);
+      this.lastAckMs = nowMs; // a fresh window for the new (or, with no alternative, the same) Monitor
+    } else if (this.monitor === null) {
+      this.switchTo(this.choose(nowMs), nowMs, out);
+    }
+    this.sendHeartbeats(out);
+  }
+
+  /** Returns true when the incarnation changed (the driver must persist it). */
+  onAck(from: NodeName, ack: HeartbeatAck, nowMs: number, out: Outbox): boolean {
+    if (ack.monitors.length > 0) this.setCandidates(ack.monitors);
+    // Refute a suspicion of this life, and also any sign of a life we do not remember (a higher
+    // incarnation, or a newer version of ours): that was us before a restart that lost state.
+    const sameLife = ack.yourIncarnation === this.incarnation;
+    const refuted =
+      (sameLife && (ack.yourStatus !== 'alive' || ack.yourVersion > this.version)) || ack.yourIncarnation > this.incarnation;
+    if (refuted) {
+      this.refuteAbove(ack.yourIncarnation);
+      out.notes.push({ kind: 'refuted', incarnation: this.incarnation });
+    }
+    if (from !== this.monitor) return refuted; // a farewell's ack: only its refutation news counts
+    this.lastAckMs = nowMs;
+    const preferred = ack.preferredMonitor;
+    if (preferred !== null && preferred !== this.monitor && preferred !== this.name && !this.avoided(preferred, nowMs)) {
+      this.switchTo(preferred, nowMs, out);
+    }
+    // A refutation goes out at once: every interval spent suspected brings "dead" closer.
+    if (refuted) this.sendHeartbeats(out);
+    return refuted;
+  }
+
+  private sendHeartbeats(out: Outbox): void {
+    if (this.monitor === null) return;
+    const message = { type: 'heartbeat' as const, from: this.name, ...this.advertised(), monitor: this.monitor };
+    out.messages.push({ to: this.monitor, message });
+    if (this.farewell !== null) {
+      out.messages.push({ to: this.farewell.to, message });
+      this.farewell.remaining -= 1;
+      if (this.farewell.remaining <= 0) this.farewell = null;
+    }
+  }
+
+  private advertised() {
+    return {
+      incarnation: this.incarnation,
+      version: this.version,
+      role: this.role,
+      load: this.exactLoad,
+      languages: this.languages,
+      monitorsHash: this.candidatesHash,
+    };
+  }
+
+  private switchTo(next: NodeName | null, nowMs: number, out: Outbox): void {
+    if (next === null || next === this.monitor) return;
+    const previous = this.monitor;
+    this.farewell = previous === null ? null : { to: previous, remaining: FAREWELL_HEARTBEATS };
+    this.monitor = next;
+    this.version += 1;
+    this.lastAckMs = nowMs;
+    out.notes.push({ kind: 'monitor_changed', from: previous, to: next });
+  }
+
+  /**
+   * Rendezvous order over the known Monitors, skipping ones that recently stopped answering; if
+   * every one did, the one avoided longest ago, so a node cut off from all of them keeps cycling
+   * through them and finds whichever comes back first.
+   */
+  private choose(nowMs: number): NodeName | null {
+    const order = rendezvousOrder(this.name, this.candidates.filter((m) => m !== this.name));
+    const fresh = order.find((m) => !this.avoided(m, nowMs));
+    if (fresh !== undefined) return fresh;
+    let best: NodeName | null = null;
+    for (const m of order) if (best === null || (this.avoidUntilMs.get(m) ?? 0) < (this.avoidUntilMs.get(best) ?? 0)) best = m;
+    return best;
+  }
+
+  private avoid(monitor: NodeName, nowMs: number): void {
+    if (this.avoidUntilMs.size >= MONITORS_MAX) {
+      for (const [m, until] of this.avoidUntilMs) if (until <= nowMs) this.avoidUntilMs.delete(m);
+    }
+    if (this.avoidUntilMs.size < MONITORS_MAX) this.avoidUntilMs.set(monitor, nowMs + this.timing.monitorRetryAfterMs);
+  }
+
+  private avoided(monitor: NodeName, nowMs: number): boolean {
+    return (this.avoidUntilMs.get(monitor) ?? 0) > nowMs;
+  }
+}

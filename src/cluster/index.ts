@@ -1,0 +1,8 @@
+// What a real-network driver needs: the node state machine, its events and outputs, the wire
+// schemas with their bounds, and the timing defaults. The cores behind ClusterNode (table,
+// detector, gossip, election) are exported from their own modules for tests and tools.
+export { ClusterNode, bootState, type ClusterEvent, type ClusterNodeConfig, type ClusterNodeInit } from './node.js';
+export type { Note, Outbound, PersistentState, StepOutput, TimerId, TimerRequest } from './output.js';
+export { DEFAULT_TIMING, resolveTiming, deadBoundMs, type ClusterTiming } from './timing.js';
+export type { Random } from './random.js';
+export * from './messages.js';

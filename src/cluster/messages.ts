@@ -1,0 +1,274 @@
+import { z } from 'zod';
+
+// Every cluster message, validated once at the edge (the driver calls parseClusterMessage on each
+// decoded frame). Every array and string a peer can send has a bound, so a faulty or hostile peer
+// cannot make a node allocate without limit; the bounds are named so cores and tests share them.
+
+export const NODE_NAME_LENGTH_MAX = 64;
+export const LANGUAGES_PER_NODE_MAX = 16;
+export const LANGUAGE_NAME_LENGTH_MAX = 24;
+/** Monitors a heartbeat ack lists; ≈ nodes ÷ 50 gives room for a 3,000-node cluster. */
+export const MONITORS_MAX = 64;
+/** Catch-up digests per gossip_push (one page of the sender's change log): ~25 bytes each. */
+export const GOSSIP_DIGESTS_PER_MESSAGE_MAX = 96;
+/** "News" digests per gossip_push: changes of the sender's last few rounds, relayed epidemically
+ * whatever the pair's catch-up position, so fresh news (a death) spreads in O(log Monitors) rounds. */
+export const GOSSIP_NEWS_PER_MESSAGE_MAX = 32;
+/** Full entries per gossip_pull/gossip_entries: ~100 bytes each, a message stays near 13 KiB. */
+export const GOSSIP_ENTRIES_PER_MESSAGE_MAX = 128;
+/** Worker loads per monitor_heartbeat; a Monitor owning more rotates through them. */
+export const MONITOR_HEARTBEAT_WORKERS_MAX = 256;
+/** Run slots a node may advertise (a lab PC has 8 cores; 1024 leaves room for big servers). */
+export const SLOTS_MAX = 1024;
+export const REQUEST_ID_LENGTH_MAX = 64;
+
+const UINT32_MAX = 0xffffffff;
+
+export const NodeNameSchema = z.string().min(1).max(NODE_NAME_LENGTH_MAX);
+export const RoleSchema = z.enum(['monitor', 'assigner', 'worker', 'empty']);
+export const StatusSchema = z.enum(['alive', 'suspect', 'dead']);
+const CounterSchema = z.number().int().min(0);
+/** PSI "some avg10" share of time stalled, as a fraction. */
+const FractionSchema = z.number().min(0).max(1);
+
+export const LoadSchema = z.object({
+  psiCpu: FractionSchema,
+  psiMemory: FractionSchema,
+  psiIo: FractionSchema,
+  slotsFree: z.number().int().min(0).max(SLOTS_MAX),
+  slotsBusy: z.number().int().min(0).max(SLOTS_MAX),
+});
+
+export const LanguagesSchema = z
+  .array(z.string().min(1).max(LANGUAGE_NAME_LENGTH_MAX))
+  .max(LANGUAGES_PER_NODE_MAX);
+
+/** One row of the Monitors' table as it travels in gossip (lastHeardMs is local, never sent). */
+export const EntrySchema = z.object({
+  name: NodeNameSchema,
+  role: RoleSchema,
+  incarnation: CounterSchema,
+  status: StatusSchema,
+  version: CounterSchema,
+  /** The Monitor this node heartbeats to; null for a placeholder nobody has heard from yet. */
+  monitor: NodeNameSchema.nullable(),
+  load: LoadSchema,
+  languages: LanguagesSchema,
+});
+
+export const DigestSchema = z.object({
+  name: NodeNameSchema,
+  incarnation: CounterSchema,
+  status: StatusSchema,
+  version: CounterSchema,
+});
+
+/** A place in one Monitor's change log; epoch changes when that Monitor's table is rebuilt. */
+export const LogPositionSchema = z.object({
+  epoch: z.number().int().min(0).max(UINT32_MAX),
+  seq: CounterSchema,
+});
+
+/** Order-independent hash of every (name, incarnation, status, version) in a table. */
+export const TableHashSchema = z.object({
+  h1: z.number().int().min(0).max(UINT32_MAX),
+  h2: z.number().int().min(0).max(UINT32_MAX),
+  size: CounterSchema,
+});
+
+const NamesSchema = (max: number) => z.array(NodeNameSchema).max(max);
+
+export const HeartbeatSchema = z.object({
+  type: z.literal('heartbeat'),
+  from: NodeNameSchema,
+  incarnation: CounterSchema,
+  version: CounterSchema,
+  role: RoleSchema,
+  monitor: NodeNameSchema,
+  load: LoadSchema,
+  languages: LanguagesSchema,
+  /** Hash of the Monitor list this node knows; the ack repeats the list only if it differs. */
+  monitorsHash: z.number().int().min(0).max(UINT32_MAX),
+});
+
+export const HeartbeatAckSchema = z.object({
+  type: z.literal('heartbeat_ack'),
+  from: NodeNameSchema,
+  /** What this Monitor's table says about the heartbeating node, so it can refute. */
+  yourIncarnation: CounterSchema,
+  yourStatus: StatusSchema,
+  yourVersion: CounterSchema,
+  /** The Monitor this one thinks the node should report to (rendezvous over live Monitors). */
+  preferredMonitor: NodeNameSchema.nullable(),
+  /** The live Monitors; empty when the heartbeat's monitorsHash showed the node has them. */
+  monitors: NamesSchema(MONITORS_MAX),
+  leader: z.object({ name: NodeNameSchema, term: CounterSchema }).nullable(),
+});
+
+export const GossipPushSchema = z.object({
+  type: z.literal('gossip_push'),
+  from: NodeNameSchema,
+  epoch: LogPositionSchema.shape.epoch,
+  /** The digests cover the sender's log in (afterSeq, upToSeq]. */
+  afterSeq: CounterSchema,
+  upToSeq: CounterSchema,
+  /** The sender's newest log position: a receiver whose table hash matches can skip to it. */
+  headSeq: CounterSchema,
+  tableHash: TableHashSchema,
+  /** How far the sender has received the receiver's log, so the reply only sends what is newer. */
+  haveOfYou: LogPositionSchema.nullable(),
+  digests: z.array(DigestSchema).max(GOSSIP_DIGESTS_PER_MESSAGE_MAX),
+  news: z.array(DigestSchema).max(GOSSIP_NEWS_PER_MESSAGE_MAX),
+});
+
+const PushRangeSchema = z.object({ epoch: LogPositionSchema.shape.epoch, afterSeq: CounterSchema, upToSeq: CounterSchema });
+
+export const GossipPullSchema = z.object({
+  type: z.literal('gossip_pull'),
+  from: NodeNameSchema,
+  epoch: LogPositionSchema.shape.epoch,
+  /** The entries include the sender's log in (afterSeq, upToSeq]. */
+  afterSeq: CounterSchema,
+  upToSeq: CounterSchema,
+  /** How far the sender has received the pusher's log (after this exchange, if want is empty). */
+  ackOfYou: LogPositionSchema.nullable(),
+  /** The push this answers, echoed so the pusher's gossip_entries can carry it back. */
+  push: PushRangeSchema,
+  want: NamesSchema(GOSSIP_ENTRIES_PER_MESSAGE_MAX),
+  entries: z.array(EntrySchema).max(GOSSIP_ENTRIES_PER_MESSAGE_MAX),
+});
+
+export const GossipEntriesSchema = z.object({
+  type: z.literal('gossip_entries'),
+  from: NodeNameSchema,
+  push: PushRangeSchema,
+  entries: z.array(EntrySchema).max(GOSSIP_ENTRIES_PER_MESSAGE_MAX),
+});
+
+export const WorkerLoadSchema = z.object({
+  name: NodeNameSchema,
+  incarnation: CounterSchema,
+  load: LoadSchema,
+  languages: LanguagesSchema,
+});
+
+export const MonitorHeartbeatSchema = z.object({
+  type: z.literal('monitor_heartbeat'),
+  from: NodeNameSchema,
+  /** The newest leader term this Monitor knows; Assigners fence stale Monitors with it. */
+  term: CounterSchema,
+  intervalMs: z.number().int().min(1).max(60_000),
+  workers: z.array(WorkerLoadSchema).max(MONITOR_HEARTBEAT_WORKERS_MAX),
+});
+
+export const LeastLoadedAssignerRequestSchema = z.object({
+  type: z.literal('least_loaded_assigner_request'),
+  from: NodeNameSchema,
+  requestId: z.string().min(1).max(REQUEST_ID_LENGTH_MAX),
+});
+
+export const LeastLoadedAssignerReplySchema = z.object({
+  type: z.literal('least_loaded_assigner_reply'),
+  from: NodeNameSchema,
+  requestId: z.string().min(1).max(REQUEST_ID_LENGTH_MAX),
+  assigner: NodeNameSchema.nullable(),
+});
+
+export const VoteRequestSchema = z.object({
+  type: z.literal('vote_request'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  /** The newest term in which the candidate followed or was a leader (Raft's log up-to-dateness). */
+  lastTerm: CounterSchema,
+});
+
+export const VoteReplySchema = z.object({
+  type: z.literal('vote_reply'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  granted: z.boolean(),
+});
+
+export const LeaderHeartbeatSchema = z.object({
+  type: z.literal('leader_heartbeat'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+});
+
+export const LeaderHeartbeatReplySchema = z.object({
+  type: z.literal('leader_heartbeat_reply'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  /** false: the replier is in a newer term and the sender must step down. */
+  ok: z.boolean(),
+});
+
+export const OrderRoleSchema = z.object({
+  type: z.literal('order_role'),
+  from: NodeNameSchema,
+  /** The issuing leader's term; (term, seq) orders a leader's successive orders within a term. */
+  term: CounterSchema,
+  seq: CounterSchema,
+  target: NodeNameSchema,
+  role: RoleSchema,
+});
+
+export const ClusterMessageSchema = z.discriminatedUnion('type', [
+  HeartbeatSchema,
+  HeartbeatAckSchema,
+  GossipPushSchema,
+  GossipPullSchema,
+  GossipEntriesSchema,
+  MonitorHeartbeatSchema,
+  LeastLoadedAssignerRequestSchema,
+  LeastLoadedAssignerReplySchema,
+  VoteRequestSchema,
+  VoteReplySchema,
+  LeaderHeartbeatSchema,
+  LeaderHeartbeatReplySchema,
+  OrderRoleSchema,
+]);
+
+export type NodeName = z.infer<typeof NodeNameSchema>;
+export type Role = z.infer<typeof RoleSchema>;
+export type Status = z.infer<typeof StatusSchema>;
+export type Load = z.infer<typeof LoadSchema>;
+export type WireEntry = z.infer<typeof EntrySchema>;
+export type Digest = z.infer<typeof DigestSchema>;
+export type LogPosition = z.infer<typeof LogPositionSchema>;
+export type TableHash = z.infer<typeof TableHashSchema>;
+export type WorkerLoad = z.infer<typeof WorkerLoadSchema>;
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+export type HeartbeatAck = z.infer<typeof HeartbeatAckSchema>;
+export type GossipPush = z.infer<typeof GossipPushSchema>;
+export type GossipPull = z.infer<typeof GossipPullSchema>;
+export type GossipEntries = z.infer<typeof GossipEntriesSchema>;
+export type MonitorHeartbeat = z.infer<typeof MonitorHeartbeatSchema>;
+export type LeastLoadedAssignerRequest = z.infer<typeof LeastLoadedAssignerRequestSchema>;
+export type LeastLoadedAssignerReply = z.infer<typeof LeastLoadedAssignerReplySchema>;
+export type VoteRequest = z.infer<typeof VoteRequestSchema>;
+export type VoteReply = z.infer<typeof VoteReplySchema>;
+export type LeaderHeartbeat = z.infer<typeof LeaderHeartbeatSchema>;
+export type LeaderHeartbeatReply = z.infer<typeof LeaderHeartbeatReplySchema>;
+export type OrderRole = z.infer<typeof OrderRoleSchema>;
+export type ClusterMessage = z.infer<typeof ClusterMessageSchema>;
+export type ClusterMessageType = ClusterMessage['type'];
+
+export const ROLES: readonly Role[] = RoleSchema.options;
+
+export const ZERO_LOAD: Load = Object.freeze({ psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 0, slotsBusy: 0 });
+
+export type ParseResult = { ok: true; message: ClusterMessage } | { ok: false; error: string };
+
+/**
+ * Validates a decoded frame. `from` is the peer the authenticated transport says sent it: a message
+ * claiming another sender is refused, so one node cannot speak for another.
+ */
+export function parseClusterMessage(raw: unknown, from: NodeName): ParseResult {
+  const parsed = ClusterMessageSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, error: z.prettifyError(parsed.error) };
+  if (parsed.data.from !== from) {
+    return { ok: false, error: `message claims sender ${parsed.data.from} but came from ${from}` };
+  }
+  return { ok: true, message: parsed.data };
+}

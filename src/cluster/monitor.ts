@@ -1,0 +1,241 @@
+import { Election, type ElectionPersistent } from './election.js';
+import { FailureDetector } from './failure-detector.js';
+import { Gossip } from './gossip.js';
+import { hashNames, rendezvousOwner } from './hash.js';
+import {
+  MONITOR_HEARTBEAT_WORKERS_MAX,
+  MONITORS_MAX,
+  ZERO_LOAD,
+  type ClusterMessage,
+  type Heartbeat,
+  type HeartbeatAck,
+  type Load,
+  type MonitorHeartbeat,
+  type NodeName,
+  type WireEntry,
+  type WorkerLoad,
+} from './messages.js';
+import { NodeTable, tableLoad } from './node-table.js';
+import type { Outbox, TimerRequest } from './output.js';
+import { answerLeastLoaded } from './placement-query.js';
+import type { Random } from './random.js';
+import type { ClusterTiming } from './timing.js';
+
+// The Monitor role: the table, the failure detector for the nodes reporting here, gossip with the
+// other Monitors, the leader election, placement queries and the Workers' loads for Assigners.
+
+export type MonitorMessage = Extract<
+  ClusterMessage,
+  {
+    type:
+      | 'gossip_push'
+      | 'gossip_pull'
+      | 'gossip_entries'
+      | 'least_loaded_assigner_request'
+      | 'vote_request'
+      | 'vote_reply'
+      | 'leader_heartbeat'
+      | 'leader_heartbeat_reply';
+  }
+>;
+
+export interface MonitorInit {
+  self: WireEntry;
+  seedMonitors: readonly NodeName[];
+  timing: ClusterTiming;
+  election: ElectionPersistent;
+  rng: Random;
+  nowMs: number;
+}
+
+/** A seed Monitor nobody has heard from: incarnation 0 loses to any real heartbeat, and if the
+ * seed never appears its rendezvous owner declares the placeholder dead like any silent node. */
+function placeholder(name: NodeName): WireEntry {
+  return { name, role: 'monitor', incarnation: 0, status: 'alive', version: 0, monitor: null, load: ZERO_LOAD, languages: [] };
+}
+
+export class MonitorCore {
+  readonly self: NodeName;
+  readonly table = new NodeTable();
+  readonly detector: FailureDetector;
+  readonly gossip: Gossip;
+  readonly election: Election;
+  private readonly timing: ClusterTiming;
+  private nextFailureCheckAtMs: number;
+  private nextMonitorHeartbeatAtMs: number;
+  /** Where the next monitor_heartbeat starts when this Monitor owns more Workers than fit. */
+  private workerCursor = 0;
+  /** Per-node preferred Monitor and the live list's hash, valid while the live list is the same
+   * array (NodeTable replaces it on any Monitor change): saves a rendezvous pass per heartbeat. */
+  private preferredFor = new Map<NodeName, NodeName | null>();
+  private preferredOf: readonly NodeName[] = [];
+  private liveHash = 0;
+
+  constructor(init: MonitorInit) {
+    this.self = init.self.name;
+    this.timing = init.timing;
+    this.table.merge(init.self, init.nowMs);
+    for (const seed of init.seedMonitors) if (seed !== this.self) this.table.merge(placeholder(seed), init.nowMs);
+    this.detector = new FailureDetector(this.self, init.timing);
+    this.gossip = new Gossip({
+      self: this.self,
+      table: this.table,
+      rng: init.rng,
+      gossipIntervalMs: init.timing.gossipIntervalMs,
+      gossipToTheDeadMs: init.timing.gossipToTheDeadMs,
+      firstRoundAtMs: init.nowMs + init.timing.gossipIntervalMs,
+    });
+    this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs);
+    this.nextFailureCheckAtMs = init.nowMs + init.timing.failureCheckIntervalMs;
+    this.nextMonitorHeartbeatAtMs = init.nowMs + init.timing.monitorHeartbeatIntervalMs;
+  }
+
+  onHeartbeat(hb: Heartbeat, nowMs: number, out: Outbox): void {
+    const outcome = this.table.merge(
+      {
+        name: hb.from,
+        role: hb.role,
+        incarnation: hb.incarnation,
+        status: 'alive',
+        version: hb.version,
+        monitor: hb.monitor,
+        load: tableLoad(hb.role, hb.load),
+        languages: hb.languages,
+      },
+      nowMs,
+    );
+    if (outcome === 'full') {
+      // No ack: the node fails over to a Monitor that has room.
+      out.notes.push({ kind: 'table_full', name: hb.from });
+      return;
+    }
+    this.detector.heard(hb.from, hb.load, nowMs);
+    const entry = this.table.get(hb.from);
+    if (entry === undefined) return;
+    const live = this.table.liveMonitors();
+    const ack: HeartbeatAck = {
+      type: 'heartbeat_ack',
+      from: this.self,
+      yourIncarnation: entry.incarnation,
+      yourStatus: entry.status,
+      yourVersion: entry.version,
+      preferredMonitor: this.preferredMonitor(hb.from, live),
+      // Repeating the list in every ack would cost O(Monitors) bytes per heartbeat.
+      monitors: hb.monitorsHash === this.liveHash ? [] : live.slice(0, MONITORS_MAX),
+      leader: this.election.leader === null ? null : { name: this.election.leader, term: this.election.term },
+    };
+    out.messages.push({ to: hb.from, message: ack });
+  }
+
+  private preferredMonitor(node: NodeName, live: readonly NodeName[]): NodeName | null {
+    if (live !== this.preferredOf) {
+      this.preferredOf = live;
+      this.preferredFor = new Map();
+      this.liveHash = hashNames(live);
+    }
+    let preferred = this.preferredFor.get(node);
+    if (preferred === undefined) {
+      preferred = rendezvousOwner(node, live.filter((m) => m !== node));
+      this.preferredFor.set(node, preferred);
+    }
+    return preferred;
+  }
+
+  onMessage(from: NodeName, message: MonitorMessage, nowMs: number, out: Outbox): void {
+    const voters = this.table.knownMonitors();
+    switch (message.type) {
+      case 'gossip_push':
+        return this.gossip.onPush(from, message, out);
+      case 'gossip_pull':
+        return this.gossip.onPull(from, message, nowMs, out);
+      case 'gossip_entries':
+        return this.gossip.onEntries(from, message, nowMs);
+      case 'least_loaded_assigner_request':
+        return answerLeastLoaded(this.self, message, this.assignerEntries(), out);
+      case 'vote_request':
+        return this.election.onVoteRequest(message, nowMs, voters, out);
+      case 'vote_reply':
+        return this.election.onVoteReply(message, nowMs, voters, out);
+      case 'leader_heartbeat':
+        return this.election.onLeaderHeartbeat(message, nowMs, voters, out);
+      case 'leader_heartbeat_reply':
+        return this.election.onLeaderHeartbeatReply(message, nowMs, out);
+      default: {
+        const impossible: never = message;
+        throw new Error(`unhandled monitor message ${JSON.stringify(impossible)}`);
+      }
+    }
+  }
+
+  /**
+   * A node's freshest load as this Monitor knows it: the last heartbeat's exact load for nodes
+   * reporting here, else the table's row (which carries load for Assigners only; see
+   * advertisesLoad). For dashboards: ask each node's own Monitor for its Workers' loads.
+   */
+  loadOf(name: NodeName): Load | undefined {
+    return this.detector.liveLoad(name) ?? this.table.get(name)?.load;
+  }
+
+  /** Keeps this Monitor's own row current (the node's advertised state changed). */
+  syncSelf(entry: WireEntry, nowMs: number): void {
+    this.table.merge(entry, nowMs);
+  }
+
+  runDue(nowMs: number, out: Outbox): void {
+    if (nowMs >= this.nextFailureCheckAtMs) {
+      this.nextFailureCheckAtMs = nowMs + this.timing.failureCheckIntervalMs;
+      this.detector.check(this.table, nowMs, out);
+    }
+    this.gossip.onTick(nowMs, out);
+    this.election.onTick(nowMs, this.table.knownMonitors(), out);
+    if (nowMs >= this.nextMonitorHeartbeatAtMs) {
+      this.nextMonitorHeartbeatAtMs = nowMs + this.timing.monitorHeartbeatIntervalMs;
+      this.sendMonitorHeartbeats(out);
+    }
+  }
+
+  timers(): TimerRequest[] {
+    const electionId = this.election.role === 'leader' ? 'leader_heartbeat' : 'election';
+    return [
+      { id: 'failure_check', atMs: this.nextFailureCheckAtMs },
+      { id: 'gossip', atMs: this.gossip.nextRoundAtMs },
+      { id: electionId, atMs: this.election.nextDueMs() },
+      { id: 'monitor_heartbeat', atMs: this.nextMonitorHeartbeatAtMs },
+    ];
+  }
+
+  private *assignerEntries(): Generator<WireEntry> {
+    for (const name of this.table.withRole('assigner')) {
+      const e = this.table.get(name);
+      if (e !== undefined) yield e;
+    }
+  }
+
+  /** The Workers reporting here, with their latest exact load, rotating past the message bound. */
+  private ownWorkers(): WorkerLoad[] {
+    const all: WorkerLoad[] = [];
+    for (const name of this.table.reportingTo(this.self)) {
+      const e = this.table.get(name);
+      if (e === undefined || e.role !== 'worker' || e.status !== 'alive' || e.monitor !== this.self) continue;
+      all.push({ name, incarnation: e.incarnation, load: this.detector.liveLoad(name) ?? e.load, languages: e.languages });
+    }
+    if (all.length <= MONITOR_HEARTBEAT_WORKERS_MAX) return all;
+    const start = this.workerCursor % all.length;
+    this.workerCursor = start + MONITOR_HEARTBEAT_WORKERS_MAX;
+    return all.slice(start, start + MONITOR_HEARTBEAT_WORKERS_MAX).concat(all.slice(0, Math.max(0, start + MONITOR_HEARTBEAT_WORKERS_MAX - all.length)));
+  }
+
+  private sendMonitorHeartbeats(out: Outbox): void {
+    const workers = this.ownWorkers();
+    const message: MonitorHeartbeat = {
+      type: 'monitor_heartbeat',
+      from: this.self,
+      term: this.election.term,
+      intervalMs: this.timing.monitorHeartbeatIntervalMs,
+      workers,
+    };
+    for (const name of this.table.withRole('assigner')) {
+      if (this.table.get(name)?.status === 'alive') out.messages.push({ to: name, message });
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentContext } from '../agent/agent.js';
+import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
+import type { ClusterMessage } from '../cluster/messages.js';
+import type { RunMessage } from '../runs/messages.js';
+import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
+import type { ClusterView, NodeView } from './api-types.js';
+import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend, type RunSink } from './backend.js';
+
+/** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
+const ASK_MONITOR_TIMEOUT_MS = 500;
+/** How long an Assigner has to say it holds a run (queued or started). */
+const ACK_TIMEOUT_MS = 3_000;
+/** How often the Gateway refreshes its copy of the Monitors' table. */
+const TABLE_REFRESH_MS = 500;
+/** Runs the Gateway relays at once; each holds only a few closures (the chunks live in the store). */
+const RUNS_IN_FLIGHT_MAX = 10_000;
+
+interface InFlight {
+  assigner: string;
+  sink: RunSink;
+  ack: ((err: Error | null) => void) | null;
+  queued: boolean;
+}
+
+/**
+ * The lab's backend: a Monitor names the least-loaded Assigner, the run goes there, and the
+ * Assigner streams it back. The Gateway knows the cluster through a Monitor's table.
+ */
+export class ClusterBackend implements RunBackend {
+  private readonly runs = new Map<string, InFlight>();
+  private readonly asks = new Map<string, (assigner: string | null) => void>();
+  private table: { rows: TableRow[]; leader: string | null; term: number; atMs: number } | null = null;
+  private readonly refresh: NodeJS.Timeout;
+  private monitorCursor = 0;
+  private localLanguages: LanguageInfo[] = [];
+
+  constructor(private readonly ctx: AgentContext) {
+    this.refresh = setInterval(() => this.askTable(), TABLE_REFRESH_MS);
+    this.askTable();
+    void availableLanguages().then((l) => (this.localLanguages = l));
+  }
+
+  private monitors(): string[] {
+    const fromTable = (this.table?.rows ?? []).filter((r) => r.role === 'monitor' && r.status === 'alive').map((r) => r.name);
+    return fromTable.length > 0 ? fromTable : this.ctx.config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name);
+  }
+
+  private nextMonitor(): string {
+    const ms = this.monitors();
+    return ms[this.monitorCursor++ % ms.length] as string;
+  }
+
+  private askTable(): void {
+    this.ctx.peers.send(this.nextMonitor(), { type: 'table_request', from: this.ctx.self.name, requestId: 'table' });
+  }
+
+  /** Messages for the Gateway: Monitors' answers and the runs' streams from Assigners. */
+  handle(from: string, msg: RunMessage | AgentMessage | ClusterMessage): void {
+    switch (msg.type) {
+      case 'table_reply':
+        this.table = { rows: msg.rows, leader: msg.leader, term: msg.term, atMs: Date.now() };
+        return;
+      case 'least_loaded_assigner_reply':
+        this.asks.get(msg.requestId)?.(msg.assigner);
+        return;
+      case 'run_queued':
+      case 'run_started':
+      case 'run_output':
+      case 'run_exit':
+      case 'run_refused':
+        return this.onRunMessage(from, msg);
+      default:
+        this.ctx.log.debug({ type: msg.type, from }, 'gateway ignored a message');
+    }
+  }
+
+  private onRunMessage(from: string, msg: Extract<RunMessage, { type: 'run_queued' | 'run_started' | 'run_output' | 'run_exit' | 'run_refused' }>): void {
+    const r = this.runs.get(msg.id);
+    if (!r || r.assigner !== from) return;
+    const ack = r.ack;
+    r.ack = null;
+    switch (msg.type) {
+      case 'run_refused':
+        this.runs.delete(msg.id);
+        ack?.(msg.code === 'QUEUE_FULL' ? new QueueFullError(msg.message) : new NoCapacityError(msg.message));
+        return;
+      case 'run_queued':
+        r.queued = true;
+        ack?.(null);
+        r.sink.queued(msg.position);
+        return;
+      case 'run_started':
+        r.queued = false;
+        ack?.(null);
+        r.sink.started({ worker: msg.worker, assigner: from });
+        return;
+      case 'run_output':
+        ack?.(null);
+        r.sink.output({ seq: msg.seq, stream: msg.stream, data: Buffer.from(msg.data) });
+        return;
+      case 'run_exit':
+        ack?.(null);
+        this.runs.delete(msg.id);
+        r.sink.exit(msg.result);
+        return;
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  }
+
+  private askAssigner(): Promise<string | null> {
+    const tryOne = (monitor: string) =>
+      new Promise<string | null | undefined>((resolve) => {
+        const requestId = randomUUID();
+        const timer = setTimeout(() => {
+          this.asks.delete(requestId);
+          resolve(undefined);
+        }, ASK_MONITOR_TIMEOUT_MS);
+        this.asks.set(requestId, (a) => {
+          clearTimeout(timer);
+          this.asks.delete(requestId);
+          resolve(a);
+        });
+        this.ctx.peers.send(monitor, { type: 'least_loaded_assigner_request', from: this.ctx.self.name, requestId });
+      });
+    return (async () => {
+      for (let i = 0; i < Math.max(1, this.monitors().length); i++) {
+        const a = await tryOne(this.nextMonitor());
+        if (a !== undefined) return a;
+      }
+      return null;
+    })();
+  }
+
+  async start(run: AcceptedRun, sink: RunSink): Promise<void> {
+    if (this.runs.size >= RUNS_IN_FLIGHT_MAX) throw new QueueFullError(`the gateway relays ${RUNS_IN_FLIGHT_MAX} runs already`);
+    const assigner = await this.askAssigner();
+    if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run');
+    const entry: InFlight = { assigner, sink, ack: null, queued: false };
+    this.runs.set(run.id, entry);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        entry.ack = null;
+        this.runs.delete(run.id);
+        reject(new NoCapacityError(`assigner ${assigner} did not take the run in time`));
+      }, ACK_TIMEOUT_MS);
+      entry.ack = (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.ctx.peers.send(assigner, { type: 'run_submit', from: this.ctx.self.name, run });
+    });
+  }
+
+  private toAssigner(id: string, msg: RunMessage): void {
+    const r = this.runs.get(id);
+    if (r) this.ctx.peers.send(r.assigner, msg);
+  }
+
+  write(id: string, data: string): void {
+    this.toAssigner(id, { type: 'run_input', from: this.ctx.self.name, id, data });
+  }
+
+  endInput(id: string): void {
+    this.toAssigner(id, { type: 'run_eof', from: this.ctx.self.name, id });
+  }
+
+  kill(id: string): void {
+    this.toAssigner(id, { type: 'run_kill', from: this.ctx.self.name, id });
+  }
+
+  async languages(): Promise<LanguageInfo[]> {
+    const offered = new Set((this.table?.rows ?? []).filter((r) => r.role === 'worker' && r.status === 'alive').flatMap((r) => r.languages));
+    // Versions come from this machine's probe: lab PCs share one image. With no Worker up yet,
+    // list what the image has; runs wait in the queue until a Worker comes.
+    return offered.size === 0 ? this.localLanguages : this.localLanguages.filter((l) => offered.has(l.id));
+  }
+
+  queueLength(): number {
+    let n = 0;
+    for (const r of this.runs.values()) if (r.queued) n++;
+    return n;
+  }
+
+  cluster(): ClusterView {
+    const runsOn = new Map<string, number>();
+    const nodes: NodeView[] = (this.table?.rows ?? []).map((r) => {
+      const endpoint = this.ctx.book.resolve(r.name);
+      const isGateway = r.name === this.ctx.self.name;
+      return {
+        name: r.name,
+        address: endpoint ? `${endpoint.host}:${endpoint.port}` : '',
+        pid: isGateway ? process.pid : null,
+        role: isGateway ? 'gateway' : (r.role as NodeView['role']),
+        state: r.status,
+        load: { psi_cpu: r.load.psiCpu, psi_memory: r.load.psiMemory, psi_io: r.load.psiIo, slots_free: r.load.slotsFree, slots_busy: r.load.slotsBusy },
+        runs: r.role === 'worker' ? r.load.slotsBusy : runsOn.get(r.name) ?? 0,
+      };
+    });
+    return { nodes, queue_length: this.queueLength(), leader: this.table?.leader ?? null, term: this.table?.term ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.refresh);
+    for (const id of this.runs.keys()) this.kill(id);
+  }
+}

@@ -1,0 +1,96 @@
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ClusterNode } from '../cluster/node.js';
+import type { ClusterMessage, Load } from '../cluster/messages.js';
+import { AddressBook } from '../agent/address-book.js';
+import { ClusterDriver, nowMs, osRandom, StateFile } from '../agent/driver.js';
+import { createLogger } from '../agent/log.js';
+import { PeerLinks } from '../agent/peers.js';
+import { WireMessageSchema, type WireMessage } from '../agent/wire-messages.js';
+import { loadConfig } from '../config/index.js';
+
+/**
+ * A Worker's heartbeat thread: it runs the Worker's cluster membership (heartbeats to its
+ * Monitor) and pings the communicator (the main thread) over a Unix domain socket. It heartbeats
+ * only while the communicator answers within PONG_DEADLINE_MS: a Worker whose event loop is stalled
+ * must look dead, since it cannot serve its runs.
+ */
+export interface HeartbeatThreadData {
+  configPath: string;
+  name: string;
+  socketPath: string;
+  statePath: string;
+  languages: string[];
+}
+
+const data = workerData as HeartbeatThreadData;
+const config = loadConfig(data.configPath);
+const log = createLogger(`${data.name}/heartbeat`);
+const book = new AddressBook(config);
+const pingIntervalMs = Math.max(50, Math.floor(config.heartbeat.intervalMs / 2));
+/** The communicator must answer a ping within one heartbeat interval. */
+const PONG_DEADLINE_MS = config.heartbeat.intervalMs;
+
+let lastPongMs = 0;
+let healthy = false;
+
+const node = new ClusterNode({
+  config: {
+    name: data.name,
+    role: 'worker',
+    seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
+    languages: data.languages,
+    timing: { heartbeatIntervalMs: config.heartbeat.intervalMs, missedLimit: config.heartbeat.missedLimit },
+  },
+  persisted: new StateFile(data.statePath).load(),
+  rng: osRandom,
+  nowMs: nowMs(),
+});
+const peers = new PeerLinks<WireMessage>({
+  name: data.name,
+  secret: config.cluster.secret as string,
+  schema: WireMessageSchema,
+  logger: log,
+  resolve: (p) => book.resolve(p),
+  onMessage: (from, msg) => {
+    if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg as ClusterMessage);
+  },
+});
+const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || healthy);
+
+// Cluster messages that reach the Worker's listener (in the main thread) come here.
+parentPort?.on('message', (m: { from: string; msg: ClusterMessage }) => driver.receive(m.from, m.msg));
+
+function connectPing(): void {
+  const sock = net.connect(data.socketPath);
+  let buf = '';
+  sock.on('data', (d) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      lastPongMs = nowMs();
+      try {
+        driver.setLoad(JSON.parse(line) as Load);
+      } catch {
+        // a malformed pong is no pong
+      }
+    }
+  });
+  const timer = setInterval(() => {
+    const wasHealthy = healthy;
+    healthy = nowMs() - lastPongMs <= PONG_DEADLINE_MS;
+    if (wasHealthy !== healthy) log.warn({ event: 'communicator', healthy }, healthy ? 'communicator answers again: heartbeating' : 'communicator stalled: heartbeats withheld');
+    sock.write('ping\n');
+  }, pingIntervalMs);
+  sock.on('error', () => {});
+  sock.on('close', () => {
+    clearInterval(timer);
+    healthy = false;
+    setTimeout(connectPing, 200);
+  });
+}
+
+connectPing();
+driver.start();

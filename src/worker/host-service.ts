@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { workersPerHost } from '../config/index.js';
+import type { AgentContext, RoleService } from '../agent/agent.js';
+
+const CLI = fileURLToPath(new URL('../../../bin/codearena.js', import.meta.url));
+/** A Worker that keeps dying is restarted at most this often. */
+const RESTART_DELAY_MIN_MS = 200;
+const RESTART_DELAY_MAX_MS = 10_000;
+
+/**
+ * The Worker host role: one Worker process per core (capped by the config), each restarted when it
+ * dies — with growing delay if it dies at once again.
+ */
+export function startWorkerHost(ctx: AgentContext & { configPath: string; stateDir: string }): RoleService {
+  const count = workersPerHost(ctx.config);
+  const children = new Map<number, ChildProcess>();
+  const delays = new Map<number, number>();
+  let stopping = false;
+
+  const launch = (i: number) => {
+    if (stopping) return;
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, [CLI, 'worker-proc', '--config', ctx.configPath, '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.set(i, child);
+    child.on('exit', (code, signal) => {
+      children.delete(i);
+      if (stopping) return;
+      const quick = Date.now() - startedAt < 5_000;
+      const delay = quick ? Math.min(RESTART_DELAY_MAX_MS, (delays.get(i) ?? RESTART_DELAY_MIN_MS / 2) * 2) : RESTART_DELAY_MIN_MS;
+      delays.set(i, delay);
+      ctx.log.warn({ event: 'worker_exit', index: i, code, signal, restartInMs: delay }, `worker ${i} exited; restarting`);
+      setTimeout(() => launch(i), delay).unref();
+    });
+  };
+  for (let i = 0; i < count; i++) launch(i);
+  ctx.log.info({ event: 'worker_host', workers: count }, `started ${count} Worker processes`);
+
+  return {
+    handle() {},
+    async stop() {
+      stopping = true;
+      await Promise.all(
+        [...children.values()].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+              setTimeout(() => c.kill('SIGKILL'), 3_000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { AddressBook, WORKER_PORT_OFFSET, workerProcessName } from '../agent/address-book.js';
+import { nowMs } from '../agent/driver.js';
+import { createLogger } from '../agent/log.js';
+import { PeerLinks } from '../agent/peers.js';
+import { isClusterMessage, WireMessageSchema, type WireMessage } from '../agent/wire-messages.js';
+import { loadConfig } from '../config/index.js';
+import type { RunMessage, RunResultWire, RunSpecWire } from '../runs/messages.js';
+import { availableLanguages, findLanguage } from '../sandbox/languages.js';
+import { startRun, type RunHandle } from '../sandbox/runner.js';
+import { SandboxPool } from '../sandbox/sandbox-process.js';
+import { listen, type Connection } from '../wire/index.js';
+import { PsiSampler, worstPressure } from './psi.js';
+import type { HeartbeatThreadData } from './heartbeat-thread.js';
+
+export interface WorkerProcessOptions {
+  configPath: string;
+  host: string;
+  index: number;
+  stateDir: string;
+}
+
+/**
+ * One Worker process: the communicator (this thread) takes offers from Assigners and accepts one
+ * only with a free slot and the PC's pressure below the bound; runners run them in the sandbox;
+ * the heartbeat thread (heartbeat-thread.ts) keeps the Worker's membership while this thread
+ * answers its pings.
+ */
+export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ stop(): Promise<void> }> {
+  const config = loadConfig(opts.configPath);
+  const hostNode = config.nodes.find((n) => n.name === opts.host);
+  if (!hostNode) throw new Error(`worker host ${opts.host} is not in the config`);
+  const name = workerProcessName(opts.host, opts.index);
+  const log = createLogger(name);
+  const book = new AddressBook(config);
+  const slots = config.workers.slotsPerWorker;
+  // Test hook: CODEARENA_PSI_OVERRIDE_DIR/<worker name>.json overrides this Worker's pressure.
+  const overrideDir = process.env.CODEARENA_PSI_OVERRIDE_DIR;
+  const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(overrideDir ? { overrideFile: path.join(overrideDir, `${name}.json`) } : {}) });
+  const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots });
+  pool.refill();
+  const running = new Map<string, { handle: RunHandle; assigner: string }>();
+  const languages = (await availableLanguages()).map((l) => l.id);
+
+  const peers = new PeerLinks<WireMessage>({
+    name,
+    secret: config.cluster.secret as string,
+    schema: WireMessageSchema,
+    logger: log,
+    resolve: (p) => book.resolve(p),
+    onMessage: (from, msg) => dispatch(from, msg),
+  });
+
+  const load = () => {
+    const p = psi.read();
+    return { psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: Math.max(0, slots - running.size), slotsBusy: running.size };
+  };
+
+  function accept(from: string, run: RunSpecWire): { ok: boolean; reason?: string } {
+    if (running.has(run.id)) return { ok: true };
+    if (running.size >= slots) return { ok: false, reason: 'no free slot' };
+    const pressure = worstPressure(psi.read());
+    if (pressure >= config.psi.acceptBelow) return { ok: false, reason: `PC pressure ${pressure.toFixed(2)} is at or above ${config.psi.acceptBelow}` };
+    if (!languages.includes(run.language)) return { ok: false, reason: `no ${run.language} toolchain here` };
+    startOne(from, run);
+    return { ok: true };
+  }
+
+  function startOne(assigner: string, run: RunSpecWire): void {
+    const main = run.files.find((f) => f.name === run.main) ?? run.files[0];
+    const handle = startRun({
+      language: findLanguage(run.language),
+      source: Buffer.from(main?.content ?? ''),
+      files: run.files.filter((f) => f !== main).map((f) => ({ name: f.name, content: Buffer.from(f.content) })),
+      stdin: Buffer.from(run.stdin),
+      interactive: run.interactive,
+      limits: run.limits,
+      pool,
+    });
+    if (!run.interactive) handle.endInput();
+    running.set(run.id, { handle, assigner });
+    void (async () => {
+      for await (const c of handle.chunks) {
+        peers.send(assigner, { type: 'run_output', from: name, id: run.id, seq: c.seq, stream: c.stream, data: new Uint8Array(c.data) });
+      }
+      let result: RunResultWire;
+      try {
+        const r = await handle.result;
+        result = { ...r, ...(r.message ? { message: r.message.slice(0, 4000) } : {}) };
+      } catch (err) {
+        result = { status: 'internal_error', exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: run.language, version: '', message: (err as Error).message.slice(0, 4000) };
+      }
+      running.delete(run.id);
+      peers.send(assigner, { type: 'run_exit', from: name, id: run.id, result });
+    })();
+  }
+
+  function dispatch(from: string, msg: WireMessage): void {
+    if (isClusterMessage(msg)) {
+      thread.postMessage({ from, msg });
+      return;
+    }
+    const m = msg as RunMessage;
+    switch (m.type) {
+      case 'offer': {
+        const a = accept(from, m.run);
+        peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}) });
+        if (!a.ok) log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
+        return;
+      }
+      case 'run_input':
+        running.get(m.id)?.handle.write(m.data);
+        return;
+      case 'run_eof':
+        running.get(m.id)?.handle.endInput();
+        return;
+      case 'run_kill':
+        running.get(m.id)?.handle.kill();
+        return;
+      default:
+        log.debug({ type: m.type, from }, 'ignored message');
+    }
+  }
+
+  // The heartbeat thread pings here; the pong carries the load.
+  const runDir = path.join(opts.stateDir, 'run');
+  mkdirSync(runDir, { recursive: true });
+  const socketPath = path.join(runDir, `${name}.sock`);
+  rmSync(socketPath, { force: true });
+  const pingServer = net.createServer((sock) => {
+    sock.on('data', () => {
+      psi.sample(nowMs());
+      sock.write(`${JSON.stringify(load())}\n`);
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => pingServer.listen(socketPath, resolve));
+
+  const threadData: HeartbeatThreadData = { configPath: opts.configPath, name, socketPath, statePath: path.join(opts.stateDir, `${name}.json`), languages };
+  const thread = new Worker(new URL('./heartbeat-thread.js', import.meta.url), { workerData: threadData });
+  thread.on('error', (err) => {
+    log.error({ err: err.message }, 'heartbeat thread died; exiting so the host restarts this Worker');
+    process.exit(1);
+  });
+
+  const listener = await listen<WireMessage>({
+    host: hostNode.address,
+    port: hostNode.port + WORKER_PORT_OFFSET + opts.index,
+    secret: config.cluster.secret as string,
+    name,
+    schema: WireMessageSchema,
+    logger: log,
+    acceptPeer: (p) => book.has(p),
+    onConnection: (c: Connection<WireMessage>) => {
+      void (async () => {
+        for await (const msg of c) dispatch(c.peerName, msg);
+      })();
+    },
+    onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
+  });
+
+  if (process.env.CODEARENA_TEST_HOOKS === '1') {
+    // Test hook: SIGUSR2 blocks this thread's event loop for 10 s, as a wedged Worker would be.
+    process.on('SIGUSR2', () => {
+      log.warn({ event: 'stall' }, 'test hook: stalling the event loop');
+      const until = Date.now() + 10_000;
+      while (Date.now() < until) {
+        // busy on purpose
+      }
+    });
+  }
+  log.info({ event: 'started', slots, port: hostNode.port + WORKER_PORT_OFFSET + opts.index, cpus: os.availableParallelism() }, `worker ${name} started`);
+  return {
+    async stop() {
+      for (const r of running.values()) r.handle.kill();
+      await thread.terminate();
+      pingServer.close();
+      peers.close();
+      await listener.close();
+      await pool.stop();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { z } from 'zod';
+import { connect } from '../../src/wire/index.js';
+import { AgentProcess, writeLocalConfig } from '../helpers/agents.js';
+
+const HEARTBEAT_MS = 500;
+const MISSED_LIMIT = 5;
+/** Detection bound at the owning Monitor plus a margin for gossip to the other Monitor. */
+const DEAD_BOUND_MS = (MISSED_LIMIT + 1) * HEARTBEAT_MS;
+const GOSSIP_MARGIN_MS = 1_500;
+
+describe('five node agents as separate processes on loopback', () => {
+  const lab = writeLocalConfig();
+  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1'];
+  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const monitors = ['mon-1', 'mon-2'].map((n) => agents.get(n) as AgentProcess);
+  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+
+  test('every Monitor sees all five alive', async () => {
+    for (const m of monitors) {
+      for (const n of names) await m.waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
+    }
+  });
+
+  test('a wrong secret and garbage frames are refused without harming the cluster', async () => {
+    const port = lab.basePort + 1; // mon-1
+    await assert.rejects(
+      connect({ host: '127.0.0.1', port, secret: 'wrong-secret-wrong-secret-wrong-secret', name: 'empty-1', schema: z.any(), logger: { warn() {}, debug() {} } }),
+      /handshake|PSK|closed|refused|socket/i,
+    );
+    const raw = net.connect(port, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(Buffer.from('GET / HTTP/1.1\r\n\r\n\x00\x00\x00\x10garbage-garbage!'));
+    await new Promise((r) => raw.once('close', r));
+    await agents.get('mon-1')?.waitFor((l) => /refused a peer/.test(l.msg), 5_000);
+    await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS));
+    for (const m of monitors) for (const n of names) assert.equal(m.statusOf(n), 'alive', `${m.name} still sees ${n} alive`);
+  });
+
+  test('SIGKILL of a node: every Monitor marks it dead within the bound, nobody else', async () => {
+    const victim = agents.get('empty-1') as AgentProcess;
+    const killedAt = Date.now();
+    await victim.kill('SIGKILL');
+    const times: number[] = [];
+    for (const m of monitors) {
+      const line = await m.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.status === 'dead', DEAD_BOUND_MS + GOSSIP_MARGIN_MS + 2_000);
+      times.push(line.time - killedAt);
+    }
+    console.log(`# dead after ${times.join(' / ')} ms at ${monitors.map((m) => m.name).join(' / ')} (bound ${DEAD_BOUND_MS} + ${GOSSIP_MARGIN_MS} ms)`);
+    for (const t of times) assert.ok(t <= DEAD_BOUND_MS + GOSSIP_MARGIN_MS, `declared dead after ${t} ms`);
+    for (const m of monitors) for (const n of names.filter((x) => x !== 'empty-1')) assert.equal(m.statusOf(n), 'alive');
+  });
+});

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cliAsync } from '../helpers/cli.js';
+import { UpCluster } from '../helpers/up.js';
+import { WsClient } from '../helpers/ws-client.js';
+
+const HELLO: Record<string, [string, string]> = {
+  c: ['hello.c', '#include <stdio.h>\nint main(void){puts("Hello, world!");return 0;}\n'],
+  cpp: ['hello.cpp', '#include <iostream>\nint main(){std::cout<<"Hello, world!"<<std::endl;}\n'],
+  python: ['hello.py', 'print("Hello, world!")\n'],
+  java: ['Main.java', 'public class Main { public static void main(String[] a) { System.out.println("Hello, world!"); } }\n'],
+  javascript: ['hello.js', 'console.log("Hello, world!");\n'],
+};
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-e2e-'));
+const cluster = new UpCluster(['--workers', '2', '--auth', '--queue-max', '2']);
+let url = '';
+
+before(async () => {
+  await cluster.ready();
+  url = cluster.url;
+});
+after(async () => {
+  const code = await cluster.stop();
+  assert.equal(code, 0, 'up stops cleanly');
+  // Every node and Worker process was started with the cluster's config path on its command line.
+  let left = '';
+  try {
+    left = execFileSync('pgrep', ['-af', '--', cluster.logDir], { encoding: 'utf8' }).trim();
+  } catch {
+    // pgrep exits 1 when nothing matches
+  }
+  assert.ok(cluster.logDir.length > 0);
+  assert.equal(left, '', 'no process left behind');
+});
+
+async function post(body: unknown, headers = cluster.headers()) {
+  const r = await fetch(`${url}/api/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+describe('runs end to end on a `codearena up` cluster', () => {
+  for (const [lang, [name, source]] of Object.entries(HELLO)) {
+    test(`${lang} hello world over HTTP, WebSocket and codearena run`, async () => {
+      const h = await post({ language: lang, source, wait: true });
+      assert.equal(h.status, 200, JSON.stringify(h.body));
+      assert.equal(h.body.status, 'ok', JSON.stringify(h.body));
+      assert.equal(h.body.stdout, 'Hello, world!\n');
+      assert.match(String(h.body.worker), /^wrk-1-w\d$/);
+      assert.match(String(h.body.assigner), /^asg-\d$/);
+
+      const ws = await WsClient.open(`${url.replace('http', 'ws')}/api/v1/runs/stream`, cluster.headers());
+      ws.send({ type: 'start', language: lang, source, interactive: false });
+      const exit = await ws.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit', 30_000);
+      assert.equal(exit.result.status, 'ok');
+      assert.equal(ws.output('stdout'), 'Hello, world!\n');
+      ws.close();
+
+      const file = path.join(dir, name);
+      writeFileSync(file, source);
+      const r = await cliAsync(['run', file, '--gateway', url, '--token', cluster.token as string]);
+      assert.equal(r.stdout, 'Hello, world!\n', r.stderr);
+      assert.equal(r.code, 0);
+    });
+  }
+
+  test('an interactive C program prompts, reads two lines and answers', async () => {
+    const ws = await WsClient.open(`${url.replace('http', 'ws')}/api/v1/runs/stream`, cluster.headers());
+    ws.send({ type: 'start', language: 'c', source: '#include <stdio.h>\n#include <stdlib.h>\nint main(void){char a[32],b[32];printf("a? ");fflush(stdout);if(!fgets(a,32,stdin))return 1;printf("b? ");fflush(stdout);if(!fgets(b,32,stdin))return 1;printf("%d\\n",atoi(a)*atoi(b));return 0;}\n' });
+    await ws.waitFor(() => ws.output('stdout') === 'a? ', 30_000);
+    ws.send({ type: 'stdin', data: '6\n' });
+    await ws.waitFor(() => ws.output('stdout') === 'a? b? ');
+    ws.send({ type: 'stdin', data: '7\n' });
+    const exit = await ws.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit');
+    assert.equal(exit.result.status, 'ok');
+    assert.equal(ws.output('stdout'), 'a? b? 42\n');
+    ws.close();
+  });
+
+  test('50 concurrent runs all finish correctly', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        // The queue holds 2 per Assigner here: a 503 means "try again", as a client would.
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const r = await post({ language: 'python', source: `print(${i} * ${i})\n`, wait: true });
+          if (r.status !== 503) return r;
+          await new Promise((res) => setTimeout(res, 100 + Math.random() * 200));
+        }
+        throw new Error('never accepted');
+      }),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.status, 'ok');
+      assert.equal(r.body.stdout, `${i * i}\n`);
+    });
+  });
+
+  test('past the queue bound the Gateway answers 503', async () => {
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => post({ language: 'python', source: 'import time\ntime.sleep(2)\n' })));
+    const codes = statuses.map((s) => s.status);
+    assert.ok(codes.includes(503), `some run is refused: ${codes.join(',')}`);
+    assert.ok(codes.includes(201), 'some run is accepted');
+    for (const s of statuses) if (s.status === 201) await fetch(`${url}/api/v1/runs/${s.body.id}`, { method: 'DELETE', headers: cluster.headers() });
+  });
+
+  test('a Worker above the PSI bound gets no runs; they land on the other', async () => {
+    writeFileSync(path.join(cluster.psiDir, 'wrk-1-w0.json'), JSON.stringify({ cpu: 0.95 }));
+    await new Promise((r) => setTimeout(r, 2_000)); // the next heartbeats carry it
+    const workers = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await post({ language: 'python', source: 'print(1)\n', wait: true });
+      assert.equal(r.body.status, 'ok');
+      workers.add(String(r.body.worker));
+    }
+    writeFileSync(path.join(cluster.psiDir, 'wrk-1-w0.json'), '{}');
+    assert.deepEqual([...workers], ['wrk-1-w1']);
+  });
+
+  test('kill ends a run as killed', async () => {
+    const r = await post({ language: 'python', source: 'import time\ntime.sleep(30)\n' });
+    await new Promise((res) => setTimeout(res, 500));
+    const d = await fetch(`${url}/api/v1/runs/${r.body.id}`, { method: 'DELETE', headers: cluster.headers() });
+    assert.equal(d.status, 202);
+    for (let i = 0; i < 50; i++) {
+      const g = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string };
+      if (g.status === 'killed') return;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.fail('not killed');
+  });
+
+  test('auth: no token is 401; bad input gets clear errors', async () => {
+    assert.equal((await post({ language: 'python', source: 'print(1)' }, {})).status, 401);
+    assert.equal((await post({ language: 'cobol', source: 'x' })).status, 400);
+    assert.equal((await post({ language: 'python', source: '#'.repeat(2_000_000) })).status, 413);
+    assert.equal((await post({ language: 'python', source: 'x', memory_limit: 1e12 })).status, 400);
+  });
+
+  test('cluster view, metrics and languages', async () => {
+    const c = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; role: string; state: string }>; leader: string | null };
+    const roles = c.nodes.filter((n) => n.state === 'alive').map((n) => n.role).sort();
+    for (const r of ['assigner', 'assigner', 'empty', 'gateway', 'monitor', 'monitor', 'worker']) assert.ok(roles.includes(r), `has a live ${r}`);
+    assert.match(String(c.leader), /^mon-\d$/);
+    const m = await (await fetch(`${url}/metrics`)).text();
+    assert.match(m, /codearena_runs_total\{status="ok"\} \d+/);
+    assert.match(m, /codearena_nodes\{role="monitor",state="alive"\} 2/);
+    const langs = (await (await fetch(`${url}/api/v1/languages`)).json()) as unknown[];
+    assert.equal(langs.length, 5);
+  });
+
+  test('a Worker whose event loop is blocked stops heartbeating', async () => {
+    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index 1 `], { encoding: 'utf8' }).trim().split('\n')[0];
+    assert.ok(pid, 'found the worker process');
+    const t0 = Date.now();
+    process.kill(Number(pid), 'SIGUSR2');
+    for (;;) {
+      const c = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; state: string }> };
+      const w = c.nodes.find((n) => n.name === 'wrk-1-w1');
+      if (w && w.state !== 'alive') break;
+      assert.ok(Date.now() - t0 < 6_000, 'the stalled Worker is suspected within seconds');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+});

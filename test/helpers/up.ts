@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI } from './cli.js';
+
+/** A `codearena up` cluster started by a test, on ports of its own. */
+export class UpCluster {
+  readonly child: ChildProcess;
+  url = '';
+  token: string | null = null;
+  logDir = '';
+  readonly psiDir = mkdtempSync(path.join(os.tmpdir(), 'codearena-psi-'));
+  private out = '';
+  private err = '';
+
+  constructor(args: string[]) {
+    const slot = Math.floor(Math.random() * 150) * 200 + 21_000;
+    this.child = spawn(process.execPath, [CLI, 'up', '--port', String(slot + 150), '--base-port', String(slot), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CODEARENA_TEST_HOOKS: '1', CODEARENA_PSI_OVERRIDE_DIR: this.psiDir },
+    });
+    this.child.stdout?.on('data', (d) => (this.out += d));
+    this.child.stderr?.on('data', (d) => (this.err += d));
+  }
+
+  async ready(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const m = /listening on (http:\/\/\S+)/.exec(this.out);
+      if (m) {
+        this.url = m[1] as string;
+        this.token = /token: (\S+)/.exec(this.out)?.[1] ?? null;
+        this.logDir = /logs in (\S+)/.exec(this.err)?.[1] ?? '';
+        return;
+      }
+      if (this.child.exitCode !== null) throw new Error(`up exited: ${this.err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`up not ready: ${this.out} ${this.err}`);
+  }
+
+  headers(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  stop(): Promise<number | null> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) return resolve(this.child.exitCode);
+      this.child.once('exit', (code) => resolve(code));
+      this.child.kill('SIGTERM');
+    });
+  }
+}
