@@ -131,15 +131,33 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     const p = psi.sample(Math.floor(performance.now()));
     driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0 });
   }, LOAD_SAMPLE_MS);
-  service = (await opts.services?.(role, { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log })) ?? null;
+  const ctx: AgentContext = { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log };
+  let currentRole = role;
+  service = (await opts.services?.(role, ctx)) ?? null;
+  // A term-stamped order changed this node's role: swap the role's services, no restart.
+  let switching = Promise.resolve();
+  driver.onNote = (n) => {
+    if (n.kind !== 'role_changed') return;
+    switching = switching.then(async () => {
+      const old = service;
+      service = null;
+      await old?.stop();
+      currentRole = n.to;
+      service = (await opts.services?.(n.to, ctx)) ?? null;
+      log.info({ event: 'role', role: n.to, term: n.term }, `now ${n.to} (order of term ${n.term})`);
+    });
+  };
   log.info({ event: 'started', role, port: self.port }, `node ${self.name} started as ${role}`);
   return {
     name: self.name,
-    role,
+    get role() {
+      return currentRole;
+    },
     listener,
     driver,
     async stop() {
       clearInterval(loadTimer);
+      await switching;
       driver.stop();
       await service?.stop();
       peers.close();

@@ -49,6 +49,8 @@ export class ClusterDriver {
   private lastStatuses = new Map<string, string>();
   private watchTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Told of every note after it is logged (the agent switches role services on role_changed). */
+  onNote: (note: StepOutput['notes'][number]) => void = () => {};
 
   constructor(
     readonly node: ClusterNode,
@@ -87,7 +89,10 @@ export class ClusterDriver {
     if (out.persist) this.stateFile.save(out.persist);
     for (const m of out.messages) if (this.gate(m)) this.peers.send(m.to, m.message);
     for (const t of out.timers) this.arm(t.id, t.atMs);
-    for (const n of out.notes) this.log.info({ note: n }, `cluster: ${n.kind}`);
+    for (const n of out.notes) {
+      this.log.info({ note: n }, `cluster: ${n.kind}`);
+      this.onNote(n);
+    }
   }
 
   private arm(id: TimerId, atMs: number): void {
@@ -119,8 +124,9 @@ export class ClusterDriver {
     if (!t) return;
     const next = new Map<string, string>();
     for (const r of t.rows) {
-      next.set(r.name, r.status);
-      if (this.lastStatuses.get(r.name) !== r.status) this.log.info({ event: 'table', peer: r.name, status: r.status, incarnation: r.incarnation, role: r.role }, `table: ${r.name} is ${r.status}`);
+      const key = `${r.status}/${r.role}`;
+      next.set(r.name, key);
+      if (this.lastStatuses.get(r.name) !== key) this.log.info({ event: 'table', peer: r.name, status: r.status, incarnation: r.incarnation, role: r.role }, `table: ${r.name} is ${r.status}`);
     }
     this.lastStatuses = next;
   }

@@ -25,6 +25,8 @@ const RunSpecFields = {
     cpu_time_limit: z.number().positive().optional(),
     wall_time_limit: z.number().positive().optional(),
     memory_limit: z.number().int().positive().optional(),
+    /** Bytes of stdout + stderr kept and streamed; past it the run ends with output_limit. */
+    output_limit: z.number().int().positive().optional(),
     /** HTTP only: answer with the finished result instead of {id}. */
     wait: z.boolean().optional(),
     /** WebSocket runs are interactive (a pseudo-terminal) unless this is false. */

@@ -95,6 +95,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       if (spec.cpu_time_limit !== undefined) partial.cpuTimeMs = spec.cpu_time_limit * 1000;
       if (spec.wall_time_limit !== undefined) partial.wallTimeMs = spec.wall_time_limit * 1000;
       if (spec.memory_limit !== undefined) partial.memoryKb = spec.memory_limit;
+      if (spec.output_limit !== undefined) partial.outputBytesMax = spec.output_limit;
       limits = validateLimits({ ...DEFAULT_LIMITS, ...partial }, limitsMax);
       checkFiles({ source: Buffer.alloc(0), files: files.map((f) => ({ name: f.name, content: Buffer.alloc(0) })) });
     } catch (err) {
@@ -102,7 +103,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         const msg = err.message
           .replace('limit cpuTimeMs', 'cpu_time_limit (ms)')
           .replace('limit wallTimeMs', 'wall_time_limit (ms)')
-          .replace('limit memoryKb', 'memory_limit (KB)');
+          .replace('limit memoryKb', 'memory_limit (KB)')
+          .replace('limit outputBytesMax', 'output_limit (bytes)');
         throw new ApiError(400, err.code, `${msg} — ${err.hint}`);
       }
       throw err;

@@ -14,7 +14,8 @@ export const SANDBOX_USER = 'codearena-sbx';
 /** CODEARENA_BWRAP points at another bwrap (tests use it to simulate a broken one). */
 const BWRAP = process.env.CODEARENA_BWRAP ?? '/usr/bin/bwrap';
 const READY_TIMEOUT_MS = 10_000;
-const CONTROL_BYTES_MAX = 1024 * 1024;
+/** After bwrap exits, how long its pipes may take to drain before they are cut. */
+const CLOSE_GRACE_MS = 5_000;
 
 export interface SandboxOptions {
   workDirKb: number;
@@ -198,9 +199,14 @@ export class SandboxProcess {
     );
     this.child.on('exit', () => {
       this.exited = true;
-      // Nobody reads a sandbox's program streams before its final phase: end them here, or
-      // 'close' would wait for readers that never come.
+      // 'close' waits until every pipe is read to its end. fd 3 is only ever written, and before
+      // the final phase nobody reads the program's streams: end those now, or 'close' never comes.
+      (this.child.stdio[3] as { destroy(): void } | null)?.destroy();
       if (!this.finalPhaseStarted) for (const s of [this.child.stdout, this.child.stderr]) s?.destroy();
+      // A consumer that stopped reading must not hold the sandbox open forever either.
+      setTimeout(() => {
+        for (const s of this.child.stdio) (s as { destroy?: () => void } | null)?.destroy?.();
+      }, CLOSE_GRACE_MS).unref();
     });
     // 'close' comes after stderr is drained, so bwrap's own complaint is in the tail by then.
     this.child.on('close', () => {

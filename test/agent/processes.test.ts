@@ -54,3 +54,28 @@ describe('five node agents as separate processes on loopback', () => {
     for (const m of monitors) for (const n of names.filter((x) => x !== 'empty-1')) assert.equal(m.statusOf(n), 'alive');
   });
 });
+
+describe('role orders', () => {
+  const lab = writeLocalConfig();
+  const names = ['mon-1', 'mon-2', 'empty-1'];
+  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+
+  test('a node changes role on a term-stamped order without a restart, and ignores a stale one', async () => {
+    const empty = agents.get('empty-1') as AgentProcess;
+    await empty.waitFor((l) => l.event === 'started', 15_000);
+    // The test speaks as Monitor mon-2 (it has the secret, as every lab PC does).
+    const conn = await connect({ host: '127.0.0.1', port: lab.basePort + 6, secret: 'test-secret-0123456789abcdefghijklmnop', name: 'mon-2', schema: z.any(), logger: { warn() {}, debug() {} } });
+    conn.send({ type: 'order_role', from: 'mon-2', term: 7, seq: 1, target: 'empty-1', role: 'assigner' });
+    await empty.waitFor((l) => l.event === 'role' && l.role === 'assigner', 5_000);
+    conn.send({ type: 'order_role', from: 'mon-2', term: 3, seq: 9, target: 'empty-1', role: 'worker' });
+    await empty.waitFor((l) => /stale_order/.test(l.msg), 5_000);
+    assert.ok(!empty.lines.some((l) => l.event === 'role' && l.role === 'worker'), 'the stale order was ignored');
+    const pidBefore = empty.child.pid;
+    assert.equal(empty.child.exitCode, null, 'same process, no restart');
+    assert.equal(empty.child.pid, pidBefore);
+    const mon = agents.get('mon-1') as AgentProcess;
+    await mon.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.role === 'assigner', 10_000);
+    conn.close();
+  });
+});
