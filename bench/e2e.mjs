@@ -27,7 +27,11 @@ await new Promise((resolve, reject) => {
   });
   up.once('exit', () => reject(new Error('up exited')));
 });
-const stopUp = () => new Promise((r) => { up.once('exit', r); up.kill('SIGTERM'); });
+const stopUp = () => new Promise((r) => { if (up.exitCode !== null) return r(); up.once('exit', r); up.kill('SIGTERM'); });
+// Whatever happens to this script, the cluster it started goes too.
+process.on('exit', () => up.kill('SIGTERM'));
+process.on('uncaughtException', (err) => { console.error(err); process.exit(1); });
+process.on('unhandledRejection', (err) => { console.error(err); process.exit(1); });
 
 async function viaStack(body) {
   const r = await fetch(`${url}/api/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, wait: true }) });
@@ -89,6 +93,7 @@ const runnerMBs = got / 1048576 / (ms(t) / 1000);
 t = process.hrtime.bigint();
 const wsBytes = await new Promise((resolve, reject) => {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/runs/stream`);
+  ws.on('error', reject);
   let n = 0;
   ws.on('open', () => ws.send(JSON.stringify({ type: 'start', language: 'python', source: BIG, interactive: false, output_limit: 128 * 1048576 })));
   ws.on('message', (d) => {

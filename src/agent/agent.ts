@@ -17,7 +17,8 @@ import type { RunMessage } from '../runs/messages.js';
 
 /** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
 export interface RoleService {
-  handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void;
+  /** A returned promise holds back further messages from that link until it settles (back-pressure). */
+  handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void | Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,7 +92,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     nowMs: Math.floor(performance.now()),
   });
   let service: RoleService | null = null;
-  const dispatch = (from: string, msg: WireMessage): void => {
+  const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
     // The Monitors' answers to the Gateway are for its service, not its cluster core.
     if (msg.type === 'least_loaded_assigner_reply') return service?.handle(from, msg);
     if (isClusterMessage(msg)) return driver.receive(from, msg);
@@ -100,7 +101,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       if (t) peers.send(from, { type: 'table_reply', from: self.name, requestId: msg.requestId, leader: t.leader, term: t.term, rows: t.rows });
       return;
     }
-    service?.handle(from, msg);
+    return service?.handle(from, msg);
   };
   const peers: PeerLinks<WireMessage> = new PeerLinks<WireMessage>({
     name: self.name,
@@ -112,7 +113,10 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   });
   const driver = new ClusterDriver(node, peers, stateFile, log);
   const serve = async (conn: Connection<WireMessage>) => {
-    for await (const msg of conn) dispatch(conn.peerName, msg);
+    for await (const msg of conn) {
+      const pending = dispatch(conn.peerName, msg);
+      if (pending) await pending;
+    }
   };
   const listener = await listen<WireMessage>({
     host: self.address,

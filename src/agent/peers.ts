@@ -9,6 +9,11 @@ export interface Endpoint {
 
 /** Messages held for a peer while its link is being opened; past this they are dropped. */
 export const PENDING_MESSAGES_MAX = 1024;
+/** A link counts as writable again below this many unsent bytes (the overflow bound is 8 MiB). */
+export const WRITABLE_BYTES_LOW = 1024 * 1024;
+const WRITABLE_POLL_MS = 2;
+/** A producer never waits longer than this for one link; past it the link is as good as dead. */
+const WRITABLE_WAIT_MS_MAX = 30_000;
 /** After a failed connect, wait before the next try (doubling up to the max). */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
@@ -54,6 +59,22 @@ export class PeerLinks<T> {
     link.pending.push(msg);
     this.open(to, link);
     return true;
+  }
+
+  /**
+   * Resolves once the link to `to` has room again (its unsent bytes below WRITABLE_BYTES_LOW, and
+   * no messages waiting for it to open), or once it has failed. Stream producers await this after
+   * each send, so back-pressure from a slow peer reaches them instead of overflowing the link.
+   */
+  async whenWritable(to: string): Promise<void> {
+    for (let waited = 0; waited < WRITABLE_WAIT_MS_MAX; waited += WRITABLE_POLL_MS) {
+      const link = this.links.get(to);
+      if (!link || this.closed) return;
+      const open = link.conn?.isOpen ?? false;
+      if (open && (link.conn as Connection<T>).outgoingBytes < WRITABLE_BYTES_LOW) return;
+      if (!open && !link.connecting && link.pending.length === 0) return;
+      await new Promise((r) => setTimeout(r, WRITABLE_POLL_MS));
+    }
   }
 
   /** True when a link to the peer is open now. */

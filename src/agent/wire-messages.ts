@@ -3,8 +3,12 @@ import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.j
 import { RunMessageSchema, type RunMessage } from '../runs/messages.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 
-/** Everything that travels between node agents: the cluster protocols, runs, and agent queries. */
-export const WireMessageSchema = z.union([ClusterMessageSchema, RunMessageSchema, AgentMessageSchema]);
+/**
+ * Everything that travels between node agents: the cluster protocols, runs, and agent queries —
+ * one discriminated union, so a message is checked against its own type's schema only (run output
+ * is the hot path).
+ */
+export const WireMessageSchema = z.discriminatedUnion('type', [...ClusterMessageSchema.options, ...RunMessageSchema.options, ...AgentMessageSchema.options]);
 export type WireMessage = ClusterMessage | RunMessage | AgentMessage;
 
 const CLUSTER_TYPES = new Set<string>(ClusterMessageSchema.options.map((o) => o.shape.type.value));

@@ -69,8 +69,13 @@ export function startAssigner(ctx: AgentContext): RoleService {
         case 'offer_reply':
           return apply(core.onOfferReply(from, msg.id, msg.accepted, now));
         case 'run_output':
-        case 'run_exit':
-          return apply(core.onWorkerMessage(from, msg));
+        case 'run_exit': {
+          const actions = core.onWorkerMessage(from, msg);
+          apply(actions);
+          // Read no more from this Worker until the Gateway's link has room: back-pressure.
+          const to = actions.find((a) => a.kind === 'send');
+          return to && to.kind === 'send' ? ctx.peers.whenWritable(to.to) : undefined;
+        }
         default:
           ctx.log.debug({ type: msg.type, from }, 'assigner ignored a message');
       }

@@ -104,6 +104,7 @@ export type ServerMessage =
   | { type: 'started'; worker: string | null }
   /** data is base64: output is bytes, and a chunk may end inside a UTF-8 character. */
   | { type: 'output'; stream: 'stdout' | 'stderr' | 'compile'; seq: number; data: string }
+  /** result's stdout, stderr and compile_output are empty here: they came as output messages. */
   | { type: 'exit'; result: RunView }
   | { type: 'error'; code: string; message: string };
 

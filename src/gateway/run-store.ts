@@ -74,7 +74,7 @@ export class RunRecord implements RunSink {
     this.result = result;
     this.status = result.status;
     this.finishedAt = new Date();
-    this.broadcast({ type: 'exit', result: this.view() });
+    this.broadcast({ type: 'exit', result: this.streamView() });
     for (const w of this.waiters.splice(0)) w();
     this.onFinish(this);
   }
@@ -85,7 +85,7 @@ export class RunRecord implements RunSink {
       if (c.seq > lastSeq) listener({ type: 'output', stream: c.stream, seq: c.seq, data: c.data.toString('base64') });
     }
     if (this.result) {
-      listener({ type: 'exit', result: this.view() });
+      listener({ type: 'exit', result: this.streamView() });
       return () => {};
     }
     if (this.status === 'queued' && this.queuePosition > 0) listener({ type: 'queued', position: this.queuePosition });
@@ -107,16 +107,24 @@ export class RunRecord implements RunSink {
     return Buffer.concat(this.chunks.filter(pred).map((c) => c.data)).toString('utf8');
   }
 
-  view(): RunView {
+  /**
+   * The result as a stream's last message: the output already went out as chunks, so it is not
+   * repeated (a 100 MB run would otherwise end with a 100 MB message).
+   */
+  streamView(): RunView {
+    return { ...this.view(false), stdout: '', stderr: '', compile_output: '' };
+  }
+
+  view(withOutput = true): RunView {
     const r = this.result;
     return {
       id: this.id,
       status: this.status,
       language: this.run.language,
       version: r?.version || null,
-      stdout: this.text((c) => c.stream === 'stdout'),
-      stderr: this.text((c) => c.stream === 'stderr'),
-      compile_output: this.text((c) => c.stream === 'compile'),
+      stdout: withOutput ? this.text((c) => c.stream === 'stdout') : '',
+      stderr: withOutput ? this.text((c) => c.stream === 'stderr') : '',
+      compile_output: withOutput ? this.text((c) => c.stream === 'compile') : '',
       exit_code: r?.exit_code ?? null,
       signal: r?.signal ?? null,
       cpu_time_ms: r ? r.cpu_time_ms : null,

@@ -86,6 +86,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     void (async () => {
       for await (const c of handle.chunks) {
         peers.send(assigner, { type: 'run_output', from: name, id: run.id, seq: c.seq, stream: c.stream, data: new Uint8Array(c.data) });
+        // A slow link pauses the program (through the runner's bounded queue), never drops output.
+        await peers.whenWritable(assigner);
       }
       let result: RunResultWire;
       try {
