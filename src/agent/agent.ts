@@ -6,6 +6,7 @@ import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js'
 import { CodeArenaError } from '../common/errors.js';
 import { availableLanguages } from '../sandbox/languages.js';
 import { listen, type Connection, type Listener } from '../wire/index.js';
+import { joinAccountingGroup } from '../worker/accounting.js';
 import { PsiSampler } from '../worker/psi.js';
 import { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';
@@ -130,7 +131,8 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
   });
   driver.start();
-  const psi = new PsiSampler({ ...(process.env.CODEARENA_PSI_OVERRIDE ? { overrideFile: process.env.CODEARENA_PSI_OVERRIDE } : {}) });
+  const ownGroup = joinAccountingGroup(config.cluster.name, self.name);
+  const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(ownGroup ? { excludeGroup: ownGroup } : {}) });
   const loadTimer = setInterval(() => {
     const p = psi.sample(Math.floor(performance.now()));
     driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0 });

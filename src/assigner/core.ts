@@ -122,13 +122,15 @@ export class AssignerCore {
   }
 
   /** Output and exit from the Worker running the run, relayed to its Gateway. */
-  onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>): AssignerAction[] {
+  onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
     if (!run || run.worker !== worker || run.phase !== 'running') return [];
     if (msg.type === 'run_exit') {
       this.runs.delete(msg.id);
       const w = this.workers.get(worker);
       if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
+      // A slot is free now: the queue need not wait for the next load report.
+      return [this.send(run.gateway, { ...msg, from: this.opts.name }), ...this.pump(nowMs)];
     }
     return [this.send(run.gateway, { ...msg, from: this.opts.name })];
   }
@@ -183,13 +185,24 @@ export class AssignerCore {
       (w) =>
         nowMs - w.heardMs <= this.opts.workerStaleMs &&
         w.languages.includes(run.spec.language) &&
-        w.load.slotsFree - w.offersInFlight > 0 &&
+        this.freeSlots(w) > 0 &&
         Math.max(w.load.psiCpu, w.load.psiMemory, w.load.psiIo) < this.opts.psiAcceptBelow,
     );
     const untried = fresh.filter((w) => !run.tried.has(w.name));
     const busy = (w: WorkerState) => (w.load.slotsBusy + w.offersInFlight) / Math.max(1, w.load.slotsBusy + w.load.slotsFree);
     const psi = (w: WorkerState) => Math.max(w.load.psiCpu, w.load.psiMemory, w.load.psiIo);
     return untried.sort((a, b) => busy(a) - busy(b) || psi(a) - psi(b) || a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Free slots as far as this Assigner can tell: the Worker's last report is up to a heartbeat old,
+   * so the runs this Assigner started there since, and its offers in flight, count against it.
+   */
+  private freeSlots(w: WorkerState): number {
+    let mine = 0;
+    for (const r of this.runs.values()) if (r.worker === w.name && r.phase === 'running') mine++;
+    const total = w.load.slotsFree + w.load.slotsBusy;
+    return Math.min(w.load.slotsFree, total - mine) - w.offersInFlight;
   }
 
   /** Offers queued runs, in order, to the least-loaded Workers; reports positions of the rest. */

@@ -70,7 +70,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
           return apply(core.onOfferReply(from, msg.id, msg.accepted, now));
         case 'run_output':
         case 'run_exit': {
-          const actions = core.onWorkerMessage(from, msg);
+          const actions = core.onWorkerMessage(from, msg, now);
           apply(actions);
           // Read no more from this Worker until the Gateway's link has room: back-pressure.
           const to = actions.find((a) => a.kind === 'send');

@@ -14,6 +14,7 @@ import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
 import { listen, type Connection } from '../wire/index.js';
+import { joinAccountingGroup } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
 
@@ -40,7 +41,13 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   const slots = config.workers.slotsPerWorker;
   // Test hook: CODEARENA_PSI_OVERRIDE_DIR/<worker name>.json overrides this Worker's pressure.
   const overrideDir = process.env.CODEARENA_PSI_OVERRIDE_DIR;
-  const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(overrideDir ? { overrideFile: path.join(overrideDir, `${name}.json`) } : {}) });
+  const ownGroup = joinAccountingGroup(config.cluster.name, name);
+  if (!ownGroup) log.warn({ event: 'psi' }, 'no writable cgroup v2 hierarchy: this Worker counts its own runs as the PC owner\'s pressure');
+  const psi = new PsiSampler({
+    windowMs: config.psi.windowMs,
+    ...(ownGroup ? { excludeGroup: ownGroup } : {}),
+    ...(overrideDir ? { overrideFile: path.join(overrideDir, `${name}.json`) } : {}),
+  });
   const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots });
   pool.refill();
   const running = new Map<string, { handle: RunHandle; assigner: string }>();

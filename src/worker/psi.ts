@@ -21,6 +21,11 @@ export interface PsiOptions {
   pressureRoot?: string;
   /** Test hook: a JSON file {"cpu":0.9,...} whose values override what is measured. */
   overrideFile?: string;
+  /**
+   * A cgroup v2 directory holding CodeArena's own processes: its pressure is subtracted, so the
+   * figure is the PC owner's, not the Worker's own runs'.
+   */
+  excludeGroup?: string;
   /** The window the pressure is measured over: short enough to react in seconds, long enough
    * not to flap on one busy scheduler tick. Default 2 s. */
   windowMs?: number;
@@ -52,7 +57,12 @@ export class PsiSampler {
   /** Takes a sample; the pressure is the stalled share of the time over the last window. */
   sample(nowMs: number): Pressure {
     const totals: Record<string, number | null> = {};
-    for (const r of RESOURCES) totals[r] = readTotalUs(`${this.root}/${r}`);
+    for (const r of RESOURCES) {
+      const all = readTotalUs(`${this.root}/${r}`);
+      const ours = this.opts.excludeGroup ? readTotalUs(`${this.opts.excludeGroup}/${r}.pressure`) : 0;
+      // "some" is the time at least one task stalled: the owner's share is at least all − ours.
+      totals[r] = all === null ? null : all - (ours ?? 0);
+    }
     const windowMs = this.opts.windowMs ?? 2_000;
     // Keep the newest sample that is at least a window old as the window's start.
     while (this.samples.length > 1 && (this.samples[1] as { atMs: number }).atMs <= nowMs - windowMs) this.samples.shift();

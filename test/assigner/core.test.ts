@@ -56,6 +56,17 @@ test('a dead Worker ends its runs as node_lost', () => {
   assert.equal(a.runCount, 0);
 });
 
+test('a stale load report does not make the Assigner offer a slot its own run holds', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  a.onMonitorHeartbeat([worker('w1', 1)], 100); // sent before r1 started: still says 1 free
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r2'), 100)), [], 'w1 is busy with r1');
+  const done = a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: { status: 'ok', exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' } }, 200);
+  assert.deepEqual(offers(done), ['w1'], 'the freed slot is offered at once');
+});
+
 test('a late yes for a run that moved on is told to stop', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);
@@ -90,7 +101,7 @@ test('property: every accepted run ends with exactly one terminal message, whate
         if (b === 'kill' && running.length) {
           const r = running.shift() as { w: string; id: string };
           handle(a.onGatewayMessage({ type: 'run_kill', from: 'gw', id: r.id }, now));
-          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'killed', exit_code: null, signal: 9, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: 'python', version: '' } }));
+          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'killed', exit_code: null, signal: 9, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: 'python', version: '' } }, now));
         } else if (pendingOffers.length) {
           const o = pendingOffers.shift() as { to: string; id: string };
           if (b === 'yes') {
@@ -103,7 +114,7 @@ test('property: every accepted run ends with exactly one terminal message, whate
           }
         } else if (running.length && step % 3 === 0) {
           const r = running.shift() as { w: string; id: string };
-          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'ok', exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' } }));
+          handle(a.onWorkerMessage(r.w, { type: 'run_exit', from: r.w, id: r.id, result: { status: 'ok', exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' } }, now));
         } else if (timers.length) {
           timers.sort((x, y) => x.atMs - y.atMs);
           const t = timers.shift() as { key: string; atMs: number };

@@ -1,0 +1,27 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Puts this process (and so everything it starts: Worker processes, sandboxes) into a cgroup v2
+ * group of CodeArena's own, for pressure accounting only: PSI is kept per v2 group even where no
+ * controller is delegated, so the PC owner's pressure is the machine's minus CodeArena's.
+ * Returns the group's directory, or null where no v2 hierarchy is writable (then Workers count all
+ * of the machine's pressure, their own runs included, and say so in the log).
+ */
+export function joinAccountingGroup(cluster: string, name: string): string | null {
+  try {
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' - '))
+      .find(([, right]) => right?.startsWith('cgroup2 '))?.[0]
+      ?.split(' ')[4];
+    if (!mount) return null;
+    const clusterDir = path.join(mount, `codearena-${cluster}`);
+    const dir = path.join(clusterDir, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'cgroup.procs'), String(process.pid));
+    return clusterDir;
+  } catch {
+    return null;
+  }
+}
