@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodeArenaError } from '../common/errors.js';
 import { loadConfig, randomSecret } from '../config/index.js';
+import { accountingDir, removeAccountingGroups } from '../worker/accounting.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/codearena.js', import.meta.url));
 const NODES: ReadonlyArray<[string, string]> = [
@@ -97,6 +98,8 @@ export async function upCommand(opts: UpOptions): Promise<number> {
       ),
     );
     rmSync(dir, { recursive: true, force: true });
+    const acct = accountingDir('local');
+    if (acct) removeAccountingGroups(acct);
   };
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => void stopAll().then(resolve);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -8,20 +8,48 @@ import path from 'node:path';
  * Returns the group's directory, or null where no v2 hierarchy is writable (then Workers count all
  * of the machine's pressure, their own runs included, and say so in the log).
  */
-export function joinAccountingGroup(cluster: string, name: string): string | null {
+export function accountingDir(cluster: string): string | null {
   try {
     const mount = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .map((l) => l.split(' - '))
       .find(([, right]) => right?.startsWith('cgroup2 '))?.[0]
       ?.split(' ')[4];
-    if (!mount) return null;
-    const clusterDir = path.join(mount, `codearena-${cluster}`);
+    return mount ? path.join(mount, `codearena-${cluster}`) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function joinAccountingGroup(cluster: string, name: string): string | null {
+  try {
+    const clusterDir = accountingDir(cluster);
+    if (!clusterDir) return null;
     const dir = path.join(clusterDir, name);
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'cgroup.procs'), String(process.pid));
     return clusterDir;
   } catch {
     return null;
+  }
+}
+
+/** Removes a cluster's accounting groups that no process uses any more (busy ones stay). */
+export function removeAccountingGroups(clusterDir: string): void {
+  try {
+    for (const child of readdirSync(clusterDir, { withFileTypes: true })) {
+      if (child.isDirectory()) rmdirQuiet(path.join(clusterDir, child.name));
+    }
+    rmdirQuiet(clusterDir);
+  } catch {
+    // gone already
+  }
+}
+
+function rmdirQuiet(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still in use (EBUSY) or gone
   }
 }

@@ -48,7 +48,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     ...(ownGroup ? { excludeGroup: ownGroup } : {}),
     ...(overrideDir ? { overrideFile: path.join(overrideDir, `${name}.json`) } : {}),
   });
-  const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots });
+  // One spare beyond the slots: a run arriving right after another ended finds a sandbox ready
+  // while the pool refills in the background.
+  const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots + 1 });
   pool.refill();
   const running = new Map<string, { handle: RunHandle; assigner: string }>();
   const languages = (await availableLanguages()).map((l) => l.id);
