@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { z } from 'zod';
 import { connect } from '../../src/wire/index.js';
+import { accountingDir, removeAccountingGroups } from '../../src/worker/accounting.js';
 import { AgentProcess, writeLocalConfig } from '../helpers/agents.js';
 
 const HEARTBEAT_MS = 500;
@@ -59,7 +60,11 @@ describe('role orders', () => {
   const lab = writeLocalConfig();
   const names = ['mon-1', 'mon-2', 'empty-1'];
   const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
-  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+  after(async () => {
+    await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
+    const acct = accountingDir('test');
+    if (acct) removeAccountingGroups(acct);
+  });
 
   test('a node changes role on a term-stamped order without a restart, and ignores a stale one', async () => {
     const empty = agents.get('empty-1') as AgentProcess;
