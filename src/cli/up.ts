@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodeArenaError } from '../common/errors.js';
+import { stopChildren } from '../common/processes.js';
 import { loadConfig, randomSecret } from '../config/index.js';
 import { accountingDir, removeAccountingGroups } from '../worker/accounting.js';
 
@@ -86,17 +87,7 @@ export async function upCommand(opts: UpOptions): Promise<number> {
   const stopAll = async () => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGTERM');
-            setTimeout(() => c.kill('SIGKILL'), 5_000).unref();
-          }),
-      ),
-    );
+    await stopChildren(children, 5_000);
     rmSync(dir, { recursive: true, force: true });
     const acct = accountingDir('local');
     if (acct) removeAccountingGroups(acct);

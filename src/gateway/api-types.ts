@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RunStatus } from '../sandbox/runner.js';
 
 /**
  * The client-facing API's shapes: HTTP bodies and WebSocket messages, validated once at the edge.
@@ -63,19 +64,8 @@ export function parseClientMessage(raw: unknown): ReturnType<typeof ClientMessag
   return r;
 }
 
-export type RunStatusName =
-  | 'queued'
-  | 'running'
-  | 'ok'
-  | 'compile_error'
-  | 'runtime_error'
-  | 'time_limit'
-  | 'wall_time_limit'
-  | 'memory_limit'
-  | 'output_limit'
-  | 'killed'
-  | 'internal_error'
-  | 'node_lost';
+/** A run's status as clients see it: the runner's terminal statuses, plus the stages before one. */
+export type RunStatusName = 'queued' | 'running' | RunStatus | 'node_lost';
 
 /** What GET /api/v1/runs/:id and the WebSocket "exit" message carry. */
 export interface RunView {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { workersPerHost } from '../config/index.js';
 import type { AgentContext, RoleService } from '../agent/agent.js';
+import { stopChildren } from '../common/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/codearena.js', import.meta.url));
 /** A Worker that keeps dying is restarted at most this often. */
@@ -42,17 +43,7 @@ export function startWorkerHost(ctx: AgentContext & { configPath: string; stateD
     handle() {},
     async stop() {
       stopping = true;
-      await Promise.all(
-        [...children.values()].map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null || c.signalCode !== null) return resolve();
-              c.once('exit', () => resolve());
-              c.kill('SIGTERM');
-              setTimeout(() => c.kill('SIGKILL'), 3_000).unref();
-            }),
-        ),
-      );
+      await stopChildren(children.values(), 3_000);
     },
   };
 }
