@@ -69,13 +69,12 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     return { psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: Math.max(0, slots - running.size), slotsBusy: running.size };
   };
 
-  function accept(from: string, run: RunSpecWire): { ok: boolean; reason?: string } {
-    if (running.has(run.id)) return { ok: true };
+  /** Whether to take an offered run: a free slot, the PC's pressure below the bound, the toolchain. */
+  function decide(run: RunSpecWire): { ok: boolean; reason?: string } {
     if (running.size >= slots) return { ok: false, reason: 'no free slot' };
     const pressure = worstPressure(psi.read());
     if (pressure >= config.psi.acceptBelow) return { ok: false, reason: `PC pressure ${pressure.toFixed(2)} is at or above ${config.psi.acceptBelow}` };
     if (!languages.includes(run.language)) return { ok: false, reason: `no ${run.language} toolchain here` };
-    startOne(from, run);
     return { ok: true };
   }
 
@@ -118,9 +117,12 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     const m = msg as RunMessage;
     switch (m.type) {
       case 'offer': {
-        const a = accept(from, m.run);
+        if (running.has(m.run.id)) return; // a resent offer for a run already going here
+        const a = decide(m.run);
+        // The answer leaves before the sandbox work starts: the Assigner is waiting on it.
         peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}) });
-        if (!a.ok) log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
+        if (a.ok) startOne(from, m.run);
+        else log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
         return;
       }
       case 'run_input':
