@@ -49,17 +49,28 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.drainListeners.push(fn);
   }
 
+  /** Takes up to max items that are queued now, without waiting. */
+  takeNow(max: number): T[] {
+    const items = this.items.splice(0, Math.max(0, max));
+    if (items.length > 0) this.maybeDrain();
+    return items;
+  }
+
+  private maybeDrain(): void {
+    if (this.items.length <= this.capacity / 2 && this.drainListeners.length > 0) {
+      const listeners = this.drainListeners;
+      this.drainListeners = [];
+      for (const fn of listeners) fn();
+    }
+  }
+
   async shift(): Promise<T | undefined> {
     while (this.items.length === 0) {
       if (this.closed) return undefined;
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
     const item = this.items.shift() as T;
-    if (this.items.length <= this.capacity / 2 && this.drainListeners.length > 0) {
-      const listeners = this.drainListeners;
-      this.drainListeners = [];
-      for (const fn of listeners) fn();
-    }
+    this.maybeDrain();
     return item;
   }
 

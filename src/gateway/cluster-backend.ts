@@ -97,7 +97,7 @@ export class ClusterBackend implements RunBackend {
         return;
       case 'run_output':
         ack?.(null);
-        r.sink.output({ seq: msg.seq, stream: msg.stream, data: Buffer.from(msg.data) });
+        for (const c of msg.chunks) r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data) });
         return;
       case 'run_exit':
         ack?.(null);

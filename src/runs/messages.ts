@@ -41,6 +41,13 @@ export const RunSpecWireSchema = z.object({
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 
 export const StreamSchema = z.enum(['stdout', 'stderr', 'compile']);
+/** Chunks one run_output message may carry: 64 x 1500 bytes stays under 100 KiB a frame. */
+export const CHUNKS_PER_MESSAGE_MAX = 64;
+const ChunkSchema = z.object({
+  seq: z.number().int().min(0),
+  stream: StreamSchema,
+  data: z.instanceof(Uint8Array).refine((d) => d.length <= CHUNK_BYTES_MAX, 'chunk over 1500 bytes'),
+});
 
 export const RunResultWireSchema = z.object({
   status: z.enum(['ok', 'compile_error', 'runtime_error', 'time_limit', 'wall_time_limit', 'memory_limit', 'output_limit', 'killed', 'internal_error', 'node_lost']),
@@ -70,7 +77,9 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema }),
   z.object({ type: z.literal('run_refused'), ...from, id: RunId, code: z.string().max(32), message: z.string().max(TEXT_MAX) }),
   // Worker -> Assigner -> Gateway
-  z.object({ type: z.literal('run_output'), ...from, id: RunId, seq: z.number().int().min(0), stream: StreamSchema, data: z.instanceof(Uint8Array).refine((d) => d.length <= CHUNK_BYTES_MAX, 'chunk over 1500 bytes') }),
+  // Consecutive chunks travel together when the runner has several ready: per-message costs
+  // (validation, framing, a wake-up at every hop) are paid once per batch, not per 1500 bytes.
+  z.object({ type: z.literal('run_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
   z.object({ type: z.literal('run_exit'), ...from, id: RunId, result: RunResultWireSchema }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema }),

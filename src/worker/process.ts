@@ -9,7 +9,7 @@ import { createLogger } from '../agent/log.js';
 import { PeerLinks } from '../agent/peers.js';
 import { isClusterMessage, WireMessageSchema, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
-import type { RunMessage, RunResultWire, RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
@@ -92,8 +92,10 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     if (!run.interactive) handle.endInput();
     running.set(run.id, { handle, assigner });
     void (async () => {
-      for await (const c of handle.chunks) {
-        peers.send(assigner, { type: 'run_output', from: name, id: run.id, seq: c.seq, stream: c.stream, data: new Uint8Array(c.data) });
+      for await (const first of handle.chunks) {
+        const batch = [first, ...handle.chunks.takeNow(CHUNKS_PER_MESSAGE_MAX - 1)];
+        const chunks = batch.map((c) => ({ seq: c.seq, stream: c.stream, data: new Uint8Array(c.data) }));
+        peers.send(assigner, { type: 'run_output', from: name, id: run.id, chunks });
         // A slow link pauses the program (through the runner's bounded queue), never drops output.
         await peers.whenWritable(assigner);
       }

@@ -28,3 +28,14 @@ test('bounded queue refuses a producer that ignores back-pressure', () => {
   q.push(4);
   assert.throws(() => q.push(5), /back-pressure/);
 });
+
+test('takeNow removes what is queued without waiting, and signals drain', () => {
+  const q = new BoundedQueue<number>(4);
+  for (const x of [1, 2, 3, 4]) q.push(x);
+  let drained = false;
+  q.onDrain(() => (drained = true));
+  assert.deepEqual(q.takeNow(3), [1, 2, 3]);
+  assert.equal(drained, true);
+  assert.deepEqual(q.takeNow(10), [4]);
+  assert.deepEqual(q.takeNow(10), []);
+});
