@@ -92,8 +92,11 @@ export type ServerMessage =
   | { type: 'accepted'; id: string; resume_token: string }
   | { type: 'queued'; position: number }
   | { type: 'started'; worker: string | null }
-  /** data is base64: output is bytes, and a chunk may end inside a UTF-8 character. */
-  | { type: 'output'; stream: 'stdout' | 'stderr' | 'compile'; seq: number; data: string }
+  /**
+   * data is base64: output is bytes, and a chunk may end inside a UTF-8 character. One message may
+   * carry several consecutive chunks of one stream: first_seq..seq (seq is the last; resume with it).
+   */
+  | { type: 'output'; stream: 'stdout' | 'stderr' | 'compile'; seq: number; first_seq: number; data: string }
   /** result's stdout, stderr and compile_output are empty here: they came as output messages. */
   | { type: 'exit'; result: RunView }
   | { type: 'error'; code: string; message: string };

@@ -9,6 +9,11 @@ import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend, typ
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
 const ASK_MONITOR_TIMEOUT_MS = 500;
+/**
+ * A Monitor's answer stays good this long: each run asks again, but a run that comes within this
+ * time of the previous answer uses it at once instead of waiting a round trip for the next one.
+ */
+const ASSIGNER_ANSWER_TTL_MS = 250;
 /** How long an Assigner has to say it holds a run (queued or started). */
 const ACK_TIMEOUT_MS = 3_000;
 /** How often the Gateway refreshes its copy of the Monitors' table. */
@@ -23,6 +28,8 @@ interface InFlight {
   queued: boolean;
 }
 
+class AckTimeout extends NoCapacityError {}
+
 /**
  * The lab's backend: a Monitor names the least-loaded Assigner, the run goes there, and the
  * Assigner streams it back. The Gateway knows the cluster through a Monitor's table.
@@ -34,6 +41,7 @@ export class ClusterBackend implements RunBackend {
   private readonly refresh: NodeJS.Timeout;
   private monitorCursor = 0;
   private localLanguages: LanguageInfo[] = [];
+  private lastAnswer: { assigner: string; atMs: number } | null = null;
 
   constructor(private readonly ctx: AgentContext) {
     this.refresh = setInterval(() => this.askTable(), TABLE_REFRESH_MS);
@@ -135,9 +143,29 @@ export class ClusterBackend implements RunBackend {
     })();
   }
 
+  /** The least-loaded Assigner by a Monitor's answer: the last one if it is fresh, else a new one. */
+  private async pickAssigner(fresh: boolean): Promise<string | null> {
+    const asking = this.askAssigner().then((a) => {
+      if (a) this.lastAnswer = { assigner: a, atMs: Date.now() };
+      return a;
+    });
+    const last = this.lastAnswer;
+    if (!fresh && last && Date.now() - last.atMs < ASSIGNER_ANSWER_TTL_MS) return last.assigner;
+    return asking;
+  }
+
   async start(run: AcceptedRun, sink: RunSink): Promise<void> {
     if (this.runs.size >= RUNS_IN_FLIGHT_MAX) throw new QueueFullError(`the gateway relays ${RUNS_IN_FLIGHT_MAX} runs already`);
-    const assigner = await this.askAssigner();
+    try {
+      await this.submit(run, sink, await this.pickAssigner(false));
+    } catch (err) {
+      if (!(err instanceof AckTimeout)) throw err;
+      // The Assigner named a moment ago did not answer: ask a Monitor afresh, once.
+      await this.submit(run, sink, await this.pickAssigner(true));
+    }
+  }
+
+  private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
     if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run');
     const entry: InFlight = { assigner, sink, ack: null, queued: false };
     this.runs.set(run.id, entry);
@@ -145,7 +173,7 @@ export class ClusterBackend implements RunBackend {
       const timer = setTimeout(() => {
         entry.ack = null;
         this.runs.delete(run.id);
-        reject(new NoCapacityError(`assigner ${assigner} did not take the run in time`));
+        reject(new AckTimeout(`assigner ${assigner} did not take the run in time`));
       }, ACK_TIMEOUT_MS);
       entry.ack = (err) => {
         clearTimeout(timer);

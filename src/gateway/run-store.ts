@@ -7,7 +7,9 @@ export const RUNS_RETAINED_MAX = 2000;
 /** Compile messages kept per run, beside the run's own output limit. */
 const COMPILE_BYTES_MAX = 64 * 1024;
 
-type Listener = (msg: ServerMessage) => void;
+/** What a run tells its listeners: the client messages, with output still as raw bytes. */
+export type RunEvent = Exclude<ServerMessage, { type: 'output' }> | { type: 'output'; stream: OutputChunk['stream']; seq: number; data: Buffer };
+type Listener = (event: RunEvent) => void;
 
 /**
  * One run as the Gateway holds it: every chunk (up to the run's output limit) so a client that
@@ -66,7 +68,7 @@ export class RunRecord implements RunSink {
     else this.outputBytes += data.length;
     const kept = { ...chunk, data };
     this.chunks.push(kept);
-    this.broadcast({ type: 'output', stream: kept.stream, seq: kept.seq, data: kept.data.toString('base64') });
+    this.broadcast({ type: 'output', stream: kept.stream, seq: kept.seq, data: kept.data });
   }
 
   exit(result: BackendResult): void {
@@ -82,7 +84,7 @@ export class RunRecord implements RunSink {
   /** Sends what a client with `lastSeq` lacks, then keeps it informed until it unsubscribes. */
   subscribe(listener: Listener, lastSeq: number): () => void {
     for (const c of this.chunks) {
-      if (c.seq > lastSeq) listener({ type: 'output', stream: c.stream, seq: c.seq, data: c.data.toString('base64') });
+      if (c.seq > lastSeq) listener({ type: 'output', stream: c.stream, seq: c.seq, data: c.data });
     }
     if (this.result) {
       listener({ type: 'exit', result: this.streamView() });
@@ -98,7 +100,7 @@ export class RunRecord implements RunSink {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  private broadcast(msg: ServerMessage): void {
+  private broadcast(msg: RunEvent): void {
     for (const l of this.listeners) l(msg);
     if (msg.type === 'exit') this.listeners.clear();
   }
