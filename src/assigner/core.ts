@@ -74,11 +74,15 @@ export class AssignerCore {
   }
 
   onMonitorHeartbeat(workers: WorkerLoadView[], nowMs: number): AssignerAction[] {
+    const out: AssignerAction[] = [];
     for (const w of workers) {
       const prev = this.workers.get(w.name);
+      if (prev && w.incarnation < prev.incarnation) continue; // news of an older life
       this.workers.set(w.name, { ...w, heardMs: nowMs, offersInFlight: prev && prev.incarnation === w.incarnation ? prev.offersInFlight : 0 });
+      // A higher incarnation is a restarted Worker: what ran in its previous life is gone.
+      if (prev && w.incarnation > prev.incarnation) out.push(...this.loseRuns(w.name, nowMs));
     }
-    return this.pump(nowMs);
+    return [...out, ...this.pump(nowMs)];
   }
 
   onSubmit(gateway: string, spec: RunSpecWire, nowMs: number): AssignerAction[] {
@@ -155,13 +159,17 @@ export class AssignerCore {
   /** A Worker the Monitors declared dead: its runs end as node_lost, and it gets no more offers. */
   onWorkerDead(worker: string, nowMs: number): AssignerAction[] {
     this.workers.delete(worker);
+    return [...this.loseRuns(worker, nowMs), ...this.pump(nowMs)];
+  }
+
+  private loseRuns(worker: string, nowMs: number): AssignerAction[] {
     const out: AssignerAction[] = [];
     for (const [id, run] of [...this.runs.entries()]) {
       if (run.worker !== worker) continue;
       if (run.phase === 'offered') out.push(...this.passOver(id, run, nowMs));
       else if (run.phase === 'running') out.push(...this.finish(id, run, { status: 'node_lost', message: `worker ${worker} was lost` }));
     }
-    return [...out, ...this.pump(nowMs)];
+    return out;
   }
 
   private finish(id: string, run: HeldRun, r: { status: RunResultWire['status']; message: string | undefined }): AssignerAction[] {

@@ -67,6 +67,17 @@ test('a stale load report does not make the Assigner offer a slot its own run ho
   assert.deepEqual(offers(done), ['w1'], 'the freed slot is offered at once');
 });
 
+test('a Worker that restarted (higher incarnation) lost its runs', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  const out = sends(a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 500));
+  const exit = out.find((s) => s.msg.type === 'run_exit');
+  assert.equal((exit?.msg as { result: { status: string } } | undefined)?.result.status, 'node_lost');
+  assert.equal(a.runCount, 0);
+});
+
 test('a late yes for a run that moved on is told to stop', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);

@@ -153,6 +153,29 @@ describe('runs end to end on a `codearena up` cluster', () => {
     assert.equal(langs.length, 5);
   });
 
+  test('a Worker killed mid-run: its interactive run ends as node_lost, the client is told', async () => {
+    const ws = await WsClient.open(`${url.replace('http', 'ws')}/api/v1/runs/stream`, cluster.headers());
+    ws.send({ type: 'start', language: 'python', source: 'print("up", flush=True)\ninput()\n' });
+    const acc = await ws.waitFor((m): m is Extract<typeof m, { type: 'accepted' }> => m.type === 'accepted', 30_000);
+    await ws.waitFor(() => ws.output('stdout').includes('up'), 30_000);
+    const view = (await (await fetch(`${url}/api/v1/runs/${acc.id}`, { headers: cluster.headers() })).json()) as { worker: string };
+    const index = /-w(\d+)$/.exec(view.worker)?.[1];
+    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
+    const killedAt = Date.now();
+    process.kill(Number(pid), 'SIGKILL');
+    const exit = await ws.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit', 15_000);
+    console.log(`# node_lost told ${Date.now() - killedAt} ms after SIGKILL of ${view.worker}`);
+    assert.equal(exit.result.status, 'node_lost');
+    ws.close();
+    // The Worker host restarts it; the cluster keeps serving.
+    for (let i = 0; i < 100; i++) {
+      const r = await post({ language: 'python', source: 'print(2)\n', wait: true });
+      if (r.body.status === 'ok') return;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.fail('the cluster did not recover');
+  });
+
   test('a Worker whose event loop is blocked stops heartbeating', async () => {
     const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index 1 `], { encoding: 'utf8' }).trim().split('\n')[0];
     assert.ok(pid, 'found the worker process');
