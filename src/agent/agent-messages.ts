@@ -6,6 +6,7 @@ const Name = z.string().min(1).max(64);
 
 export const TableRowSchema = z.object({
   name: Name,
+  pid: z.number().int().optional(),
   role: z.string().max(16),
   status: z.enum(['alive', 'suspect', 'dead']),
   incarnation: z.number().int().min(0),

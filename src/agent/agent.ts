@@ -83,6 +83,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const node = new ClusterNode({
     config: {
       name: self.name,
+      pid: process.pid,
       role: clusterRole(role),
       seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
       languages: role === 'worker' ? languages : [],

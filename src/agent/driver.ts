@@ -114,7 +114,7 @@ export class ClusterDriver {
     if (!m) return null;
     const rows: TableRow[] = [];
     for (const e of m.table.values()) {
-      rows.push({ name: e.name, role: e.role, status: e.status, incarnation: e.incarnation, monitor: e.monitor, load: m.loadOf(e.name) ?? e.load, languages: [...e.languages] });
+      rows.push({ name: e.name, ...(e.pid !== undefined ? { pid: e.pid } : {}), role: e.role, status: e.status, incarnation: e.incarnation, monitor: e.monitor, load: m.loadOf(e.name) ?? e.load, languages: [...e.languages] });
     }
     return { rows, leader: m.election.leader, term: m.election.term };
   }

@@ -26,6 +26,8 @@ export interface HeartbeatClientInit {
   incarnation: number;
   seedMonitors: readonly NodeName[];
   languages: readonly string[];
+  /** The agent's process id, shown in the cluster view; absent in the simulator. */
+  pid?: number;
   timing: ClusterTiming;
   /** First heartbeat; staggered by the driver so a lab booting at once does not beat in step. */
   firstHeartbeatAtMs: number;
@@ -48,6 +50,7 @@ export class HeartbeatClient {
   private exactLoad: Load = ZERO_LOAD;
   private advertisedLoad: Load = ZERO_LOAD;
   private readonly languages: string[];
+  private readonly pid: number | undefined;
   private readonly timing: ClusterTiming;
   nextHeartbeatAtMs: number;
 
@@ -59,6 +62,7 @@ export class HeartbeatClient {
     this.candidates = init.seedMonitors.slice(0, MONITORS_MAX);
     this.candidatesHash = hashNames(this.candidates);
     this.languages = [...init.languages];
+    this.pid = init.pid;
     this.timing = init.timing;
     this.nextHeartbeatAtMs = init.firstHeartbeatAtMs;
     this.lastAckMs = init.firstHeartbeatAtMs;
@@ -114,6 +118,7 @@ export class HeartbeatClient {
       monitor: this.monitor,
       load: this.advertisedLoad,
       languages: this.languages,
+      ...(this.pid !== undefined ? { pid: this.pid } : {}),
     };
   }
 
@@ -174,6 +179,7 @@ export class HeartbeatClient {
       load: this.exactLoad,
       languages: this.languages,
       monitorsHash: this.candidatesHash,
+      ...(this.pid !== undefined ? { pid: this.pid } : {}),
     };
   }
 

@@ -44,8 +44,12 @@ export const LanguagesSchema = z
   .max(LANGUAGES_PER_NODE_MAX);
 
 /** One row of the Monitors' table as it travels in gossip (lastHeardMs is local, never sent). */
+/** An operating-system process id, for operators (the cluster view); protocols never use it. */
+const PidSchema = z.number().int().min(1).max(0x7fffffff).optional();
+
 export const EntrySchema = z.object({
   name: NodeNameSchema,
+  pid: PidSchema,
   role: RoleSchema,
   incarnation: CounterSchema,
   status: StatusSchema,
@@ -81,6 +85,7 @@ const NamesSchema = (max: number) => z.array(NodeNameSchema).max(max);
 export const HeartbeatSchema = z.object({
   type: z.literal('heartbeat'),
   from: NodeNameSchema,
+  pid: PidSchema,
   incarnation: CounterSchema,
   version: CounterSchema,
   role: RoleSchema,

@@ -101,6 +101,7 @@ export class MonitorCore {
         monitor: hb.monitor,
         load: tableLoad(hb.role, hb.load),
         languages: hb.languages,
+        ...(hb.pid !== undefined ? { pid: hb.pid } : {}),
       },
       nowMs,
     );

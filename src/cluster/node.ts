@@ -35,6 +35,8 @@ export interface ClusterNodeConfig {
   role: Role;
   /** The Monitors named in the lab config: where a booting node first reports. */
   seedMonitors: readonly NodeName[];
+  /** The agent's process id, for the cluster view. */
+  pid?: number;
   languages: readonly string[];
   timing?: Partial<ClusterTiming>;
 }
@@ -76,6 +78,7 @@ export class ClusterNode {
     this.persistent = bootState(init.persisted);
     this.knownLeaderTerm = this.persistent.orderTerm;
     this.client = new HeartbeatClient({
+      ...(init.config.pid !== undefined ? { pid: init.config.pid } : {}),
       name: this.name,
       role: init.config.role,
       incarnation: this.persistent.incarnation,

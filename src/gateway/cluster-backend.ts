@@ -222,7 +222,7 @@ export class ClusterBackend implements RunBackend {
       return {
         name: r.name,
         address: endpoint ? `${endpoint.host}:${endpoint.port}` : '',
-        pid: isGateway ? process.pid : null,
+        pid: r.pid ?? (isGateway ? process.pid : null),
         role: isGateway ? 'gateway' : (r.role as NodeView['role']),
         state: r.status,
         load: { psi_cpu: r.load.psiCpu, psi_memory: r.load.psiMemory, psi_io: r.load.psiIo, slots_free: r.load.slotsFree, slots_busy: r.load.slotsBusy },

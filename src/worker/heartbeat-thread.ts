@@ -37,6 +37,7 @@ let healthy = false;
 const node = new ClusterNode({
   config: {
     name: data.name,
+    pid: process.pid,
     role: 'worker',
     seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
     languages: data.languages,

@@ -142,10 +142,12 @@ describe('runs end to end on a `codearena up` cluster', () => {
   });
 
   test('cluster view, metrics and languages', async () => {
-    const c = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; role: string; state: string }>; leader: string | null };
+    const c = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; role: string; state: string; pid: number | null }>; leader: string | null };
     const roles = c.nodes.filter((n) => n.state === 'alive').map((n) => n.role).sort();
     for (const r of ['assigner', 'assigner', 'empty', 'gateway', 'monitor', 'monitor', 'worker']) assert.ok(roles.includes(r), `has a live ${r}`);
     assert.match(String(c.leader), /^mon-\d$/);
+    const pids = c.nodes.filter((n) => n.state === 'alive').map((n) => n.pid);
+    assert.ok(pids.every((p) => typeof p === 'number' && p > 0), `every live node shows its pid: ${JSON.stringify(pids)}`);
     const m = await (await fetch(`${url}/metrics`)).text();
     assert.match(m, /codearena_runs_total\{status="ok"\} \d+/);
     assert.match(m, /codearena_nodes\{role="monitor",state="alive"\} 2/);
