@@ -105,7 +105,7 @@ export class ClusterBackend implements RunBackend {
         return;
       case 'run_output':
         ack?.(null);
-        for (const c of msg.chunks) r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data) });
+        for (const c of msg.chunks) r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) });
         return;
       case 'run_exit':
         ack?.(null);

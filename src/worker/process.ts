@@ -94,7 +94,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     void (async () => {
       for await (const first of handle.chunks) {
         const batch = [first, ...handle.chunks.takeNow(CHUNKS_PER_MESSAGE_MAX - 1)];
-        const chunks = batch.map((c) => ({ seq: c.seq, stream: c.stream, data: new Uint8Array(c.data) }));
+        const chunks = batch.map((c) => ({ seq: c.seq, stream: c.stream, data: c.data as Uint8Array<ArrayBuffer> })); // a Buffer is a Uint8Array: no copy
         peers.send(assigner, { type: 'run_output', from: name, id: run.id, chunks });
         // A slow link pauses the program (through the runner's bounded queue), never drops output.
         await peers.whenWritable(assigner);
