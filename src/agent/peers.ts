@@ -24,6 +24,8 @@ interface Link<T> {
   pending: T[];
   retryAtMs: number;
   backoffMs: number;
+  /** A retry timer is set: one per link, however many sends wait for it. */
+  retryTimer: NodeJS.Timeout | null;
 }
 
 export interface PeerLinksOptions<T> {
@@ -51,7 +53,7 @@ export class PeerLinks<T> {
     if (this.closed) return false;
     let link = this.links.get(to);
     if (!link) {
-      link = { conn: null, connecting: false, pending: [], retryAtMs: 0, backoffMs: RETRY_MIN_MS };
+      link = { conn: null, connecting: false, pending: [], retryAtMs: 0, backoffMs: RETRY_MIN_MS, retryTimer: null };
       this.links.set(to, link);
     }
     if (link.conn?.isOpen) return link.conn.send(msg);
@@ -82,11 +84,18 @@ export class PeerLinks<T> {
     return this.links.get(to)?.conn?.isOpen ?? false;
   }
 
+  private retryLater(to: string, link: Link<T>, delayMs: number): void {
+    if (link.retryTimer || link.pending.length === 0) return;
+    link.retryTimer = setTimeout(() => {
+      link.retryTimer = null;
+      this.open(to, link);
+    }, Math.max(0, delayMs));
+    link.retryTimer.unref();
+  }
+
   private open(to: string, link: Link<T>): void {
-    if (link.connecting || Date.now() < link.retryAtMs) {
-      if (!link.connecting && link.pending.length > 0) setTimeout(() => this.open(to, link), link.retryAtMs - Date.now()).unref();
-      return;
-    }
+    if (link.connecting) return;
+    if (Date.now() < link.retryAtMs) return this.retryLater(to, link, link.retryAtMs - Date.now());
     const ep = this.opts.resolve(to);
     if (!ep) {
       this.opts.logger.debug({ peer: to }, 'no address for peer; dropping messages');
@@ -110,7 +119,7 @@ export class PeerLinks<T> {
         this.opts.logger.debug({ peer: to, err: err.message }, 'connect failed');
         // Old messages are worth little (heartbeats are periodic); keep only the newest few.
         if (link.pending.length > 16) link.pending.splice(0, link.pending.length - 16);
-        if (link.pending.length > 0) setTimeout(() => this.open(to, link), link.backoffMs).unref();
+        this.retryLater(to, link, link.backoffMs);
       });
   }
 
@@ -121,7 +130,10 @@ export class PeerLinks<T> {
 
   close(): void {
     this.closed = true;
-    for (const l of this.links.values()) l.conn?.close();
+    for (const l of this.links.values()) {
+      l.conn?.close();
+      if (l.retryTimer) clearTimeout(l.retryTimer);
+    }
     this.links.clear();
   }
 }

@@ -173,6 +173,8 @@ export class ClusterBackend implements RunBackend {
       const timer = setTimeout(() => {
         entry.ack = null;
         this.runs.delete(run.id);
+        // If it got the run after all, it must not run it beside the next Assigner's copy.
+        this.ctx.peers.send(assigner, { type: 'run_kill', from: this.ctx.self.name, id: run.id });
         reject(new AckTimeout(`assigner ${assigner} did not take the run in time`));
       }, ACK_TIMEOUT_MS);
       entry.ack = (err) => {
