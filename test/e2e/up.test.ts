@@ -81,6 +81,27 @@ describe('runs end to end on a `codearena up` cluster', () => {
     ws.close();
   });
 
+  test('a client that drops mid-run resumes with its token and gets exactly the rest', async () => {
+    const wsUrl = `${url.replace('http', 'ws')}/api/v1/runs/stream`;
+    const c1 = await WsClient.open(wsUrl, cluster.headers());
+    c1.send({ type: 'start', language: 'python', interactive: false, source: 'import sys, time\nfor i in range(40):\n    print("line", i, flush=True)\n    time.sleep(0.02)\n' });
+    const acc = await c1.waitFor((m): m is Extract<typeof m, { type: 'accepted' }> => m.type === 'accepted', 30_000);
+    await c1.waitFor(() => c1.output('stdout').includes('line 5'), 30_000);
+    c1.ws.terminate();
+    const seen = c1.messages.filter((m): m is Extract<typeof m, { type: 'output' }> => m.type === 'output');
+    const lastSeq = seen[seen.length - 1]?.seq ?? -1;
+    const c2 = await WsClient.open(wsUrl, cluster.headers());
+    c2.send({ type: 'resume', id: acc.id, resume_token: acc.resume_token, last_seq: lastSeq });
+    await c2.waitFor((m) => m.type === 'exit', 30_000);
+    const rest = c2.messages.filter((m): m is Extract<typeof m, { type: 'output' }> => m.type === 'output');
+    const all = [...seen, ...rest];
+    const seqs = all.flatMap((m) => Array.from({ length: m.seq - m.first_seq + 1 }, (_, k) => m.first_seq + k));
+    assert.deepEqual(seqs, seqs.map((_, i) => i), 'no chunk lost or repeated');
+    const text = Buffer.concat(all.map((m) => Buffer.from(m.data, 'base64'))).toString();
+    assert.equal(text, Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join(''));
+    c2.close();
+  });
+
   test('50 concurrent runs all finish correctly', async () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
