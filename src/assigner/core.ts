@@ -45,7 +45,12 @@ interface HeldRun {
   offerSeq: number;
   input: Array<{ kind: 'data'; data: string } | { kind: 'eof' }>;
   lastPosition: number;
+  /** Placements so far; a batch run whose Worker is lost is placed again up to ATTEMPTS_MAX. */
+  attempts: number;
 }
+
+/** A non-interactive run is tried on at most this many Workers before it ends as node_lost. */
+export const ATTEMPTS_MAX = 3;
 
 interface WorkerState extends WorkerLoadView {
   heardMs: number;
@@ -90,7 +95,7 @@ export class AssignerCore {
     if (this.queue.length >= this.opts.queueMax || this.runs.size >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    this.runs.set(spec.id, { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0 });
+    this.runs.set(spec.id, { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0 });
     this.queue.push(spec.id);
     return this.pump(nowMs);
   }
@@ -167,9 +172,28 @@ export class AssignerCore {
     for (const [id, run] of [...this.runs.entries()]) {
       if (run.worker !== worker) continue;
       if (run.phase === 'offered') out.push(...this.passOver(id, run, nowMs));
-      else if (run.phase === 'running') out.push(...this.finish(id, run, { status: 'node_lost', message: `worker ${worker} was lost` }));
+      else if (run.phase === 'running') out.push(...this.lost(id, run, worker, nowMs));
     }
     return out;
+  }
+
+  /**
+   * A running run's Worker is gone. An interactive run ends as node_lost at once (a person was
+   * typing to that process); a batch run starts again elsewhere — its input is all in the spec —
+   * and the Gateway is told to drop the lost attempt's output.
+   */
+  private lost(id: string, run: HeldRun, worker: string, nowMs: number): AssignerAction[] {
+    run.attempts++;
+    if (run.spec.interactive || run.attempts >= ATTEMPTS_MAX) {
+      const why = run.spec.interactive ? `worker ${worker} was lost` : `worker ${worker} was lost (attempt ${run.attempts} of ${ATTEMPTS_MAX})`;
+      return this.finish(id, run, { status: 'node_lost', message: why });
+    }
+    run.tried.add(worker);
+    run.phase = 'queued';
+    run.worker = null;
+    run.lastPosition = 0;
+    this.queue.unshift(id);
+    return [this.send(run.gateway, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 })];
   }
 
   private finish(id: string, run: HeldRun, r: { status: RunResultWire['status']; message: string | undefined }): AssignerAction[] {

@@ -79,6 +79,14 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
         return;
       case 'started':
         return;
+      case 'restarted':
+        // The machine running it was lost; it runs again from the start elsewhere.
+        lastSeq = -1;
+        out.stdout = [];
+        out.stderr = [];
+        out.compile = [];
+        if (!opts.json) process.stderr.write(`\ncodearena: the machine running the program was lost; running it again (attempt ${msg.attempt})\n`);
+        return;
       case 'output': {
         if (msg.seq <= lastSeq) return;
         lastSeq = msg.seq;

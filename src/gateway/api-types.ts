@@ -92,6 +92,8 @@ export type ServerMessage =
   | { type: 'accepted'; id: string; resume_token: string }
   | { type: 'queued'; position: number }
   | { type: 'started'; worker: string | null }
+  /** A batch run's Worker was lost and the run starts again elsewhere: drop its output so far. */
+  | { type: 'restarted'; attempt: number }
   /**
    * data is base64: output is bytes, and a chunk may end inside a UTF-8 character. One message may
    * carry several consecutive chunks of one stream: first_seq..seq (seq is the last; resume with it).

@@ -27,6 +27,8 @@ export interface RunSink {
   queued(position: number): void;
   started(info: { worker: string | null; assigner: string | null }): void;
   output(chunk: OutputChunk): void;
+  /** The run's Worker was lost and the run starts again: what it printed so far is void. */
+  restarted(attempt: number): void;
   exit(result: BackendResult): void;
 }
 

@@ -77,13 +77,14 @@ export class ClusterBackend implements RunBackend {
       case 'run_output':
       case 'run_exit':
       case 'run_refused':
+      case 'run_restart':
         return this.onRunMessage(from, msg);
       default:
         this.ctx.log.debug({ type: msg.type, from }, 'gateway ignored a message');
     }
   }
 
-  private onRunMessage(from: string, msg: Extract<RunMessage, { type: 'run_queued' | 'run_started' | 'run_output' | 'run_exit' | 'run_refused' }>): void {
+  private onRunMessage(from: string, msg: Extract<RunMessage, { type: 'run_queued' | 'run_started' | 'run_output' | 'run_exit' | 'run_refused' | 'run_restart' }>): void {
     const r = this.runs.get(msg.id);
     if (!r || r.assigner !== from) return;
     const ack = r.ack;
@@ -97,6 +98,11 @@ export class ClusterBackend implements RunBackend {
         r.queued = true;
         ack?.(null);
         r.sink.queued(msg.position);
+        return;
+      case 'run_restart':
+        ack?.(null);
+        r.queued = true;
+        r.sink.restarted(msg.attempt);
         return;
       case 'run_started':
         r.queued = false;

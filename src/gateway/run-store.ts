@@ -28,6 +28,8 @@ export class RunRecord implements RunSink {
   private outputBytes = 0;
   private compileBytes = 0;
   private nextSeq = 0;
+  /** 1 for the first placement; higher when a lost Worker's batch run started again. */
+  attempt = 1;
   /** Chunks that never arrived (a sequence number skipped); 0 unless a link failed. */
   gaps = 0;
   private readonly listeners = new Set<Listener>();
@@ -69,6 +71,17 @@ export class RunRecord implements RunSink {
     const kept = { ...chunk, data };
     this.chunks.push(kept);
     this.broadcast({ type: 'output', stream: kept.stream, seq: kept.seq, data: kept.data });
+  }
+
+  restarted(attempt: number): void {
+    if (this.result) return;
+    this.chunks.length = 0;
+    this.nextSeq = 0;
+    this.outputBytes = 0;
+    this.compileBytes = 0;
+    this.status = 'queued';
+    this.attempt = attempt;
+    this.broadcast({ type: 'restarted', attempt });
   }
 
   exit(result: BackendResult): void {

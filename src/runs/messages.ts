@@ -76,6 +76,8 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_queued'), ...from, id: RunId, position: z.number().int().min(1) }),
   z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema }),
   z.object({ type: z.literal('run_refused'), ...from, id: RunId, code: z.string().max(32), message: z.string().max(TEXT_MAX) }),
+  // The run's Worker was lost and the run starts again: output of earlier attempts is void.
+  z.object({ type: z.literal('run_restart'), ...from, id: RunId, attempt: z.number().int().min(2).max(16) }),
   // Worker -> Assigner -> Gateway
   // Consecutive chunks travel together when the runner has several ready: per-message costs
   // (validation, framing, a wake-up at every hop) are paid once per batch, not per 1500 bytes.

@@ -6,7 +6,7 @@ import type { RunSpecWire } from '../../src/runs/messages.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16 };
-const spec = (id: string, language = 'python'): RunSpecWire => ({ id, user: 'u', language, files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive: false, limits: { ...DEFAULT_LIMITS } });
+const spec = (id: string, language = 'python', interactive = false): RunSpecWire => ({ id, user: 'u', language, files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive, limits: { ...DEFAULT_LIMITS } });
 const worker = (name: string, free: number, busy = 0, psi = 0, languages = ['python', 'c']): WorkerLoadView => ({ name, incarnation: 1, load: { psiCpu: psi, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: busy }, languages });
 const sends = (a: AssignerAction[]) => a.filter((x): x is Extract<AssignerAction, { kind: 'send' }> => x.kind === 'send');
 const offers = (a: AssignerAction[]) => sends(a).filter((s) => s.msg.type === 'offer').map((s) => s.to);
@@ -45,10 +45,10 @@ test('the queue is bounded: past it runs are refused with QUEUE_FULL, and positi
   assert.match(JSON.stringify(refused[0]?.msg), /QUEUE_FULL/);
 });
 
-test('a dead Worker ends its runs as node_lost', () => {
+test('a dead Worker ends its interactive runs as node_lost', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 2)], 0);
-  a.onSubmit('gw', spec('r1'), 0);
+  a.onSubmit('gw', spec('r1', 'python', true), 0);
   a.onOfferReply('w1', 'r1', true, 1);
   const out = sends(a.onWorkerDead('w1', 2));
   assert.equal(out[0]?.msg.type, 'run_exit');
@@ -67,10 +67,32 @@ test('a stale load report does not make the Assigner offer a slot its own run ho
   assert.deepEqual(offers(done), ['w1'], 'the freed slot is offered at once');
 });
 
+test('a dead Worker\'s batch run starts again elsewhere, at most 3 placements', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1), worker('w3', 1), worker('w4', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  const placements: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const w = [...['w1', 'w2', 'w3', 'w4']].find((n) => a.runsOn(n).includes('r1')) ?? '';
+    placements.push(w);
+    a.onOfferReply(w, 'r1', true, attempt * 10);
+    const out = sends(a.onWorkerDead(w, attempt * 10 + 1));
+    if (attempt < 3) {
+      assert.deepEqual(out.filter((s) => s.to === 'gw').map((s) => s.msg.type), ['run_restart']);
+      assert.equal(offers(out).length, 1, 'offered to another Worker at once');
+    } else {
+      const exit = out.find((s) => s.msg.type === 'run_exit');
+      assert.equal((exit?.msg as { result: { status: string } } | undefined)?.result.status, 'node_lost');
+    }
+  }
+  assert.equal(new Set(placements).size, 3, `three different Workers: ${placements.join(',')}`);
+  assert.equal(a.runCount, 0);
+});
+
 test('a Worker that restarted (higher incarnation) lost its runs', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1)], 0);
-  a.onSubmit('gw', spec('r1'), 0);
+  a.onSubmit('gw', spec('r1', 'python', true), 0);
   a.onOfferReply('w1', 'r1', true, 1);
   const out = sends(a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 500));
   const exit = out.find((s) => s.msg.type === 'run_exit');

@@ -199,6 +199,30 @@ describe('runs end to end on a `codearena up` cluster', () => {
     assert.fail('the cluster did not recover');
   });
 
+  test('a Worker killed under a batch run: the run starts again elsewhere and finishes ok', async () => {
+    const r = await post({ language: 'python', source: 'import time\nprint("start", flush=True)\ntime.sleep(2)\nprint("done")\n' });
+    assert.equal(r.status, 201);
+    let worker = '';
+    for (let i = 0; i < 100 && !worker; i++) {
+      const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; worker: string | null };
+      if (v.status === 'running' && v.worker) worker = v.worker;
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    const index = /-w(\d+)$/.exec(worker)?.[1];
+    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
+    process.kill(Number(pid), 'SIGKILL');
+    for (let i = 0; i < 150; i++) {
+      const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; stdout: string };
+      if (v.status !== 'queued' && v.status !== 'running') {
+        assert.equal(v.status, 'ok', JSON.stringify(v));
+        assert.equal(v.stdout, 'start\ndone\n', 'only the attempt that finished counts');
+        return;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.fail('the batch run did not finish after its Worker was killed');
+  });
+
   test('a Worker whose event loop is blocked stops heartbeating', async () => {
     const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index 1 `], { encoding: 'utf8' }).trim().split('\n')[0];
     assert.ok(pid, 'found the worker process');
