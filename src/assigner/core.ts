@@ -161,6 +161,15 @@ export class AssignerCore {
     return [];
   }
 
+  /** A Worker stopped a batch run because its PC's owner needs the machine: place it elsewhere. */
+  onEvicted(worker: string, id: string, nowMs: number): AssignerAction[] {
+    const run = this.runs.get(id);
+    if (!run || run.worker !== worker || run.phase !== 'running') return [];
+    const w = this.workers.get(worker);
+    if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
+    return [...this.lost(id, run, worker, nowMs), ...this.pump(nowMs)];
+  }
+
   /** A Worker the Monitors declared dead: its runs end as node_lost, and it gets no more offers. */
   onWorkerDead(worker: string, nowMs: number): AssignerAction[] {
     this.workers.delete(worker);

@@ -66,6 +66,8 @@ export function startAssigner(ctx: AgentContext): RoleService {
         case 'run_eof':
         case 'run_kill':
           return apply(core.onGatewayMessage(msg, now));
+        case 'run_evicted':
+          return apply(core.onEvicted(from, msg.id, now));
         case 'offer_reply':
           return apply(core.onOfferReply(from, msg.id, msg.accepted, now));
         case 'run_output':

@@ -83,6 +83,9 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // (validation, framing, a wake-up at every hop) are paid once per batch, not per 1500 bytes.
   z.object({ type: z.literal('run_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
   z.object({ type: z.literal('run_exit'), ...from, id: RunId, result: RunResultWireSchema }),
+  // Worker -> Assigner: the PC's owner needs it back (pressure above the second bound); the
+  // batch run was stopped and must run elsewhere.
+  z.object({ type: z.literal('run_evicted'), ...from, id: RunId, reason: z.string().max(TEXT_MAX) }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema }),
   // Worker -> Assigner

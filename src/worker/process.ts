@@ -52,7 +52,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   // while the pool refills in the background.
   const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots + 1 });
   pool.refill();
-  const running = new Map<string, { handle: RunHandle; assigner: string }>();
+  const running = new Map<string, { handle: RunHandle; assigner: string; interactive: boolean; evicted: string | null }>();
   const languages = (await availableLanguages()).map((l) => l.id);
 
   const peers = new PeerLinks<WireMessage>({
@@ -90,7 +90,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       pool,
     });
     if (!run.interactive) handle.endInput();
-    running.set(run.id, { handle, assigner });
+    running.set(run.id, { handle, assigner, interactive: run.interactive, evicted: null });
     void (async () => {
       for await (const first of handle.chunks) {
         const batch = [first, ...handle.chunks.takeNow(CHUNKS_PER_MESSAGE_MAX - 1)];
@@ -106,8 +106,10 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       } catch (err) {
         result = { status: 'internal_error', exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: run.language, version: '', message: (err as Error).message.slice(0, 4000) };
       }
+      const evicted = running.get(run.id)?.evicted ?? null;
       running.delete(run.id);
-      peers.send(assigner, { type: 'run_exit', from: name, id: run.id, result });
+      if (evicted) peers.send(assigner, { type: 'run_evicted', from: name, id: run.id, reason: evicted });
+      else peers.send(assigner, { type: 'run_exit', from: name, id: run.id, result });
     })();
   }
 
@@ -141,6 +143,21 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     }
   }
 
+  /**
+   * Above the second PSI bound the person at the PC comes first: batch runs stop here and run
+   * elsewhere (the Assigner places them again). Interactive runs stay: someone is typing to them.
+   */
+  function evictIfOwnerNeedsThePc(): void {
+    const pressure = worstPressure(psi.read());
+    if (pressure < config.psi.pauseAbove) return;
+    for (const [id, r] of running) {
+      if (r.interactive || r.evicted) continue;
+      r.evicted = `PC pressure ${pressure.toFixed(2)} is above ${config.psi.pauseAbove}`;
+      log.warn({ event: 'evicted', run: id, pressure }, `stopping batch run ${id}: ${r.evicted}`);
+      r.handle.kill();
+    }
+  }
+
   // The heartbeat thread pings here; the pong carries the load.
   const runDir = path.join(opts.stateDir, 'run');
   mkdirSync(runDir, { recursive: true });
@@ -149,6 +166,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   const pingServer = net.createServer((sock) => {
     sock.on('data', () => {
       psi.sample(nowMs());
+      evictIfOwnerNeedsThePc();
       sock.write(`${JSON.stringify(load())}\n`);
     });
     sock.on('error', () => {});

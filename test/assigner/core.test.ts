@@ -162,3 +162,14 @@ test('property: every accepted run ends with exactly one terminal message, whate
     { numRuns: 300 },
   );
 });
+
+test('an evicted batch run is placed on another Worker', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  const first = ['w1', 'w2'].find((n) => a.runsOn(n).includes('r1')) as string;
+  a.onOfferReply(first, 'r1', true, 1);
+  const out = sends(a.onEvicted(first, 'r1', 2));
+  assert.deepEqual(out.filter((s) => s.to === 'gw').map((s) => s.msg.type), ['run_restart']);
+  assert.deepEqual(offers(out), [first === 'w1' ? 'w2' : 'w1']);
+});

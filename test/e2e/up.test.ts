@@ -142,6 +142,32 @@ describe('runs end to end on a `codearena up` cluster', () => {
     assert.deepEqual([...workers], ['wrk-1-w1']);
   });
 
+  test('above the second PSI bound a Worker stops its batch run, which finishes on another Worker', async () => {
+    const r = await post({ language: 'python', source: 'import time\nprint("start", flush=True)\ntime.sleep(2)\nprint("done")\n' });
+    let worker = '';
+    for (let i = 0; i < 100 && !worker; i++) {
+      const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; worker: string | null };
+      if (v.status === 'running' && v.worker) worker = v.worker;
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    writeFileSync(path.join(cluster.psiDir, `${worker}.json`), JSON.stringify({ memory: 0.97 }));
+    try {
+      for (let i = 0; i < 150; i++) {
+        const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; stdout: string; worker: string };
+        if (v.status !== 'queued' && v.status !== 'running') {
+          assert.equal(v.status, 'ok', JSON.stringify(v));
+          assert.equal(v.stdout, 'start\ndone\n');
+          assert.notEqual(v.worker, worker, 'it finished elsewhere');
+          return;
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.fail('the evicted run did not finish');
+    } finally {
+      writeFileSync(path.join(cluster.psiDir, `${worker}.json`), '{}');
+    }
+  });
+
   test('kill ends a run as killed', async () => {
     const r = await post({ language: 'python', source: 'import time\ntime.sleep(30)\n' });
     await new Promise((res) => setTimeout(res, 500));
