@@ -87,6 +87,13 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       role: clusterRole(role),
       seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
       languages: role === 'worker' ? languages : [],
+      strength: {
+        assignersMin: config.roles.assignersMin,
+        nonPromotable: new Set([config.gateway.host]),
+        orderRetryMs: 5_000,
+        // Longer than the dead bound: an Assigner still booting is late, not missing.
+        settleMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+      },
       timing: { heartbeatIntervalMs: config.heartbeat.intervalMs, missedLimit: config.heartbeat.missedLimit },
     },
     persisted: stateFile.load(),

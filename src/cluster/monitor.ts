@@ -1,4 +1,5 @@
 import { Election, type ElectionPersistent } from './election.js';
+import { StrengthKeeper, type StrengthOptions } from './strength.js';
 import { FailureDetector } from './failure-detector.js';
 import { Gossip } from './gossip.js';
 import { hashNames, rendezvousOwner } from './hash.js';
@@ -46,6 +47,8 @@ export interface MonitorInit {
   election: ElectionPersistent;
   rng: Random;
   nowMs: number;
+  /** When set, this Monitor, while leader, promotes Empty nodes to keep the Assigner minimum. */
+  strength?: StrengthOptions;
 }
 
 /** A seed Monitor nobody has heard from: incarnation 0 loses to any real heartbeat, and if the
@@ -70,8 +73,10 @@ export class MonitorCore {
   private preferredFor = new Map<NodeName, NodeName | null>();
   private preferredOf: readonly NodeName[] = [];
   private liveHash = 0;
+  private readonly strength: StrengthKeeper | null;
 
   constructor(init: MonitorInit) {
+    this.strength = init.strength ? new StrengthKeeper(init.strength) : null;
     this.self = init.self.name;
     this.timing = init.timing;
     this.table.merge(init.self, init.nowMs);
@@ -186,6 +191,7 @@ export class MonitorCore {
     if (nowMs >= this.nextFailureCheckAtMs) {
       this.nextFailureCheckAtMs = nowMs + this.timing.failureCheckIntervalMs;
       this.detector.check(this.table, nowMs, out);
+      if (this.election.role === 'leader') this.strength?.check(this.self, this.election.term, this.table, nowMs, out);
     }
     this.gossip.onTick(nowMs, out);
     this.election.onTick(nowMs, this.table.knownMonitors(), out);

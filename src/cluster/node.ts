@@ -3,6 +3,7 @@ import { AssignerView } from './assigner-view.js';
 import { HeartbeatClient } from './heartbeat-client.js';
 import type { ClusterMessage, Load, NodeName, OrderRole, Role } from './messages.js';
 import { MonitorCore } from './monitor.js';
+import type { StrengthOptions } from './strength.js';
 import { newOutbox, type Outbox, type PersistentState, type StepOutput, type TimerId, type TimerRequest } from './output.js';
 import type { Random } from './random.js';
 import { resolveTiming, type ClusterTiming } from './timing.js';
@@ -37,6 +38,8 @@ export interface ClusterNodeConfig {
   seedMonitors: readonly NodeName[];
   /** The agent's process id, for the cluster view. */
   pid?: number;
+  /** Elastic strength for this node's Monitor role (the simulator leaves it out). */
+  strength?: StrengthOptions;
   languages: readonly string[];
   timing?: Partial<ClusterTiming>;
 }
@@ -211,6 +214,7 @@ export class ClusterNode {
       election: { term: p.term, votedFor: p.votedFor, lastTerm: p.lastTerm },
       rng: this.rng,
       nowMs,
+      ...(this.config.strength ? { strength: this.config.strength } : {}),
     });
   }
 

@@ -84,3 +84,23 @@ describe('role orders', () => {
     conn.close();
   });
 });
+
+describe('elastic strength', () => {
+  const lab = writeLocalConfig();
+  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1'];
+  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+
+  test('an Assigner dies: the Monitor leader promotes the Empty node to Assigner', async () => {
+    const mon = agents.get('mon-1') as AgentProcess;
+    for (const n of names) await mon.waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
+    // Let the leader settle (it waits before its first order), then take an Assigner away.
+    await new Promise((r) => setTimeout(r, 7_000));
+    assert.ok(!(agents.get('empty-1') as AgentProcess).lines.some((l) => l.event === 'role'), 'no promotion while the Assigners are all there');
+    const killedAt = Date.now();
+    await (agents.get('asg-2') as AgentProcess).kill('SIGKILL');
+    const promoted = await (agents.get('empty-1') as AgentProcess).waitFor((l) => l.event === 'role' && l.role === 'assigner', 15_000);
+    console.log(`# empty-1 promoted to Assigner ${promoted.time - killedAt} ms after asg-2 was killed`);
+    await mon.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.role === 'assigner' && l.status === 'alive', 5_000);
+  });
+});
