@@ -1,19 +1,20 @@
 import os from 'node:os';
+import { listenForMembers, memberLinks } from './links.js';
 import path from 'node:path';
 import { ClusterNode } from '../cluster/node.js';
+import type { Listener } from '../wire/index.js';
+import type { PeerLinks } from './peers.js';
 import type { LeastLoadedAssignerReply, Role } from '../cluster/messages.js';
 import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js';
 import { CodeArenaError } from '../common/errors.js';
 import { availableLanguages } from '../sandbox/languages.js';
-import { listen, type Connection, type Listener } from '../wire/index.js';
 import { joinAccountingGroup } from '../worker/accounting.js';
 import { PsiSampler } from '../worker/psi.js';
 import { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
 import { createLogger, type Logger } from './log.js';
-import { PeerLinks } from './peers.js';
-import { isClusterMessage, WireMessageSchema, type WireMessage } from './wire-messages.js';
+import { isClusterMessage, type WireMessage } from './wire-messages.js';
 import type { RunMessage } from '../runs/messages.js';
 
 /** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
@@ -112,32 +113,9 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
     return service?.handle(from, msg);
   };
-  const peers: PeerLinks<WireMessage> = new PeerLinks<WireMessage>({
-    name: self.name,
-    secret: config.cluster.secret as string,
-    schema: WireMessageSchema,
-    logger: log,
-    resolve: (p) => book.resolve(p),
-    onMessage: dispatch,
-  });
+  const peers = memberLinks({ config, name: self.name, book, log, dispatch });
   const driver = new ClusterDriver(node, peers, stateFile, log);
-  const serve = async (conn: Connection<WireMessage>) => {
-    for await (const msg of conn) {
-      const pending = dispatch(conn.peerName, msg);
-      if (pending) await pending;
-    }
-  };
-  const listener = await listen<WireMessage>({
-    host: self.address,
-    port: self.port,
-    secret: config.cluster.secret as string,
-    name: self.name,
-    schema: WireMessageSchema,
-    logger: log,
-    acceptPeer: (p) => book.has(p),
-    onConnection: (c) => void serve(c),
-    onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
-  });
+  const listener = await listenForMembers({ config, name: self.name, book, log, dispatch, host: self.address, port: self.port });
   driver.start();
   const ownGroup = joinAccountingGroup(config.cluster.name, self.name);
   const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(ownGroup ? { excludeGroup: ownGroup } : {}) });

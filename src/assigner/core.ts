@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { RunMessage, RunResultWire, RunSpecWire } from '../runs/messages.js';
+import { unmeasuredResult, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event
@@ -209,8 +209,7 @@ export class AssignerCore {
     this.runs.delete(id);
     const qi = this.queue.indexOf(id);
     if (qi >= 0) this.queue.splice(qi, 1);
-    const result: RunResultWire = { status: r.status, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: run.spec.language, version: '', ...(r.message ? { message: r.message } : {}) };
-    return [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result })];
+    return [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result: unmeasuredResult(r.status, run.spec.language, r.message) })];
   }
 
   private passOver(id: string, run: HeldRun, nowMs: number): AssignerAction[] {

@@ -1,4 +1,5 @@
 import { availableLanguages, findLanguage, type LanguageInfo } from '../sandbox/languages.js';
+import { unmeasuredResult } from '../runs/messages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
@@ -53,10 +54,7 @@ export class LocalBackend implements RunBackend {
     sink.started({ worker: this.opts.name ?? 'local', assigner: null });
     void (async () => {
       for await (const c of handle.chunks) sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data) });
-      const result = await handle.result.catch((err: Error) => ({
-        status: 'internal_error' as const, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0,
-        language: run.language, version: '', message: err.message,
-      }));
+      const result = await handle.result.catch((err: Error) => unmeasuredResult('internal_error', run.language, err.message));
       this.running.delete(run.id);
       sink.exit(result);
       this.next();
@@ -70,7 +68,7 @@ export class LocalBackend implements RunBackend {
       const p = this.pending.get(w.run.id);
       if (p?.killed) {
         this.pending.delete(w.run.id);
-        w.sink.exit({ status: 'killed', exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: w.run.language, version: '' });
+        w.sink.exit(unmeasuredResult('killed', w.run.language));
         continue;
       }
       this.launch(w.run, w.sink);
@@ -102,7 +100,7 @@ export class LocalBackend implements RunBackend {
     if (i >= 0) {
       const [w] = this.queue.splice(i, 1);
       this.pending.delete(id);
-      w?.sink.exit({ status: 'killed', exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: w.run.language, version: '' });
+      if (w) w.sink.exit(unmeasuredResult('killed', w.run.language));
     }
   }
 

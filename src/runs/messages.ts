@@ -63,6 +63,11 @@ export const RunResultWireSchema = z.object({
 });
 export type RunResultWire = z.infer<typeof RunResultWireSchema>;
 
+/** A run's end when nothing of the program was measured (killed while waiting, lost, failed). */
+export function unmeasuredResult(status: RunResultWire['status'], language: string, message?: string): RunResultWire {
+  return { status, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language, version: '', ...(message ? { message: message.slice(0, TEXT_MAX) } : {}) };
+}
+
 const from = { from: NodeNameSchema };
 
 export const RunMessageSchema = z.discriminatedUnion('type', [

@@ -126,7 +126,6 @@ export class SandboxProcess {
   readonly cgroup: RunCgroup | null;
   readonly ready: Promise<void>;
   private readonly parser = new ControlParser();
-  private controlBytes = 0;
   private pendingExit: ((r: PhaseReport) => void) | null = null;
   private onOutput: ((data: Buffer) => void) | null = null;
   private failure: string | null = null;
@@ -161,7 +160,6 @@ export class SandboxProcess {
         reject(this.startError(why));
       });
       ctl.on('data', (data: Buffer) => {
-        this.controlBytes += data.length;
         let msgs: ControlMessage[];
         try {
           msgs = this.parser.feed(data);
@@ -289,10 +287,6 @@ export class SandboxProcess {
       this.failureListeners.push((why) => reject(new Error(why)));
       this.sendControl(encodePhase(cmd));
     });
-  }
-
-  get controlBytesRead(): number {
-    return this.controlBytes;
   }
 
   kill(): void {

@@ -1,12 +1,11 @@
 import net from 'node:net';
+import { memberLinks } from '../agent/links.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ClusterNode } from '../cluster/node.js';
 import type { ClusterMessage, Load } from '../cluster/messages.js';
 import { AddressBook } from '../agent/address-book.js';
 import { ClusterDriver, nowMs, osRandom, StateFile } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
-import { PeerLinks } from '../agent/peers.js';
-import { WireMessageSchema, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
 
 /**
@@ -47,14 +46,13 @@ const node = new ClusterNode({
   rng: osRandom,
   nowMs: nowMs(),
 });
-const peers = new PeerLinks<WireMessage>({
+const peers = memberLinks({
+  config,
   name: data.name,
-  secret: config.cluster.secret as string,
-  schema: WireMessageSchema,
-  logger: log,
-  resolve: (p) => book.resolve(p),
-  onMessage: (from, msg) => {
-    if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg as ClusterMessage);
+  book,
+  log,
+  dispatch: (from, msg) => {
+    if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg);
   },
 });
 const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || healthy);

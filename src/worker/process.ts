@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import { listenForMembers, memberLinks } from '../agent/links.js';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,14 +7,12 @@ import { Worker } from 'node:worker_threads';
 import { AddressBook, WORKER_PORT_OFFSET, workerProcessName } from '../agent/address-book.js';
 import { nowMs } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
-import { PeerLinks } from '../agent/peers.js';
-import { isClusterMessage, WireMessageSchema, type WireMessage } from '../agent/wire-messages.js';
+import { isClusterMessage, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
-import { CHUNKS_PER_MESSAGE_MAX, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
-import { listen, type Connection } from '../wire/index.js';
 import { joinAccountingGroup } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
@@ -55,14 +54,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   const running = new Map<string, { handle: RunHandle; assigner: string; interactive: boolean; evicted: string | null }>();
   const languages = (await availableLanguages()).map((l) => l.id);
 
-  const peers = new PeerLinks<WireMessage>({
-    name,
-    secret: config.cluster.secret as string,
-    schema: WireMessageSchema,
-    logger: log,
-    resolve: (p) => book.resolve(p),
-    onMessage: (from, msg) => dispatch(from, msg),
-  });
+  const peers = memberLinks({ config, name, book, log, dispatch: (from, msg) => dispatch(from, msg) });
 
   const load = () => {
     const p = psi.read();
@@ -104,7 +96,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
         const r = await handle.result;
         result = { ...r, ...(r.message ? { message: r.message.slice(0, 4000) } : {}) };
       } catch (err) {
-        result = { status: 'internal_error', exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language: run.language, version: '', message: (err as Error).message.slice(0, 4000) };
+        result = unmeasuredResult('internal_error', run.language, (err as Error).message);
       }
       const evicted = running.get(run.id)?.evicted ?? null;
       running.delete(run.id);
@@ -180,21 +172,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     process.exit(1);
   });
 
-  const listener = await listen<WireMessage>({
-    host: hostNode.address,
-    port: hostNode.port + WORKER_PORT_OFFSET + opts.index,
-    secret: config.cluster.secret as string,
-    name,
-    schema: WireMessageSchema,
-    logger: log,
-    acceptPeer: (p) => book.has(p),
-    onConnection: (c: Connection<WireMessage>) => {
-      void (async () => {
-        for await (const msg of c) dispatch(c.peerName, msg);
-      })();
-    },
-    onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
-  });
+  const listener = await listenForMembers({ config, name, book, log, dispatch, host: hostNode.address, port: hostNode.port + WORKER_PORT_OFFSET + opts.index });
 
   if (process.env.CODEARENA_TEST_HOOKS === '1') {
     // Test hook: SIGUSR2 blocks this thread's event loop for 10 s, as a wedged Worker would be.

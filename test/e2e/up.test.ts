@@ -38,6 +38,24 @@ after(async () => {
   assert.equal(left, '', 'no process left behind');
 });
 
+/** The process id of Worker process `name` (wrk-1-wN) of this cluster. */
+function workerPid(name: string): number {
+  const index = /-w(\d+)$/.exec(name)?.[1];
+  assert.ok(index !== undefined, `not a Worker process name: ${name}`);
+  const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
+  return Number(pid);
+}
+
+/** Waits until the run is running and names the Worker running it. */
+async function runningWorker(id: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const v = (await (await fetch(`${url}/api/v1/runs/${id}`, { headers: cluster.headers() })).json()) as { status: string; worker: string | null };
+    if (v.status === 'running' && v.worker) return v.worker;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`run ${id} never ran`);
+}
+
 async function post(body: unknown, headers = cluster.headers()) {
   const r = await fetch(`${url}/api/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
@@ -144,12 +162,7 @@ describe('runs end to end on a `codearena up` cluster', () => {
 
   test('above the second PSI bound a Worker stops its batch run, which finishes on another Worker', async () => {
     const r = await post({ language: 'python', source: 'import time\nprint("start", flush=True)\ntime.sleep(2)\nprint("done")\n' });
-    let worker = '';
-    for (let i = 0; i < 100 && !worker; i++) {
-      const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; worker: string | null };
-      if (v.status === 'running' && v.worker) worker = v.worker;
-      else await new Promise((res) => setTimeout(res, 100));
-    }
+    const worker = await runningWorker(String(r.body.id));
     writeFileSync(path.join(cluster.psiDir, `${worker}.json`), JSON.stringify({ memory: 0.97 }));
     try {
       for (let i = 0; i < 150; i++) {
@@ -208,10 +221,9 @@ describe('runs end to end on a `codearena up` cluster', () => {
     const acc = await ws.waitFor((m): m is Extract<typeof m, { type: 'accepted' }> => m.type === 'accepted', 30_000);
     await ws.waitFor(() => ws.output('stdout').includes('up'), 30_000);
     const view = (await (await fetch(`${url}/api/v1/runs/${acc.id}`, { headers: cluster.headers() })).json()) as { worker: string };
-    const index = /-w(\d+)$/.exec(view.worker)?.[1];
-    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
+    const pid = workerPid(view.worker);
     const killedAt = Date.now();
-    process.kill(Number(pid), 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
     const exit = await ws.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit', 15_000);
     console.log(`# node_lost told ${Date.now() - killedAt} ms after SIGKILL of ${view.worker}`);
     assert.equal(exit.result.status, 'node_lost');
@@ -228,15 +240,9 @@ describe('runs end to end on a `codearena up` cluster', () => {
   test('a Worker killed under a batch run: the run starts again elsewhere and finishes ok', async () => {
     const r = await post({ language: 'python', source: 'import time\nprint("start", flush=True)\ntime.sleep(2)\nprint("done")\n' });
     assert.equal(r.status, 201);
-    let worker = '';
-    for (let i = 0; i < 100 && !worker; i++) {
-      const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; worker: string | null };
-      if (v.status === 'running' && v.worker) worker = v.worker;
-      else await new Promise((res) => setTimeout(res, 100));
-    }
-    const index = /-w(\d+)$/.exec(worker)?.[1];
-    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
-    process.kill(Number(pid), 'SIGKILL');
+    const worker = await runningWorker(String(r.body.id));
+    const pid = workerPid(worker);
+    process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 150; i++) {
       const v = (await (await fetch(`${url}/api/v1/runs/${r.body.id}`, { headers: cluster.headers() })).json()) as { status: string; stdout: string };
       if (v.status !== 'queued' && v.status !== 'running') {
@@ -250,10 +256,10 @@ describe('runs end to end on a `codearena up` cluster', () => {
   });
 
   test('a Worker whose event loop is blocked stops heartbeating', async () => {
-    const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index 1 `], { encoding: 'utf8' }).trim().split('\n')[0];
-    assert.ok(pid, 'found the worker process');
+    const pid = workerPid('wrk-1-w1');
+    assert.ok(pid > 0, 'found the worker process');
     const t0 = Date.now();
-    process.kill(Number(pid), 'SIGUSR2');
+    process.kill(pid, 'SIGUSR2');
     for (;;) {
       const c = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; state: string }> };
       const w = c.nodes.find((n) => n.name === 'wrk-1-w1');
