@@ -63,6 +63,14 @@ function clusterRole(role: string): Role {
   return role === 'gateway' ? 'empty' : (role as Role);
 }
 
+/** The lab config pairs its pinned Assigners in the order listed: 1st with 2nd, 3rd with 4th… */
+export function configBuddy(config: LabConfig, name: string): string | null {
+  const pinned = config.nodes.filter((n) => n.role === 'assigner').map((n) => n.name);
+  const i = pinned.indexOf(name);
+  if (i < 0) return null;
+  return pinned[i % 2 === 0 ? i + 1 : i - 1] ?? null;
+}
+
 function pickSelf(config: LabConfig, name: string | undefined): NodeConfig {
   const wanted = name ?? os.hostname();
   const self = config.nodes.find((n) => n.name === wanted);
@@ -86,6 +94,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       name: self.name,
       pid: process.pid,
       role: clusterRole(role),
+      buddy: configBuddy(config, self.name),
       seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
       languages: role === 'worker' ? languages : [],
       strength: {

@@ -23,6 +23,8 @@ export const FAREWELL_HEARTBEATS = 2;
 export interface HeartbeatClientInit {
   name: NodeName;
   role: Role;
+  /** An Assigner's buddy at boot (the config pairs pinned Assigners in order). */
+  buddy?: NodeName | null;
   incarnation: number;
   seedMonitors: readonly NodeName[];
   languages: readonly string[];
@@ -39,6 +41,8 @@ export class HeartbeatClient {
   /** Bumped whenever what the node advertises (role, Monitor, quantized load) changes. */
   version = 0;
   role: Role;
+  /** The Assigner this one replicates its runs to (null: unpaired, or not an Assigner). */
+  buddy: NodeName | null;
   monitor: NodeName | null = null;
   private candidates: NodeName[];
   private candidatesHash: number;
@@ -58,6 +62,7 @@ export class HeartbeatClient {
     assert.ok(init.incarnation >= 1, 'a live node has incarnation >= 1 (0 is a placeholder)');
     this.name = init.name;
     this.role = init.role;
+    this.buddy = init.role === 'assigner' ? init.buddy ?? null : null;
     this.incarnation = init.incarnation;
     this.candidates = init.seedMonitors.slice(0, MONITORS_MAX);
     this.candidatesHash = hashNames(this.candidates);
@@ -69,9 +74,16 @@ export class HeartbeatClient {
     this.monitor = this.choose(init.firstHeartbeatAtMs);
   }
 
+  setBuddy(buddy: NodeName | null): void {
+    if (buddy === this.buddy) return;
+    this.buddy = buddy;
+    this.version += 1;
+  }
+
   setRole(role: Role): void {
     if (role === this.role) return;
     this.role = role;
+    if (role !== 'assigner') this.buddy = null;
     this.advertisedLoad = tableLoad(role, this.exactLoad);
     this.version += 1;
   }
@@ -119,6 +131,7 @@ export class HeartbeatClient {
       load: this.advertisedLoad,
       languages: this.languages,
       ...(this.pid !== undefined ? { pid: this.pid } : {}),
+      ...(this.buddy !== null ? { buddy: this.buddy } : {}),
     };
   }
 
@@ -180,6 +193,7 @@ export class HeartbeatClient {
       languages: this.languages,
       monitorsHash: this.candidatesHash,
       ...(this.pid !== undefined ? { pid: this.pid } : {}),
+      ...(this.buddy !== null ? { buddy: this.buddy } : {}),
     };
   }
 

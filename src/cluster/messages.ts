@@ -20,6 +20,8 @@ export const GOSSIP_ENTRIES_PER_MESSAGE_MAX = 128;
 export const MONITOR_HEARTBEAT_WORKERS_MAX = 256;
 /** Run slots a node may advertise (a lab PC has 8 cores; 1024 leaves room for big servers). */
 export const SLOTS_MAX = 1024;
+/** Assigners a monitor_heartbeat lists: ~1 per 10 lab PCs leaves room for a 3,000-node campus. */
+export const ASSIGNERS_MAX = 512;
 export const REQUEST_ID_LENGTH_MAX = 64;
 
 const UINT32_MAX = 0xffffffff;
@@ -58,6 +60,8 @@ export const EntrySchema = z.object({
   monitor: NodeNameSchema.nullable(),
   load: LoadSchema,
   languages: LanguagesSchema,
+  /** An Assigner's buddy (it replicates its runs there); absent or null for other roles. */
+  buddy: NodeNameSchema.nullable().optional(),
 });
 
 export const DigestSchema = z.object({
@@ -92,6 +96,7 @@ export const HeartbeatSchema = z.object({
   monitor: NodeNameSchema,
   load: LoadSchema,
   languages: LanguagesSchema,
+  buddy: NodeNameSchema.nullable().optional(),
   /** Hash of the Monitor list this node knows; the ack repeats the list only if it differs. */
   monitorsHash: z.number().int().min(0).max(UINT32_MAX),
 });
@@ -157,6 +162,14 @@ export const WorkerLoadSchema = z.object({
   languages: LanguagesSchema,
 });
 
+/** What the Monitors' table says of one Assigner: Assigners learn their buddy's fate from it. */
+export const AssignerStateSchema = z.object({
+  name: NodeNameSchema,
+  incarnation: CounterSchema,
+  status: StatusSchema,
+  buddy: NodeNameSchema.nullable(),
+});
+
 export const MonitorHeartbeatSchema = z.object({
   type: z.literal('monitor_heartbeat'),
   from: NodeNameSchema,
@@ -164,6 +177,8 @@ export const MonitorHeartbeatSchema = z.object({
   term: CounterSchema,
   intervalMs: z.number().int().min(1).max(60_000),
   workers: z.array(WorkerLoadSchema).max(MONITOR_HEARTBEAT_WORKERS_MAX),
+  /** Every Assigner the table holds, dead ones included (a buddy takes over a dead one's runs). */
+  assigners: z.array(AssignerStateSchema).max(ASSIGNERS_MAX).optional(),
 });
 
 export const LeastLoadedAssignerRequestSchema = z.object({
@@ -216,6 +231,8 @@ export const OrderRoleSchema = z.object({
   seq: CounterSchema,
   target: NodeNameSchema,
   role: RoleSchema,
+  /** For role 'assigner': the buddy to pair with (an order may only re-pair, role unchanged). */
+  buddy: NodeNameSchema.nullable().optional(),
 });
 
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
@@ -243,6 +260,7 @@ export type Digest = z.infer<typeof DigestSchema>;
 export type LogPosition = z.infer<typeof LogPositionSchema>;
 export type TableHash = z.infer<typeof TableHashSchema>;
 export type WorkerLoad = z.infer<typeof WorkerLoadSchema>;
+export type AssignerState = z.infer<typeof AssignerStateSchema>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export type HeartbeatAck = z.infer<typeof HeartbeatAckSchema>;
 export type GossipPush = z.infer<typeof GossipPushSchema>;

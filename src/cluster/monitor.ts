@@ -4,6 +4,7 @@ import { FailureDetector } from './failure-detector.js';
 import { Gossip } from './gossip.js';
 import { hashNames, rendezvousOwner } from './hash.js';
 import {
+  ASSIGNERS_MAX,
   MONITOR_HEARTBEAT_WORKERS_MAX,
   MONITORS_MAX,
   ZERO_LOAD,
@@ -15,6 +16,7 @@ import {
   type NodeName,
   type WireEntry,
   type WorkerLoad,
+  type AssignerState,
 } from './messages.js';
 import { NodeTable, tableLoad } from './node-table.js';
 import type { Outbox, TimerRequest } from './output.js';
@@ -107,6 +109,7 @@ export class MonitorCore {
         load: tableLoad(hb.role, hb.load),
         languages: hb.languages,
         ...(hb.pid !== undefined ? { pid: hb.pid } : {}),
+        ...(hb.buddy ? { buddy: hb.buddy } : {}),
       },
       nowMs,
     );
@@ -218,6 +221,15 @@ export class MonitorCore {
     }
   }
 
+  private assignerStates(): AssignerState[] {
+    const all: AssignerState[] = [];
+    for (const e of this.assignerEntries()) {
+      if (all.length >= ASSIGNERS_MAX) break;
+      all.push({ name: e.name, incarnation: e.incarnation, status: e.status, buddy: e.buddy ?? null });
+    }
+    return all;
+  }
+
   /** The Workers reporting here, with their latest exact load, rotating past the message bound. */
   private ownWorkers(): WorkerLoad[] {
     const all: WorkerLoad[] = [];
@@ -240,6 +252,7 @@ export class MonitorCore {
       term: this.election.term,
       intervalMs: this.timing.monitorHeartbeatIntervalMs,
       workers,
+      assigners: this.assignerStates(),
     };
     for (const name of this.table.withRole('assigner')) {
       if (this.table.get(name)?.status === 'alive') out.messages.push({ to: name, message });

@@ -34,6 +34,8 @@ export type ClusterEvent =
 export interface ClusterNodeConfig {
   name: NodeName;
   role: Role;
+  /** An Assigner's buddy at boot: the lab config pairs its pinned Assigners in order. */
+  buddy?: NodeName | null;
   /** The Monitors named in the lab config: where a booting node first reports. */
   seedMonitors: readonly NodeName[];
   /** The agent's process id, for the cluster view. */
@@ -84,6 +86,7 @@ export class ClusterNode {
       ...(init.config.pid !== undefined ? { pid: init.config.pid } : {}),
       name: this.name,
       role: init.config.role,
+      buddy: init.config.buddy ?? null,
       incarnation: this.persistent.incarnation,
       seedMonitors: init.config.seedMonitors,
       languages: init.config.languages,
@@ -95,6 +98,11 @@ export class ClusterNode {
 
   get role(): Role {
     return this.client.role;
+  }
+
+  /** The Assigner this one replicates its runs to, by the newest order (null: unpaired). */
+  get buddy(): NodeName | null {
+    return this.client.buddy;
   }
 
   get incarnation(): number {
@@ -193,10 +201,15 @@ export class ClusterNode {
     p.orderSeq = order.seq;
     this.knownLeaderTerm = order.term;
     this.dirty = true;
-    if (order.role === this.client.role) return;
-    out.notes.push({ kind: 'role_changed', from: this.client.role, to: order.role, term: order.term });
-    this.client.setRole(order.role);
-    this.enterRole(order.role, nowMs);
+    if (order.role !== this.client.role) {
+      out.notes.push({ kind: 'role_changed', from: this.client.role, to: order.role, term: order.term });
+      this.client.setRole(order.role);
+      this.enterRole(order.role, nowMs);
+    }
+    if (order.role === 'assigner' && order.buddy !== undefined && order.buddy !== this.client.buddy) {
+      out.notes.push({ kind: 'buddy_changed', from: this.client.buddy, to: order.buddy, term: order.term });
+      this.client.setBuddy(order.buddy);
+    }
   }
 
   private enterRole(role: Role, nowMs: number): void {

@@ -29,6 +29,7 @@ export type Note =
   | { kind: 'became_leader'; term: number }
   | { kind: 'stepped_down'; term: number }
   | { kind: 'role_changed'; from: Role; to: Role; term: number }
+  | { kind: 'buddy_changed'; from: NodeName | null; to: NodeName | null; term: number }
   | { kind: 'monitor_changed'; from: NodeName | null; to: NodeName }
   | { kind: 'table_full'; name: NodeName }
   | { kind: 'stale_order'; term: number; seq: number };

@@ -19,16 +19,25 @@ export interface StrengthOptions {
   settleMs: number;
 }
 
+interface Pending {
+  atMs: number;
+  role: 'assigner';
+  buddy: NodeName;
+}
+
 export class StrengthKeeper {
   private seq = 0;
   private seqTerm = -1;
   private termSinceMs = 0;
-  /** Orders in flight: node → when it was ordered. Bounded by the nodes in the table. */
-  private readonly pending = new Map<NodeName, number>();
+  /** Orders in flight: node → what it was ordered and when. Bounded by the nodes in the table. */
+  private readonly pending = new Map<NodeName, Pending>();
 
   constructor(private readonly opts: StrengthOptions) {}
 
-  /** Called on the leader's periodic check; appends at most the orders that restore the minimum. */
+  /**
+   * Called on the leader's periodic check; appends the orders that pair every unpaired Assigner
+   * (with another unpaired one, else with a promoted Empty node) and restore the minimum.
+   */
   check(self: NodeName, term: number, table: NodeTable, nowMs: number, out: Outbox): void {
     if (term !== this.seqTerm) {
       this.seqTerm = term;
@@ -37,26 +46,54 @@ export class StrengthKeeper {
       this.pending.clear();
     }
     if (nowMs - this.termSinceMs < this.opts.settleMs) return;
-    let assigners = 0;
+    for (const [name, p] of this.pending) {
+      const e = table.get(name);
+      const done = e?.role === p.role && (e.buddy ?? null) === p.buddy;
+      if (done || nowMs - p.atMs > this.opts.orderRetryMs || e?.status === 'dead') this.pending.delete(name);
+    }
+    // A suspect Assigner still counts: a suspicion may be refuted, a promotion is not undone.
+    const live = (name: NodeName | null | undefined) => {
+      const e = name ? table.get(name) : undefined;
+      return e !== undefined && e.role === 'assigner' && e.status !== 'dead' ? e : undefined;
+    };
+    const assigners: NodeName[] = [];
     const empties: NodeName[] = [];
     for (const e of table.values()) {
-      // A suspect Assigner still counts: a suspicion may be refuted, a promotion is not undone.
-      if (e.role === 'assigner' && e.status !== 'dead') assigners++;
-      else if (e.role === 'empty' && e.status === 'alive' && !this.opts.nonPromotable.has(e.name)) empties.push(e.name);
+      if (live(e.name)) assigners.push(e.name);
+      else if (e.role === 'empty' && e.status === 'alive' && !this.opts.nonPromotable.has(e.name) && !this.pending.has(e.name)) empties.push(e.name);
     }
-    for (const [name, at] of this.pending) {
-      if (table.get(name)?.role === 'assigner' || nowMs - at > this.opts.orderRetryMs) this.pending.delete(name);
-    }
-    const wanted = Math.max(this.opts.assignersMin, assigners % 2 === 0 ? assigners : assigners + 1);
-    let missing = wanted - assigners - this.pending.size;
-    for (const name of empties.sort()) {
-      if (missing <= 0) break;
-      if (this.pending.has(name)) continue;
+    empties.sort();
+    const orphans = assigners
+      .filter((name) => {
+        if (this.pending.has(name)) return false;
+        const buddy = live(table.get(name)?.buddy);
+        return buddy === undefined || (buddy.buddy ?? null) !== name;
+      })
+      .sort();
+    const order = (target: NodeName, buddy: NodeName) => {
       this.seq++;
-      const order: OrderRole = { type: 'order_role', from: self, term, seq: this.seq, target: name, role: 'assigner' };
-      out.messages.push({ to: name, message: order });
-      this.pending.set(name, nowMs);
-      missing--;
+      out.messages.push({ to: target, message: { type: 'order_role', from: self, term, seq: this.seq, target, role: 'assigner', buddy } satisfies OrderRole });
+      this.pending.set(target, { atMs: nowMs, role: 'assigner', buddy });
+    };
+    while (orphans.length >= 2) {
+      const [a, b] = orphans.splice(0, 2) as [NodeName, NodeName];
+      order(a, b);
+      order(b, a);
+    }
+    const [orphan] = orphans;
+    if (orphan !== undefined) {
+      const e = empties.shift();
+      if (e !== undefined) {
+        order(e, orphan);
+        order(orphan, e);
+      }
+    }
+    let promoted = [...this.pending.keys()].filter((n) => table.get(n)?.role !== 'assigner').length;
+    while (assigners.length + promoted < this.opts.assignersMin && empties.length >= 2) {
+      const [a, b] = empties.splice(0, 2) as [NodeName, NodeName];
+      order(a, b);
+      order(b, a);
+      promoted += 2;
     }
   }
 }
