@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { unmeasuredResult, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event
@@ -32,21 +32,47 @@ export interface AssignerOptions {
   retryAfterMs: number;
   /** Runs held at once (queued + running); bounded like everything else. */
   runsMax: number;
+  /** A finished run's output stays this long, for a Gateway that failed over to fetch it. */
+  finishedRetainMs: number;
+  /** Output bytes kept for finished runs (own and replicas); past it the oldest are forgotten. */
+  finishedRetainBytesMax: number;
+  /** Finished runs kept (own and replicas); past it the oldest are forgotten. */
+  finishedRetainCountMax: number;
 }
 
-type Phase = 'queued' | 'offered' | 'running';
+type Phase = 'queued' | 'offered' | 'running' | 'finished';
 
-interface HeldRun {
+/** One run's output so far (the current attempt's), in seq order from 0, and its end. */
+interface RunRecord {
+  chunks: RunChunkWire[];
+  bytes: number;
+  result: RunResultWire | null;
+  finishedAtMs: number;
+}
+
+/** The buddy's copy of a run: enough to carry the run on if its Assigner dies. */
+interface Replica extends RunRecord {
+  owner: string;
+  gateway: string;
+  spec: RunSpecWire;
+  attempts: number;
+  worker: string | null;
+}
+
+interface HeldRun extends RunRecord {
   spec: RunSpecWire;
   gateway: string;
   phase: Phase;
   worker: string | null;
   tried: Set<string>;
   offerSeq: number;
-  input: Array<{ kind: 'data'; data: string } | { kind: 'eof' }>;
+  /** Input that came before the run had a Worker (the Gateway numbers it; resent input is dropped there). */
+  input: Array<Extract<RunMessage, { type: 'run_input' | 'run_eof' }>>;
   lastPosition: number;
   /** Placements so far; a batch run whose Worker is lost is placed again up to ATTEMPTS_MAX. */
   attempts: number;
+  /** Chunks up to this seq are held by the buddy too (or there is no buddy): the Worker may forget them. */
+  acked: number;
 }
 
 /** A non-interactive run is tried on at most this many Workers before it ends as node_lost. */
@@ -61,17 +87,42 @@ export class AssignerCore {
   private readonly workers = new Map<string, WorkerState>();
   private readonly runs = new Map<string, HeldRun>();
   private readonly queue: string[] = [];
+  private readonly replicas = new Map<string, Replica>();
+  /** Where this Assigner copies its runs; null: unpaired, Workers are acknowledged at once. */
+  private buddy: string | null = null;
 
   constructor(private readonly opts: AssignerOptions) {
     assert.ok(opts.queueMax > 0 && opts.runsMax >= opts.queueMax);
+  }
+
+  get buddyName(): string | null {
+    return this.buddy;
+  }
+
+  private liveReplicas(): number {
+    let n = 0;
+    for (const r of this.replicas.values()) if (r.result === null) n++;
+    return n;
+  }
+
+  /** The Assigners whose runs this one holds copies of. */
+  replicaOwners(): Set<string> {
+    return new Set([...this.replicas.values()].map((r) => r.owner));
+  }
+
+  get replicaCount(): number {
+    return this.replicas.size;
   }
 
   get queueLength(): number {
     return this.queue.length;
   }
 
+  /** Runs not yet finished (a finished run is kept a while for a Gateway failover). */
   get runCount(): number {
-    return this.runs.size;
+    let n = 0;
+    for (const r of this.runs.values()) if (r.phase !== 'finished') n++;
+    return n;
   }
 
   runsOn(worker: string): string[] {
@@ -92,12 +143,13 @@ export class AssignerCore {
 
   onSubmit(gateway: string, spec: RunSpecWire, nowMs: number): AssignerAction[] {
     if (this.runs.has(spec.id)) return []; // a resent submit: we already hold it
-    if (this.queue.length >= this.opts.queueMax || this.runs.size >= this.opts.runsMax) {
+    if (this.queue.length >= this.opts.queueMax || this.runCount >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    this.runs.set(spec.id, { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0 });
+    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
+    this.runs.set(spec.id, run);
     this.queue.push(spec.id);
-    return this.pump(nowMs);
+    return [...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 }), ...this.pump(nowMs)];
   }
 
   onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number): AssignerAction[] {
@@ -106,23 +158,31 @@ export class AssignerCore {
     if (w && w.offersInFlight > 0) w.offersInFlight--;
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
-      return accepted ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];
+      return accepted && run?.worker !== worker ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];
     }
     if (!accepted) return this.passOver(id, run, nowMs);
+    const out = this.startedOn(id, run, worker);
+    if (w) w.load = { ...w.load, slotsFree: Math.max(0, w.load.slotsFree - 1), slotsBusy: w.load.slotsBusy + 1 };
+    return out;
+  }
+
+  private startedOn(id: string, run: HeldRun, worker: string): AssignerAction[] {
     run.phase = 'running';
-    if (w) {
-      w.load = { ...w.load, slotsFree: Math.max(0, w.load.slotsFree - 1), slotsBusy: w.load.slotsBusy + 1 };
-    }
-    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_started', from: this.opts.name, id, worker })];
-    for (const i of run.input.splice(0)) {
-      out.push(this.send(worker, i.kind === 'data' ? { type: 'run_input', from: this.opts.name, id, data: i.data } : { type: 'run_eof', from: this.opts.name, id }));
-    }
+    run.worker = worker;
+    const qi = this.queue.indexOf(id);
+    if (qi >= 0) this.queue.splice(qi, 1);
+    const out: AssignerAction[] = [
+      this.send(run.gateway, { type: 'run_started', from: this.opts.name, id, worker, buddy: this.buddy }),
+      ...this.toBuddy({ type: 'replica_placed', from: this.opts.name, id, worker }),
+    ];
+    for (const i of run.input.splice(0)) out.push(this.send(worker, { ...i, from: this.opts.name }));
     return out;
   }
 
   onTimer(key: string, nowMs: number): AssignerAction[] {
     const [kind, id, seq] = key.split('|');
     if (kind === 'retry') return this.pump(nowMs);
+    if (kind === 'expire') return this.expire(nowMs);
     const run = id ? this.runs.get(id) : undefined;
     if (kind !== 'offer' || !run || run.phase !== 'offered' || String(run.offerSeq) !== seq) return [];
     const w = run.worker ? this.workers.get(run.worker) : undefined;
@@ -130,50 +190,208 @@ export class AssignerCore {
     return this.passOver(id as string, run, nowMs);
   }
 
-  /** Output and exit from the Worker running the run, relayed to its Gateway. */
+  /**
+   * Output and exit from the Worker running the run: kept, relayed to the Gateway and copied to
+   * the buddy; the Worker hears "acked" once the buddy holds them too (at once with no buddy).
+   * A chunk sent again after a takeover (seq already held) is only acknowledged again.
+   */
   onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
-    if (!run || run.worker !== worker || run.phase !== 'running') return [];
-    if (msg.type === 'run_exit') {
-      this.runs.delete(msg.id);
-      const w = this.workers.get(worker);
-      if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
-      // A slot is free now: the queue need not wait for the next load report.
-      return [this.send(run.gateway, { ...msg, from: this.opts.name }), ...this.pump(nowMs)];
+    if (!run || run.worker !== worker) {
+      // An exit nobody here waits for (forgotten, or another attempt's): let the Worker forget it.
+      return msg.type === 'run_exit' && !run ? [this.send(worker, { type: 'run_ack', from: this.opts.name, id: msg.id, seq: -1, exit: true })] : [];
     }
-    return [this.send(run.gateway, { ...msg, from: this.opts.name })];
+    if (run.phase === 'finished') return msg.type === 'run_exit' ? [this.ackWorker(msg.id, run)] : [];
+    if (run.phase !== 'running') return [];
+    if (msg.type === 'run_exit') {
+      this.release(worker);
+      const out = this.finished(msg.id, run, { ...msg.result }, nowMs);
+      // A slot is free now: the queue need not wait for the next load report.
+      return [...out, ...this.pump(nowMs)];
+    }
+    const fresh = appendChunks(run, msg.chunks);
+    if (fresh.length === 0) return [this.ackWorker(msg.id, run)];
+    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_output', from: this.opts.name, id: msg.id, chunks: fresh })];
+    if (this.buddy === null) {
+      run.acked = run.chunks.length - 1;
+      out.push(this.ackWorker(msg.id, run));
+    } else {
+      out.push(this.send(this.buddy, { type: 'replica_output', from: this.opts.name, id: msg.id, chunks: fresh }));
+    }
+    return out;
   }
 
   /** Input and kill from the Gateway: forwarded once the run has a Worker, held until then. */
   onGatewayMessage(msg: Extract<RunMessage, { type: 'run_input' | 'run_eof' | 'run_kill' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
-    if (!run) return [];
+    if (!run || run.phase === 'finished') return [];
     if (msg.type === 'run_kill' && run.phase === 'queued') {
-      return [...this.finish(msg.id, run, { status: 'killed', message: undefined }), ...this.pump(nowMs)];
+      return [...this.finished(msg.id, run, unmeasuredResult('killed', run.spec.language), nowMs), ...this.pump(nowMs)];
     }
     if (run.phase === 'running' && run.worker) return [this.send(run.worker, { ...msg, from: this.opts.name })];
     if (msg.type === 'run_kill') {
       // Offered, not yet answered: whoever says yes gets a kill right after.
       const out = run.worker ? [this.send(run.worker, { ...msg, from: this.opts.name })] : [];
-      return [...out, ...this.finish(msg.id, run, { status: 'killed', message: undefined })];
+      return [...out, ...this.finished(msg.id, run, unmeasuredResult('killed', run.spec.language), nowMs)];
     }
-    if (run.input.length < 1024) run.input.push(msg.type === 'run_input' ? { kind: 'data', data: msg.data } : { kind: 'eof' });
+    if (run.input.length < 1024) run.input.push(msg);
     return [];
+  }
+
+  /** A Gateway (after a takeover, or a new one after a Gateway failover) wants the run's stream. */
+  onAttach(gateway: string, id: string, afterSeq: number): AssignerAction[] {
+    const run = this.runs.get(id);
+    if (!run) return [];
+    const out: AssignerAction[] = [];
+    if (run.gateway !== gateway) {
+      run.gateway = gateway;
+      out.push(...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id, gateway, run: run.spec, attempts: run.attempts }));
+    }
+    const phase = run.phase === 'offered' ? 'queued' : run.phase;
+    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, run: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null }));
+    for (const msg of outputMessages(this.opts.name, id, run.chunks, afterSeq, 'run_output')) out.push(this.send(gateway, msg));
+    if (run.result) out.push(this.send(gateway, { type: 'run_exit', from: this.opts.name, id, result: run.result }));
+    return out;
   }
 
   /** A Worker stopped a batch run because its PC's owner needs the machine: place it elsewhere. */
   onEvicted(worker: string, id: string, nowMs: number): AssignerAction[] {
     const run = this.runs.get(id);
-    if (!run || run.worker !== worker || run.phase !== 'running') return [];
-    const w = this.workers.get(worker);
-    if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
-    return [...this.lost(id, run, worker, nowMs), ...this.pump(nowMs)];
+    // Acknowledged whatever happens here: the Worker may forget the run.
+    const ack = this.send(worker, { type: 'run_ack', from: this.opts.name, id, seq: -1, exit: true });
+    if (!run || run.worker !== worker || run.phase !== 'running') return [ack];
+    this.release(worker);
+    return [ack, ...this.lost(id, run, worker, nowMs), ...this.pump(nowMs)];
   }
 
   /** A Worker the Monitors declared dead: its runs end as node_lost, and it gets no more offers. */
   onWorkerDead(worker: string, nowMs: number): AssignerAction[] {
     this.workers.delete(worker);
     return [...this.loseRuns(worker, nowMs), ...this.pump(nowMs)];
+  }
+
+  // ---- the buddy pair ------------------------------------------------------------------------
+
+  /**
+   * The pair changed (an order from the Monitors' leader). A new buddy gets a full copy of every
+   * run held here; with none, every Worker is acknowledged at once (nobody else can hold a copy).
+   */
+  setBuddy(buddy: string | null): AssignerAction[] {
+    if (buddy === this.buddy || buddy === this.opts.name) return [];
+    this.buddy = buddy;
+    const out: AssignerAction[] = [];
+    for (const [id, run] of this.runs) {
+      if (buddy === null) {
+        run.acked = run.chunks.length - 1;
+        if (run.worker && (run.phase === 'running' || run.phase === 'finished')) out.push(this.ackWorker(id, run));
+        continue;
+      }
+      out.push(...this.copyTo(buddy, id, run));
+    }
+    return out;
+  }
+
+  /** Everything the buddy needs to carry one run on, as replica messages. */
+  private copyTo(buddy: string, id: string, run: HeldRun): AssignerAction[] {
+    const from = this.opts.name;
+    const out: AssignerAction[] = [this.send(buddy, { type: 'replica_hold', from, id, gateway: run.gateway, run: run.spec, attempts: run.attempts })];
+    if (run.worker && (run.phase === 'running' || run.phase === 'finished')) out.push(this.send(buddy, { type: 'replica_placed', from, id, worker: run.worker }));
+    for (const msg of outputMessages(from, id, run.chunks, -1, 'replica_output')) out.push(this.send(buddy, msg));
+    if (run.result) out.push(this.send(buddy, { type: 'replica_exit', from, id, result: run.result }));
+    return out;
+  }
+
+  /** A copy of another Assigner's run (it names this one its buddy). */
+  onReplica(from: string, msg: Extract<RunMessage, { type: `replica_${string}` }>, nowMs: number): AssignerAction[] {
+    if (msg.type === 'replica_ack') return this.onReplicaAck(from, msg.id, msg.seq, msg.exit);
+    if (msg.type === 'replica_hold') {
+      const known = this.replicas.get(msg.id);
+      if (known && known.owner === from) {
+        known.gateway = msg.gateway;
+        return [];
+      }
+      // Bounded: past it the copy is refused (never acknowledged, so its Workers keep the output).
+      if (this.liveReplicas() >= 2 * this.opts.runsMax) return [];
+      this.replicas.set(msg.id, { owner: from, gateway: msg.gateway, spec: msg.run, attempts: msg.attempts, worker: null, chunks: [], bytes: 0, result: null, finishedAtMs: 0 });
+      return [];
+    }
+    const r = this.replicas.get(msg.id);
+    if (!r || r.owner !== from) return [];
+    const ack = (exit: boolean) => [this.send(from, { type: 'replica_ack', from: this.opts.name, id: msg.id, seq: r.chunks.length - 1, exit })];
+    switch (msg.type) {
+      case 'replica_placed':
+        r.worker = msg.worker;
+        return [];
+      case 'replica_output':
+        appendChunks(r, msg.chunks);
+        return ack(false);
+      case 'replica_exit':
+        if (r.result !== null) return ack(true);
+        r.result = msg.result;
+        r.finishedAtMs = nowMs;
+        return [...ack(true), ...this.retain(this.replicas, msg.id, r, nowMs)];
+      case 'replica_restart':
+        Object.assign(r, { attempts: msg.attempts, worker: null, chunks: [], bytes: 0, result: null });
+        return [];
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  }
+
+  private onReplicaAck(from: string, id: string, seq: number, exit: boolean): AssignerAction[] {
+    const run = this.runs.get(id);
+    if (from !== this.buddy || !run || !run.worker) return [];
+    run.acked = Math.min(Math.max(run.acked, seq), run.chunks.length - 1);
+    if (exit && run.phase !== 'finished') return [];
+    return [this.ackWorker(id, run, exit)];
+  }
+
+  /** A Worker says it runs a run this Assigner holds a copy of (its Assigner may die before saying so). */
+  onClaim(worker: string, id: string): AssignerAction[] {
+    const r = this.replicas.get(id);
+    if (r && r.worker === null) r.worker = worker;
+    const run = this.runs.get(id);
+    // Taken over while the dead Assigner's offer was out: the Worker that took it keeps it.
+    if (run && (run.phase === 'queued' || run.phase === 'offered') && run.worker !== worker) {
+      return [this.send(worker, { type: 'run_takeover', from: this.opts.name, id }), ...this.startedOn(id, run, worker)];
+    }
+    return [];
+  }
+
+  /**
+   * The buddy died (or restarted, losing its state): this Assigner carries its runs on. Their
+   * Workers send again what this copy may lack, their Gateways attach and resend input.
+   */
+  onBuddyLost(lost: string, nowMs: number): AssignerAction[] {
+    const out: AssignerAction[] = [];
+    if (this.buddy === lost) out.push(...this.setBuddy(null));
+    for (const [id, r] of [...this.replicas]) {
+      if (r.owner !== lost) continue;
+      this.replicas.delete(id);
+      if (this.runs.has(id)) continue;
+      const phase: Phase = r.result ? 'finished' : r.worker ? 'running' : 'queued';
+      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
+      this.runs.set(id, run);
+      if (phase === 'queued') this.queue.push(id);
+      if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
+      out.push(this.send(r.gateway, { type: 'run_takeover', from: this.opts.name, id }));
+      if (r.worker) out.push(this.send(r.worker, { type: 'run_takeover', from: this.opts.name, id }));
+      if (this.buddy !== null) out.push(...this.copyTo(this.buddy, id, run));
+    }
+    return [...out, ...this.pump(nowMs)];
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private ackWorker(id: string, run: HeldRun, exit = run.phase === 'finished' && (this.buddy === null || run.acked === run.chunks.length - 1)): AssignerAction {
+    return this.send(run.worker as string, { type: 'run_ack', from: this.opts.name, id, seq: run.acked, exit });
+  }
+
+  private release(worker: string): void {
+    const w = this.workers.get(worker);
+    if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
   }
 
   private loseRuns(worker: string, nowMs: number): AssignerAction[] {
@@ -195,21 +413,63 @@ export class AssignerCore {
     run.attempts++;
     if (run.spec.interactive || run.attempts >= ATTEMPTS_MAX) {
       const why = run.spec.interactive ? `worker ${worker} was lost` : `worker ${worker} was lost (attempt ${run.attempts} of ${ATTEMPTS_MAX})`;
-      return this.finish(id, run, { status: 'node_lost', message: why });
+      return this.finished(id, run, unmeasuredResult('node_lost', run.spec.language, why), nowMs);
     }
     run.tried.add(worker);
-    run.phase = 'queued';
-    run.worker = null;
-    run.lastPosition = 0;
+    Object.assign(run, { phase: 'queued', worker: null, lastPosition: 0, chunks: [], bytes: 0, acked: -1 });
     this.queue.unshift(id);
-    return [this.send(run.gateway, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 })];
+    return [
+      this.send(run.gateway, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 }),
+      ...this.toBuddy({ type: 'replica_restart', from: this.opts.name, id, attempts: run.attempts }),
+    ];
   }
 
-  private finish(id: string, run: HeldRun, r: { status: RunResultWire['status']; message: string | undefined }): AssignerAction[] {
-    this.runs.delete(id);
+  /** The run's end: told to the Gateway, copied to the buddy, kept a while for a Gateway failover. */
+  private finished(id: string, run: HeldRun, result: RunResultWire, nowMs: number): AssignerAction[] {
+    run.phase = 'finished';
+    run.result = result;
+    run.finishedAtMs = nowMs;
     const qi = this.queue.indexOf(id);
     if (qi >= 0) this.queue.splice(qi, 1);
-    return [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result: unmeasuredResult(r.status, run.spec.language, r.message) })];
+    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result })];
+    if (this.buddy !== null) out.push(this.send(this.buddy, { type: 'replica_exit', from: this.opts.name, id, result }));
+    else if (run.worker) out.push(this.ackWorker(id, run));
+    return [...out, ...this.retain(this.runs, id, run, nowMs)];
+  }
+
+  private expireArmed = false;
+  /** Finished runs (own and copies) in the order they finished: the oldest are forgotten first. */
+  private readonly finishedLog: Array<{ map: Map<string, RunRecord>; id: string; rec: RunRecord }> = [];
+  private finishedBytes = 0;
+
+  /** Keeps a finished run for a Gateway failover, within the time, count and byte bounds. */
+  private retain(map: Map<string, RunRecord>, id: string, rec: RunRecord, nowMs: number): AssignerAction[] {
+    this.finishedLog.push({ map, id, rec });
+    this.finishedBytes += rec.bytes;
+    this.forget(nowMs);
+    if (this.expireArmed) return [];
+    this.expireArmed = true;
+    return [{ kind: 'timer', key: 'expire', atMs: nowMs + Math.max(1, Math.floor(this.opts.finishedRetainMs / 4)) }];
+  }
+
+  private forget(nowMs: number): void {
+    while (this.finishedLog.length > 0) {
+      const { map, id, rec } = this.finishedLog[0] as (typeof this.finishedLog)[number];
+      const stillHeld = map.get(id) === rec && rec.result !== null;
+      const due = nowMs - rec.finishedAtMs >= this.opts.finishedRetainMs || this.finishedLog.length > this.opts.finishedRetainCountMax || this.finishedBytes > this.opts.finishedRetainBytesMax;
+      if (stillHeld && !due) break;
+      this.finishedLog.shift();
+      this.finishedBytes -= rec.bytes;
+      if (stillHeld) map.delete(id);
+    }
+  }
+
+  private expire(nowMs: number): AssignerAction[] {
+    this.expireArmed = false;
+    this.forget(nowMs);
+    if (this.finishedLog.length === 0) return [];
+    this.expireArmed = true;
+    return [{ kind: 'timer', key: 'expire', atMs: nowMs + Math.max(1, Math.floor(this.opts.finishedRetainMs / 4)) }];
   }
 
   private passOver(id: string, run: HeldRun, nowMs: number): AssignerAction[] {
@@ -219,7 +479,6 @@ export class AssignerCore {
     this.queue.unshift(id);
     return this.pump(nowMs);
   }
-
   private candidates(run: HeldRun, nowMs: number): WorkerState[] {
     const fresh = [...this.workers.values()].filter(
       (w) =>
@@ -265,14 +524,14 @@ export class AssignerCore {
       run.worker = best.name;
       run.offerSeq++;
       best.offersInFlight++;
-      out.push(this.send(best.name, { type: 'offer', from: this.opts.name, run: run.spec }));
+      out.push(this.send(best.name, { type: 'offer', from: this.opts.name, run: run.spec, buddy: this.buddy }));
       out.push({ kind: 'timer', key: `offer|${id}|${run.offerSeq}`, atMs: nowMs + this.opts.offerTimeoutMs });
     }
     this.queue.forEach((id, i) => {
       const run = this.runs.get(id) as HeldRun;
       if (run.lastPosition !== i + 1) {
         run.lastPosition = i + 1;
-        out.push(this.send(run.gateway, { type: 'run_queued', from: this.opts.name, id, position: i + 1 }));
+        out.push(this.send(run.gateway, { type: 'run_queued', from: this.opts.name, id, position: i + 1, buddy: this.buddy }));
       }
     });
     if (retry) out.push({ kind: 'timer', key: 'retry', atMs: nowMs + this.opts.retryAfterMs });
@@ -282,4 +541,29 @@ export class AssignerCore {
   private send(to: string, msg: RunMessage): AssignerAction {
     return { kind: 'send', to, msg };
   }
+
+  private toBuddy(msg: RunMessage): AssignerAction[] {
+    return this.buddy === null ? [] : [this.send(this.buddy, msg)];
+  }
+}
+
+/** Appends the chunks that continue the record's dense seq run; returns those (the rest were held). */
+function appendChunks(r: RunRecord, chunks: readonly RunChunkWire[]): RunChunkWire[] {
+  const fresh: RunChunkWire[] = [];
+  for (const c of chunks) {
+    if (c.seq !== r.chunks.length) continue; // already held, or a gap (never sent by a Worker)
+    r.chunks.push(c);
+    r.bytes += c.data.byteLength;
+    fresh.push(c);
+  }
+  return fresh;
+}
+
+/** The record's chunks after afterSeq as messages of at most CHUNKS_PER_MESSAGE_MAX chunks. */
+function outputMessages<T extends 'run_output' | 'replica_output'>(from: string, id: string, chunks: readonly RunChunkWire[], afterSeq: number, type: T): Array<Extract<RunMessage, { type: T }>> {
+  const out: Array<Extract<RunMessage, { type: T }>> = [];
+  for (let i = Math.max(0, afterSeq + 1); i < chunks.length; i += CHUNKS_PER_MESSAGE_MAX) {
+    out.push({ type, from, id, chunks: chunks.slice(i, i + CHUNKS_PER_MESSAGE_MAX) } as Extract<RunMessage, { type: T }>);
+  }
+  return out;
 }

@@ -6,6 +6,10 @@ import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.j
 
 /** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */
 const VIEW_POLL_MS = 100;
+/** A finished run's output stays with its pair this long: a client resuming through a new Gateway finds it. */
+const FINISHED_RETAIN_MS = 5 * 60_000;
+/** …and at most this many bytes of finished output per Assigner (own runs and the buddy's copies). */
+const FINISHED_RETAIN_BYTES_MAX = 256 * 1024 * 1024;
 
 /**
  * The Assigner role: AssignerCore (pure placement and relay) driven by messages from the Gateway
@@ -20,6 +24,9 @@ export function startAssigner(ctx: AgentContext): RoleService {
     psiAcceptBelow: ctx.config.psi.acceptBelow,
     workerStaleMs: 4 * ctx.config.heartbeat.intervalMs,
     retryAfterMs: 250,
+    finishedRetainMs: FINISHED_RETAIN_MS,
+    finishedRetainBytesMax: FINISHED_RETAIN_BYTES_MAX,
+    finishedRetainCountMax: ctx.config.queue.runsMax * 16,
   });
   const timers = new Map<string, NodeJS.Timeout>();
   let known = new Set<string>();
@@ -42,10 +49,36 @@ export function startAssigner(ctx: AgentContext): RoleService {
     }
   };
 
+  // The pair: the buddy named by the newest order, and the buddy's life we copy to. A buddy the
+  // Monitors declare dead, or that comes back with a higher incarnation (its state lost), is lost:
+  // this Assigner takes its runs over. Every Assigner that ever copied runs here is watched too.
+  const lives = new Map<string, number>();
+  const watchBuddies = (now: number) => {
+    const view = ctx.driver.node.assigner;
+    const buddy = ctx.driver.node.buddy;
+    if (buddy !== core.buddyName) {
+      ctx.log.info({ event: 'buddy', buddy }, `buddy is now ${buddy ?? 'nobody'}`);
+      apply(core.setBuddy(buddy));
+    }
+    if (!view) return;
+    for (const name of new Set([...(buddy ? [buddy] : []), ...core.replicaOwners()])) {
+      const state = view.assigner(name);
+      if (!state) continue;
+      const life = lives.get(name);
+      if (life === undefined && state.status !== 'dead') lives.set(name, state.incarnation);
+      const lost = state.status === 'dead' || (life !== undefined && state.incarnation > life);
+      if (!lost) continue;
+      lives.delete(name);
+      ctx.log.warn({ event: 'buddy_lost', assigner: name, status: state.status }, `assigner ${name} is lost (${state.status}): taking its runs over`);
+      apply(core.onBuddyLost(name, now));
+    }
+  };
+
   const poll = setInterval(() => {
     const view = ctx.driver.node.assigner;
     if (!view) return;
     const now = nowMs();
+    watchBuddies(now);
     const workers: WorkerLoadView[] = view.known(now).map((w) => ({ name: w.name, incarnation: w.incarnation, load: w.load, languages: [...w.languages] }));
     const names = new Set(workers.map((w) => w.name));
     for (const gone of known) if (!names.has(gone)) {
@@ -70,13 +103,24 @@ export function startAssigner(ctx: AgentContext): RoleService {
           return apply(core.onEvicted(from, msg.id, now));
         case 'offer_reply':
           return apply(core.onOfferReply(from, msg.id, msg.accepted, now));
+        case 'run_claim':
+          return apply(core.onClaim(from, msg.id));
+        case 'run_attach':
+          return apply(core.onAttach(from, msg.id, msg.afterSeq));
+        case 'replica_hold':
+        case 'replica_placed':
+        case 'replica_output':
+        case 'replica_exit':
+        case 'replica_restart':
+        case 'replica_ack':
+          return apply(core.onReplica(from, msg, now));
         case 'run_output':
         case 'run_exit': {
           const actions = core.onWorkerMessage(from, msg, now);
           apply(actions);
-          // Read no more from this Worker until the Gateway's link has room: back-pressure.
-          const to = actions.find((a) => a.kind === 'send');
-          return to && to.kind === 'send' ? ctx.peers.whenWritable(to.to) : undefined;
+          // Read no more from this Worker until the Gateway's and the buddy's links have room: back-pressure.
+          const targets = actions.flatMap((a) => (a.kind === 'send' && (a.msg.type === 'run_output' || a.msg.type === 'replica_output') ? [a.to] : []));
+          return targets.length === 0 ? undefined : Promise.all(targets.map((t) => ctx.peers.whenWritable(t))).then(() => undefined);
         }
         default:
           ctx.log.debug({ type: msg.type, from }, 'assigner ignored a message');

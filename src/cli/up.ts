@@ -88,7 +88,9 @@ export async function upCommand(opts: UpOptions): Promise<number> {
     if (stopping) return;
     stopping = true;
     await stopChildren(children, 5_000);
-    rmSync(dir, { recursive: true, force: true });
+    // CODEARENA_KEEP_LOGS=1 keeps the logs (and the config) for a look after the cluster stopped.
+    if (process.env.CODEARENA_KEEP_LOGS === '1') process.stderr.write(`codearena: logs kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
     const acct = accountingDir('local');
     if (acct) removeAccountingGroups(acct);
   };

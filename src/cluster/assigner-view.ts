@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Load, MonitorHeartbeat, NodeName } from './messages.js';
+import type { AssignerState, Load, MonitorHeartbeat, NodeName } from './messages.js';
 import { TABLE_ENTRIES_MAX } from './node-table.js';
 
 // What an Assigner knows of the Workers: the loads its Monitors' heartbeats carry. Each Monitor
@@ -23,6 +23,8 @@ export class AssignerView {
   private readonly monitorHeardAtMs = new Map<NodeName, number>();
   /** Newest leader term any Monitor reported. */
   newestTerm = 0;
+  /** What the Monitors last said of every Assigner (the newest incarnation wins). */
+  private readonly assigners = new Map<NodeName, AssignerState>();
 
   /** A Worker whose Monitor has not mentioned it for this long is dead or moved: forget it. */
   constructor(private readonly staleAfterMs: number) {
@@ -34,6 +36,12 @@ export class AssignerView {
       this.monitorHeardAtMs.set(heartbeat.from, nowMs);
     }
     this.newestTerm = Math.max(this.newestTerm, heartbeat.term);
+    for (const a of heartbeat.assigners ?? []) {
+      const known = this.assigners.get(a.name);
+      if (known !== undefined && known.incarnation > a.incarnation) continue;
+      if (known === undefined && this.assigners.size >= MONITORS_TRACKED_MAX * 4) continue;
+      this.assigners.set(a.name, a);
+    }
     for (const w of heartbeat.workers) {
       const known = this.workers.get(w.name);
       if (known !== undefined && known.incarnation > w.incarnation) continue; // an older life
@@ -41,6 +49,11 @@ export class AssignerView {
       if (known === undefined && this.workers.size >= WORKER_LOADS_MAX) continue; // full: drop the newcomer
       this.workers.set(w.name, { ...w, monitor: heartbeat.from, heardAtMs: nowMs });
     }
+  }
+
+  /** The Monitors' word on one Assigner (undefined: never heard of). */
+  assigner(name: NodeName): AssignerState | undefined {
+    return this.assigners.get(name);
   }
 
   lastHeardFromMonitorMs(monitor: NodeName): number | undefined {

@@ -29,6 +29,8 @@ export interface RunSink {
   output(chunk: OutputChunk): void;
   /** The run's Worker was lost and the run starts again: what it printed so far is void. */
   restarted(attempt: number): void;
+  /** The run's Assigner died and its buddy carries the run on. */
+  reassigned(assigner: string): void;
   exit(result: BackendResult): void;
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentContext } from '../agent/agent.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { ClusterMessage } from '../cluster/messages.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend, type RunSink } from './backend.js';
@@ -21,11 +21,22 @@ const TABLE_REFRESH_MS = 500;
 /** Runs the Gateway relays at once; each holds only a few closures (the chunks live in the store). */
 const RUNS_IN_FLIGHT_MAX = 10_000;
 
+/** Input lines the Gateway keeps per run to send again after an Assigner takeover. */
+const INPUTS_KEPT_MAX = 4096;
+const INPUT_BYTES_KEPT_MAX = 1024 * 1024;
+
 interface InFlight {
   assigner: string;
+  /** The Assigner's buddy: the only one that may take the run over. */
+  buddy: string | null;
   sink: RunSink;
   ack: ((err: Error | null) => void) | null;
   queued: boolean;
+  /** The newest chunk passed to the client: anything at or below it is a resend. */
+  lastSeq: number;
+  /** Every input message sent (numbered from 1), kept so a takeover loses no keystroke. */
+  inputs: Array<RunMessageOf<'run_input'> | RunMessageOf<'run_eof'>>;
+  inputBytes: number;
 }
 
 class AckTimeout extends NoCapacityError {}
@@ -79,9 +90,25 @@ export class ClusterBackend implements RunBackend {
       case 'run_refused':
       case 'run_restart':
         return this.onRunMessage(from, msg);
+      case 'run_takeover':
+        return this.onTakeover(from, msg.id);
+      case 'run_attached':
+        return; // this Gateway still holds the run's record: the stream that follows is enough
       default:
         this.ctx.log.debug({ type: msg.type, from }, 'gateway ignored a message');
     }
+  }
+
+  /** The run's Assigner died; its buddy holds the run: stream from it, and send the input again. */
+  private onTakeover(from: string, id: string): void {
+    const r = this.runs.get(id);
+    if (!r || from === r.assigner || (r.buddy !== null && from !== r.buddy)) return;
+    this.ctx.log.info({ event: 'takeover', run: id, from: r.assigner, to: from }, `run ${id} taken over by assigner ${from}`);
+    r.assigner = from;
+    r.buddy = null;
+    r.sink.reassigned(from);
+    this.ctx.peers.send(from, { type: 'run_attach', from: this.ctx.self.name, id, afterSeq: r.lastSeq });
+    for (const m of r.inputs) this.ctx.peers.send(from, m);
   }
 
   private onRunMessage(from: string, msg: Extract<RunMessage, { type: 'run_queued' | 'run_started' | 'run_output' | 'run_exit' | 'run_refused' | 'run_restart' }>): void {
@@ -95,6 +122,7 @@ export class ClusterBackend implements RunBackend {
         ack?.(msg.code === 'QUEUE_FULL' ? new QueueFullError(msg.message) : new NoCapacityError(msg.message));
         return;
       case 'run_queued':
+        if (msg.buddy !== undefined) r.buddy = msg.buddy;
         r.queued = true;
         ack?.(null);
         r.sink.queued(msg.position);
@@ -102,16 +130,22 @@ export class ClusterBackend implements RunBackend {
       case 'run_restart':
         ack?.(null);
         r.queued = true;
+        r.lastSeq = -1;
         r.sink.restarted(msg.attempt);
         return;
       case 'run_started':
+        if (msg.buddy !== undefined) r.buddy = msg.buddy;
         r.queued = false;
         ack?.(null);
         r.sink.started({ worker: msg.worker, assigner: from });
         return;
       case 'run_output':
         ack?.(null);
-        for (const c of msg.chunks) r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) });
+        for (const c of msg.chunks) {
+          if (c.seq <= r.lastSeq) continue; // sent again after a takeover: the client has it
+          r.lastSeq = c.seq;
+          r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) });
+        }
         return;
       case 'run_exit':
         ack?.(null);
@@ -173,7 +207,7 @@ export class ClusterBackend implements RunBackend {
 
   private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
     if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run');
-    const entry: InFlight = { assigner, sink, ack: null, queued: false };
+    const entry: InFlight = { assigner, buddy: null, sink, ack: null, queued: false, lastSeq: -1, inputs: [], inputBytes: 0 };
     this.runs.set(run.id, entry);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -197,12 +231,27 @@ export class ClusterBackend implements RunBackend {
     if (r) this.ctx.peers.send(r.assigner, msg);
   }
 
+  /** Input is numbered and kept (bounded) so that a takeover can send it again. */
+  private input(id: string, msg: { type: 'run_input'; data: string } | { type: 'run_eof' }): void {
+    const r = this.runs.get(id);
+    if (!r) return;
+    const m = { ...msg, from: this.ctx.self.name, id, n: r.inputs.length + 1 };
+    const bytes = msg.type === 'run_input' ? Buffer.byteLength(msg.data) : 0;
+    if (r.inputs.length >= INPUTS_KEPT_MAX || r.inputBytes + bytes > INPUT_BYTES_KEPT_MAX) {
+      this.ctx.log.warn({ event: 'input_dropped', run: id }, `run ${id}: over ${INPUTS_KEPT_MAX} input lines or ${INPUT_BYTES_KEPT_MAX} bytes; input dropped`);
+      return;
+    }
+    r.inputs.push(m);
+    r.inputBytes += bytes;
+    this.ctx.peers.send(r.assigner, m);
+  }
+
   write(id: string, data: string): void {
-    this.toAssigner(id, { type: 'run_input', from: this.ctx.self.name, id, data });
+    this.input(id, { type: 'run_input', data });
   }
 
   endInput(id: string): void {
-    this.toAssigner(id, { type: 'run_eof', from: this.ctx.self.name, id });
+    this.input(id, { type: 'run_eof' });
   }
 
   kill(id: string): void {

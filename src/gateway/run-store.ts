@@ -73,6 +73,10 @@ export class RunRecord implements RunSink {
     this.broadcast({ type: 'output', stream: kept.stream, seq: kept.seq, data: kept.data });
   }
 
+  reassigned(assigner: string): void {
+    this.assigner = assigner;
+  }
+
   restarted(attempt: number): void {
     if (this.result) return;
     this.chunks.length = 0;

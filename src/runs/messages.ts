@@ -69,17 +69,22 @@ export function unmeasuredResult(status: RunResultWire['status'], language: stri
 }
 
 const from = { from: NodeNameSchema };
+/** The buddy Assigner of the run's Assigner: who takes the run over if its Assigner dies. */
+const buddy = { buddy: NodeNameSchema.nullable().optional() };
+/** Input messages are numbered by the Gateway (from 1) so one resent after a takeover is dropped. */
+const inputN = { n: z.number().int().min(1).optional() };
+const Seq = z.number().int().min(-1);
 
 export const RunMessageSchema = z.discriminatedUnion('type', [
   // Gateway -> Assigner
   z.object({ type: z.literal('run_submit'), ...from, run: RunSpecWireSchema }),
   // Gateway -> Assigner -> Worker
-  z.object({ type: z.literal('run_input'), ...from, id: RunId, data: z.string().max(INPUT_MESSAGE_BYTES_MAX) }),
-  z.object({ type: z.literal('run_eof'), ...from, id: RunId }),
+  z.object({ type: z.literal('run_input'), ...from, id: RunId, data: z.string().max(INPUT_MESSAGE_BYTES_MAX), ...inputN }),
+  z.object({ type: z.literal('run_eof'), ...from, id: RunId, ...inputN }),
   z.object({ type: z.literal('run_kill'), ...from, id: RunId }),
   // Assigner -> Gateway
-  z.object({ type: z.literal('run_queued'), ...from, id: RunId, position: z.number().int().min(1) }),
-  z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema }),
+  z.object({ type: z.literal('run_queued'), ...from, id: RunId, position: z.number().int().min(1), ...buddy }),
+  z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema, ...buddy }),
   z.object({ type: z.literal('run_refused'), ...from, id: RunId, code: z.string().max(32), message: z.string().max(TEXT_MAX) }),
   // The run's Worker was lost and the run starts again: output of earlier attempts is void.
   z.object({ type: z.literal('run_restart'), ...from, id: RunId, attempt: z.number().int().min(2).max(16) }),
@@ -92,9 +97,38 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // batch run was stopped and must run elsewhere.
   z.object({ type: z.literal('run_evicted'), ...from, id: RunId, reason: z.string().max(TEXT_MAX) }),
   // Assigner -> Worker
-  z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema }),
+  z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema, ...buddy }),
+  // Assigner -> Worker: every chunk up to seq (and the exit, if exit) is held by both Assigners of
+  // the pair; the Worker may forget it. Until then the Worker keeps it to send again.
+  z.object({ type: z.literal('run_ack'), ...from, id: RunId, seq: Seq, exit: z.boolean() }),
   // Worker -> Assigner
   z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional() }),
+  // Worker -> the offering Assigner's buddy: "I run it", in case the Assigner dies before telling.
+  z.object({ type: z.literal('run_claim'), ...from, id: RunId }),
+
+  // Assigner -> its buddy: a copy of every run it holds, sent as the run changes.
+  z.object({ type: z.literal('replica_hold'), ...from, id: RunId, gateway: NodeNameSchema, run: RunSpecWireSchema, attempts: z.number().int().min(0).max(16) }),
+  z.object({ type: z.literal('replica_placed'), ...from, id: RunId, worker: NodeNameSchema.nullable() }),
+  z.object({ type: z.literal('replica_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
+  z.object({ type: z.literal('replica_exit'), ...from, id: RunId, result: RunResultWireSchema }),
+  z.object({ type: z.literal('replica_restart'), ...from, id: RunId, attempts: z.number().int().min(0).max(16) }),
+  // Buddy -> Assigner: the copy holds every chunk up to seq (and the exit, if exit).
+  z.object({ type: z.literal('replica_ack'), ...from, id: RunId, seq: Seq, exit: z.boolean() }),
+  // Buddy -> the run's Worker and Gateway: the run's Assigner died and the buddy holds the run now.
+  // The Worker sends again what was not acknowledged; the Gateway attaches (below) and resends input.
+  z.object({ type: z.literal('run_takeover'), ...from, id: RunId }),
+  // Gateway -> Assigner: stream this run to me from after afterSeq (after a takeover, or to a new
+  // Gateway after a Gateway failover). The holder answers run_attached, the chunks, and the exit.
+  z.object({ type: z.literal('run_attach'), ...from, id: RunId, afterSeq: Seq }),
+  z.object({
+    type: z.literal('run_attached'),
+    ...from,
+    id: RunId,
+    run: RunSpecWireSchema,
+    phase: z.enum(['queued', 'running', 'finished']),
+    worker: NodeNameSchema.nullable(),
+  }),
 ]);
 export type RunMessage = z.infer<typeof RunMessageSchema>;
+export type RunChunkWire = z.infer<typeof ChunkSchema>;
 export type RunMessageOf<T extends RunMessage['type']> = Extract<RunMessage, { type: T }>;

@@ -9,13 +9,97 @@ import { nowMs } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
 import { isClusterMessage, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
 import { joinAccountingGroup } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
+
+/** Output bytes a run may have sent but not had acknowledged before its program is paused. */
+export const UNACKED_BYTES_MAX = 4 * 1024 * 1024;
+/** A run's end waits this long for an acknowledgement before the Worker forgets it. */
+const HELD_END_MS_MAX = 10 * 60_000;
+/** How long a run's output waits for acknowledgements before going on without them. */
+const ACK_WAIT_MS_MAX = 30_000;
+
+type Chunk = RunMessageOf<'run_output'>['chunks'][number];
+
+/** One run's output until its Assigner pair holds it: what a takeover sends again. */
+class HeldOutput {
+  readonly unacked: Chunk[] = [];
+  private unackedBytes = 0;
+  private lastInputN = 0;
+  private waiter: (() => void) | null = null;
+  private moved: { promise: Promise<void>; resolve: () => void } = HeldOutput.signal();
+
+  private static signal(): { promise: Promise<void>; resolve: () => void } {
+    let resolve = () => {};
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  }
+  end: RunMessageOf<'run_exit'> | RunMessageOf<'run_evicted'> | null = null;
+  endedAtMs = 0;
+
+  constructor(
+    readonly id: string,
+    public assigner: string,
+    public buddy: string | null,
+  ) {}
+
+  keep(chunks: Chunk[]): void {
+    for (const c of chunks) {
+      this.unacked.push(c);
+      this.unackedBytes += c.data.byteLength;
+    }
+  }
+
+  ackUpTo(seq: number): void {
+    let drop = 0;
+    while (drop < this.unacked.length && (this.unacked[drop] as Chunk).seq <= seq) this.unackedBytes -= (this.unacked[drop++] as Chunk).data.byteLength;
+    this.unacked.splice(0, drop);
+    if (this.unackedBytes <= UNACKED_BYTES_MAX) this.waiter?.();
+  }
+
+  /**
+   * Resolves once the unacknowledged output is under its bound, or after ACK_WAIT_MS_MAX: with
+   * both Assigners of the pair gone the run goes on (its output limit still bounds what is kept)
+   * so that it ends and frees its slot.
+   */
+  roomForMore(): Promise<void> | undefined {
+    if (this.unackedBytes <= UNACKED_BYTES_MAX) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.waiter?.(), ACK_WAIT_MS_MAX);
+      this.waiter = () => {
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Resolves when a takeover moves the run to another Assigner (a wait on the dead one's link ends). */
+  reassigned(): Promise<void> {
+    return this.moved.promise;
+  }
+
+  moveTo(assigner: string): void {
+    this.assigner = assigner;
+    this.buddy = null;
+    const moved = this.moved;
+    this.moved = HeldOutput.signal();
+    moved.resolve();
+  }
+
+  /** Input is numbered by the Gateway; a line sent again after a takeover is dropped. */
+  freshInput(n: number | undefined): boolean {
+    if (n === undefined) return true;
+    if (n <= this.lastInputN) return false;
+    this.lastInputN = n;
+    return true;
+  }
+}
 
 export interface WorkerProcessOptions {
   configPath: string;
@@ -51,7 +135,11 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   // while the pool refills in the background.
   const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots + 1 });
   pool.refill();
-  const running = new Map<string, { handle: RunHandle; assigner: string; interactive: boolean; evicted: string | null }>();
+  // Runs whose program is going (they hold a slot) …
+  const running = new Map<string, { handle: RunHandle; interactive: boolean; evicted: string | null }>();
+  // … and every run whose output is not yet acknowledged by its Assigner pair: kept to send again
+  // to the buddy if the Assigner dies. A run stays here after its program ended until its end is acked.
+  const held = new Map<string, HeldOutput>();
   const languages = (await availableLanguages()).map((l) => l.id);
 
   const peers = memberLinks({ config, name, book, log, dispatch: (from, msg) => dispatch(from, msg) });
@@ -70,7 +158,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     return { ok: true };
   }
 
-  function startOne(assigner: string, run: RunSpecWire): void {
+  function startOne(assigner: string, buddy: string | null, run: RunSpecWire): void {
     const main = run.files.find((f) => f.name === run.main) ?? run.files[0];
     const handle = startRun({
       language: findLanguage(run.language),
@@ -82,14 +170,19 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       pool,
     });
     if (!run.interactive) handle.endInput();
-    running.set(run.id, { handle, assigner, interactive: run.interactive, evicted: null });
+    running.set(run.id, { handle, interactive: run.interactive, evicted: null });
+    const out = new HeldOutput(run.id, assigner, buddy);
+    held.set(run.id, out);
     void (async () => {
       for await (const first of handle.chunks) {
         const batch = [first, ...handle.chunks.takeNow(CHUNKS_PER_MESSAGE_MAX - 1)];
         const chunks = batch.map((c) => ({ seq: c.seq, stream: c.stream, data: c.data as Uint8Array<ArrayBuffer> })); // a Buffer is a Uint8Array: no copy
-        peers.send(assigner, { type: 'run_output', from: name, id: run.id, chunks });
-        // A slow link pauses the program (through the runner's bounded queue), never drops output.
-        await peers.whenWritable(assigner);
+        out.keep(chunks);
+        peers.send(out.assigner, { type: 'run_output', from: name, id: run.id, chunks });
+        // A slow link, or a pair slow to acknowledge, pauses the program (through the runner's
+        // bounded queue), never drops output.
+        await Promise.race([peers.whenWritable(out.assigner), out.reassigned()]);
+        await out.roomForMore();
       }
       let result: RunResultWire;
       try {
@@ -100,10 +193,49 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       }
       const evicted = running.get(run.id)?.evicted ?? null;
       running.delete(run.id);
-      if (evicted) peers.send(assigner, { type: 'run_evicted', from: name, id: run.id, reason: evicted });
-      else peers.send(assigner, { type: 'run_exit', from: name, id: run.id, result });
+      out.end = evicted ? { type: 'run_evicted', from: name, id: run.id, reason: evicted } : { type: 'run_exit', from: name, id: run.id, result };
+      out.endedAtMs = nowMs();
+      peers.send(out.assigner, out.end);
     })();
   }
+
+  /** The pair acknowledged output (and maybe the end): forget it. */
+  function onAck(from: string, id: string, seq: number, exit: boolean): void {
+    const out = held.get(id);
+    if (!out || from !== out.assigner) return;
+    out.ackUpTo(seq);
+    if (exit && out.end) held.delete(id);
+  }
+
+  /** The run's Assigner died and its buddy holds the run now: send it what was not acknowledged. */
+  function onTakeover(from: string, id: string): void {
+    const out = held.get(id);
+    if (!out) {
+      // Nothing of it here (it ended and was acknowledged, or never ran): the new holder places it again or ends it.
+      peers.send(from, { type: 'run_evicted', from: name, id, reason: `worker ${name} does not hold run ${id}` });
+      return;
+    }
+    if (from !== out.buddy && from !== out.assigner) return;
+    log.info({ event: 'takeover', run: id, from: out.assigner, to: from }, `run ${id} now goes to assigner ${from}`);
+    out.moveTo(from);
+    for (let i = 0; i < out.unacked.length; i += CHUNKS_PER_MESSAGE_MAX) {
+      peers.send(from, { type: 'run_output', from: name, id, chunks: out.unacked.slice(i, i + CHUNKS_PER_MESSAGE_MAX) });
+    }
+    if (out.end) peers.send(from, out.end);
+  }
+
+  /** Ends nobody acknowledged for this long are forgotten: both Assigners of the pair are gone. */
+  const forgetUnacked = setInterval(() => {
+    const now = nowMs();
+    for (const [id, out] of held) {
+      if (out.end && now - out.endedAtMs > HELD_END_MS_MAX) {
+        log.warn({ event: 'unacked', run: id }, `run ${id}: nobody acknowledged its end in ${HELD_END_MS_MAX / 1000} s; forgetting it`);
+        out.ackUpTo(Number.MAX_SAFE_INTEGER);
+        held.delete(id);
+      }
+    }
+  }, 10_000);
+  forgetUnacked.unref();
 
   function dispatch(from: string, msg: WireMessage): void {
     if (isClusterMessage(msg)) {
@@ -113,19 +245,30 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     const m = msg as RunMessage;
     switch (m.type) {
       case 'offer': {
-        if (running.has(m.run.id)) return; // a resent offer for a run already going here
+        if (held.has(m.run.id)) return; // a resent offer for a run already going here
         const a = decide(m.run);
         // The answer leaves before the sandbox work starts: the Assigner is waiting on it.
         peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}) });
-        if (a.ok) startOne(from, m.run);
-        else log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
+        if (!a.ok) {
+          log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
+          return;
+        }
+        const buddy = m.buddy ?? null;
+        if (buddy) peers.send(buddy, { type: 'run_claim', from: name, id: m.run.id });
+        startOne(from, buddy, m.run);
         return;
       }
       case 'run_input':
-        running.get(m.id)?.handle.write(m.data);
+        if (held.get(m.id)?.freshInput(m.n)) running.get(m.id)?.handle.write(m.data);
         return;
       case 'run_eof':
-        running.get(m.id)?.handle.endInput();
+        if (held.get(m.id)?.freshInput(m.n)) running.get(m.id)?.handle.endInput();
+        return;
+      case 'run_ack':
+        onAck(from, m.id, m.seq, m.exit);
+        return;
+      case 'run_takeover':
+        onTakeover(from, m.id);
         return;
       case 'run_kill':
         running.get(m.id)?.handle.kill();
@@ -187,6 +330,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   log.info({ event: 'started', slots, port: hostNode.port + WORKER_PORT_OFFSET + opts.index, cpus: os.availableParallelism() }, `worker ${name} started`);
   return {
     async stop() {
+      clearInterval(forgetUnacked);
       for (const r of running.values()) r.handle.kill();
       await thread.terminate();
       pingServer.close();

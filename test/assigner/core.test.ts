@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerCore, type AssignerAction, type WorkerLoadView } from '../../src/assigner/core.js';
-import type { RunSpecWire } from '../../src/runs/messages.js';
+import { unmeasuredResult, type RunSpecWire } from '../../src/runs/messages.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
-const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16 };
+const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };
 const spec = (id: string, language = 'python', interactive = false): RunSpecWire => ({ id, user: 'u', language, files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive, limits: { ...DEFAULT_LIMITS } });
 const worker = (name: string, free: number, busy = 0, psi = 0, languages = ['python', 'c']): WorkerLoadView => ({ name, incarnation: 1, load: { psiCpu: psi, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: busy }, languages });
+const unmeasured = (status: 'ok') => unmeasuredResult(status, 'python');
 const sends = (a: AssignerAction[]) => a.filter((x): x is Extract<AssignerAction, { kind: 'send' }> => x.kind === 'send');
 const offers = (a: AssignerAction[]) => sends(a).filter((s) => s.msg.type === 'offer').map((s) => s.to);
 
@@ -172,4 +173,129 @@ test('an evicted batch run is placed on another Worker', () => {
   const out = sends(a.onEvicted(first, 'r1', 2));
   assert.deepEqual(out.filter((s) => s.to === 'gw').map((s) => s.msg.type), ['run_restart']);
   assert.deepEqual(offers(out), [first === 'w1' ? 'w2' : 'w1']);
+});
+
+// ---- buddy replication and takeover ------------------------------------------------------------
+
+const chunk = (seq: number, text = `line ${seq}\n`) => ({ seq, stream: 'stdout' as const, data: new Uint8Array(Buffer.from(text)) });
+const to = (a: AssignerAction[], who: string, type?: string) => sends(a).filter((s) => s.to === who && (type === undefined || s.msg.type === type)).map((s) => s.msg);
+
+/** Delivers every replica message one Assigner sent to another, returning what the receiver answered. */
+function deliver(from: AssignerCore, fromName: string, toCore: AssignerCore, toName: string, actions: AssignerAction[]): AssignerAction[] {
+  const out: AssignerAction[] = [];
+  for (const s of sends(actions)) {
+    if (s.to !== toName || !s.msg.type.startsWith('replica_')) continue;
+    out.push(...toCore.onReplica(fromName, s.msg as Parameters<AssignerCore['onReplica']>[1], 0));
+  }
+  void from;
+  return out;
+}
+
+test('output is copied to the buddy and the Worker is acknowledged only once the buddy holds it', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const b = new AssignerCore({ ...OPTS, name: 'b' });
+  a.setBuddy('b');
+  b.setBuddy('a');
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  const submitted = a.onSubmit('gw', spec('r1'), 0);
+  assert.deepEqual(to(submitted, 'w1', 'offer').map((m) => (m as { buddy: string }).buddy), ['b'], 'the offer names the buddy');
+  deliver(a, 'a', b, 'b', submitted);
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r1', true, 1));
+  const out = a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0), chunk(1)] }, 2);
+  assert.equal(to(out, 'gw', 'run_output').length, 1, 'relayed at once');
+  assert.equal(to(out, 'w1', 'run_ack').length, 0, 'not acknowledged before the buddy has it');
+  const replies = deliver(a, 'a', b, 'b', out);
+  assert.deepEqual(replies.map((r) => r.kind === 'send' && r.msg), [{ type: 'replica_ack', from: 'b', id: 'r1', seq: 1, exit: false }]);
+  const acked = a.onReplica('b', (sends(replies)[0] as { msg: Parameters<AssignerCore['onReplica']>[1] }).msg, 3);
+  assert.deepEqual(to(acked, 'w1'), [{ type: 'run_ack', from: 'a', id: 'r1', seq: 1, exit: false }]);
+});
+
+test('an unpaired Assigner acknowledges the Worker at once', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  const out = a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0)] }, 2);
+  assert.deepEqual(to(out, 'w1', 'run_ack'), [{ type: 'run_ack', from: 'a', id: 'r1', seq: 0, exit: false }]);
+});
+
+test('the buddy takes a dead Assigner\'s runs over: Worker and Gateway are told, nothing is lost or repeated', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const b = new AssignerCore({ ...OPTS, name: 'b' });
+  a.setBuddy('b');
+  b.setBuddy('a');
+  a.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2)], 0);
+  b.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2)], 0);
+  // r1 runs on w1 with 3 chunks, of which the buddy got 2 (the 3rd was in flight when a died).
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r1', 'python', true), 0));
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r1', true, 1));
+  deliver(a, 'a', b, 'b', a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0), chunk(1)] }, 2));
+  a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(2)] }, 3); // never copied
+  // r2 was queued at a (no Worker yet).
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r2'), 4));
+  const taken = b.onBuddyLost('a', 10);
+  assert.deepEqual(to(taken, 'w1', 'run_takeover').map((m) => (m as { id: string }).id), ['r1']);
+  assert.deepEqual(to(taken, 'gw', 'run_takeover').map((m) => (m as { id: string }).id).sort(), ['r1', 'r2']);
+  assert.equal(b.runCount, 2);
+  // The Worker sends again what was not acknowledged (chunks 1 and 2): only 2 is new.
+  const resent = b.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(1), chunk(2)] }, 11);
+  assert.deepEqual(to(resent, 'gw', 'run_output').flatMap((m) => (m as { chunks: Array<{ seq: number }> }).chunks.map((c) => c.seq)), [2]);
+  assert.deepEqual(to(resent, 'w1', 'run_ack'), [{ type: 'run_ack', from: 'b', id: 'r1', seq: 2, exit: false }], 'unpaired now: acknowledged at once');
+  // The Gateway got 0..1 before a died and attaches after seq 1.
+  const attached = b.onAttach('gw', 'r1', 1);
+  assert.equal(to(attached, 'gw', 'run_attached').length, 1);
+  assert.deepEqual(to(attached, 'gw', 'run_output').flatMap((m) => (m as { chunks: Array<{ seq: number }> }).chunks.map((c) => c.seq)), [2]);
+  // Input sent again after the takeover reaches the Worker; the exit ends the run once.
+  assert.deepEqual(to(b.onGatewayMessage({ type: 'run_input', from: 'gw', id: 'r1', data: 'x\n', n: 1 }, 12), 'w1', 'run_input').length, 1);
+  const exit = b.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok') }, 13);
+  assert.equal(to(exit, 'gw', 'run_exit').length, 1);
+  assert.deepEqual(to(exit, 'w1', 'run_ack'), [{ type: 'run_ack', from: 'b', id: 'r1', seq: 2, exit: true }]);
+  assert.equal(b.runCount, 1, 'r2 still to place');
+});
+
+test('a new buddy gets a full copy of every run; a Worker claim settles a run taken over while offered', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const b = new AssignerCore({ ...OPTS, name: 'b' });
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0), chunk(1)] }, 2);
+  const copy = a.setBuddy('b');
+  assert.deepEqual(sends(copy).map((s) => s.msg.type), ['replica_hold', 'replica_placed', 'replica_output']);
+  deliver(a, 'a', b, 'b', copy);
+  assert.equal(b.replicaCount, 1);
+  // r2: offered by a to w1, a dies before telling b where it went; w1's claim tells b.
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r2'), 3));
+  const taken = b.onBuddyLost('a', 10);
+  assert.equal(to(taken, 'gw', 'run_takeover').length, 2);
+  const claimed = b.onClaim('w1', 'r2');
+  assert.deepEqual(sends(claimed).map((s) => [s.to, s.msg.type]), [['w1', 'run_takeover'], ['gw', 'run_started']]);
+});
+
+test('finished runs are kept for a Gateway failover, then forgotten', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a', finishedRetainMs: 1000 });
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0)] }, 2);
+  const exit = a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok') }, 3);
+  const timer = exit.find((x) => x.kind === 'timer' && x.key === 'expire');
+  assert.ok(timer);
+  const late = a.onAttach('gw-2', 'r1', -1);
+  assert.deepEqual(sends(late).map((s) => [s.to, s.msg.type]), [['gw-2', 'run_attached'], ['gw-2', 'run_output'], ['gw-2', 'run_exit']]);
+  a.onTimer('expire', 2000);
+  assert.deepEqual(a.onAttach('gw-2', 'r1', -1), [], 'forgotten after finishedRetainMs');
+});
+
+test('finished runs kept for failover do not crowd out new copies: the count bound forgets the oldest', () => {
+  const b = new AssignerCore({ ...OPTS, name: 'b', runsMax: 4, queueMax: 2, finishedRetainCountMax: 3 });
+  for (let i = 0; i < 20; i++) {
+    const id = `r${i}`;
+    b.onReplica('a', { type: 'replica_hold', from: 'a', id, gateway: 'gw', run: spec(id), attempts: 0 }, i);
+    b.onReplica('a', { type: 'replica_exit', from: 'a', id, result: unmeasured('ok') }, i);
+  }
+  assert.equal(b.replicaCount, 3, 'only the newest 3 finished copies are kept');
+  b.onReplica('a', { type: 'replica_hold', from: 'a', id: 'live', gateway: 'gw', run: spec('live'), attempts: 0 }, 30);
+  const ack = b.onReplica('a', { type: 'replica_output', from: 'a', id: 'live', chunks: [chunk(0)] }, 31);
+  assert.equal(sends(ack)[0]?.msg.type, 'replica_ack', 'a new run is still copied');
 });

@@ -268,4 +268,32 @@ describe('runs end to end on a `codearena up` cluster', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   });
+
+  test('an Assigner killed mid-run: its buddy takes the run over, no line lost or repeated, input still reaches it', async () => {
+    const source = 'import time\nprint("ready", flush=True)\ninput()\nfor i in range(1, 101):\n    print(f"n {i}", flush=True)\n    time.sleep(0.04)\nprint("got", input(), flush=True)\n';
+    const ws = await WsClient.open(`${url.replace('http', 'ws')}/api/v1/runs/stream`, cluster.headers());
+    ws.send({ type: 'start', language: 'python', source });
+    const acc = await ws.waitFor((m): m is Extract<typeof m, { type: 'accepted' }> => m.type === 'accepted', 30_000);
+    await ws.waitFor(() => ws.output('stdout').includes('ready'), 30_000);
+    ws.send({ type: 'stdin', data: 'go\n' });
+    await ws.waitFor(() => ws.output('stdout').includes('n 10\n'), 30_000);
+    const run = (await (await fetch(`${url}/api/v1/runs/${acc.id}`, { headers: cluster.headers() })).json()) as { assigner: string };
+    const view = (await (await fetch(`${url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
+    const pid = view.nodes.find((n) => n.name === run.assigner)?.pid;
+    assert.ok(pid, `pid of ${run.assigner}`);
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await ws.waitFor(() => ws.output('stdout').includes('n 100\n'), 30_000);
+    console.log(`# run went on after SIGKILL of assigner ${run.assigner}; last line ${Date.now() - killedAt} ms after the kill`);
+    ws.send({ type: 'stdin', data: 'bye\n' });
+    const exit = await ws.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit', 30_000);
+    assert.equal(exit.result.status, 'ok', JSON.stringify(exit.result));
+    const out = ws.output('stdout');
+    const numbers = [...out.matchAll(/^n (\d+)\r?$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(numbers, Array.from({ length: 100 }, (_, i) => i + 1), 'every line exactly once, in order');
+    assert.match(out, /got bye/);
+    ws.close();
+    const after = (await (await fetch(`${url}/api/v1/runs/${acc.id}`, { headers: cluster.headers() })).json()) as { assigner: string };
+    assert.notEqual(after.assigner, run.assigner, 'the run names the buddy that carried it on');
+  });
 });
