@@ -3,7 +3,11 @@
 //     vs the runner in-process (what `codearena exec` does, without its Node start-up) vs bare python3.
 //  2. Throughput of trivial C runs with 2 Workers: through the stack vs a bare loop of sandboxed runs.
 //  3. One run printing 100 MB: MB/s end to end (WebSocket) vs the same run via the runner.
+//  4. 100 concurrent interactive runs, each echoing a line sent every 100 ms: stdin -> output latency
+//     (on a second cluster whose Workers take many runs each), vs one such run alone.
+//  5. Worker process memory (RSS and PSS from /proc) idle, and busy during 4.
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { findLanguage } from '../dist/src/sandbox/languages.js';
@@ -18,18 +22,22 @@ const url = `http://127.0.0.1:${PORT}`;
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-const up = spawn(process.execPath, [CLI, 'up', '--workers', '2', '--port', String(PORT), '--base-port', '18470'], { stdio: ['ignore', 'pipe', 'inherit'] });
-await new Promise((resolve, reject) => {
-  let out = '';
-  up.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('listening on')) resolve();
+async function startUp(args) {
+  const child = spawn(process.execPath, [CLI, 'up', '--port', String(PORT), '--base-port', '18470', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Whatever happens to this script, the cluster it started goes too.
+  process.on('exit', () => child.kill('SIGTERM'));
+  await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) resolve();
+    });
+    child.once('exit', () => reject(new Error('up exited')));
   });
-  up.once('exit', () => reject(new Error('up exited')));
-});
+  return child;
+}
+let up = await startUp(['--workers', '2']);
 const stopUp = () => new Promise((r) => { if (up.exitCode !== null) return r(); up.once('exit', r); up.kill('SIGTERM'); });
-// Whatever happens to this script, the cluster it started goes too.
-process.on('exit', () => up.kill('SIGTERM'));
 process.on('uncaughtException', (err) => { console.error(err); process.exit(1); });
 process.on('unhandledRejection', (err) => { console.error(err); process.exit(1); });
 
@@ -108,4 +116,78 @@ if (got !== OUT || wsBytes !== OUT) console.log(`   (bytes: runner ${got}, stack
 console.log(`3. one run printing 100 MB: runner ${runnerMBs.toFixed(0)} MB/s; full stack over WebSocket ${stackMBs.toFixed(1)} MB/s (${((stackMBs / runnerMBs) * 100).toFixed(0)}%)`);
 
 await pool.stop();
+await stopUp();
+
+// 4 and 5: many interactive runs at once, on Workers that take 25 runs each.
+// It says "ready" once running, so the lines are timed from then (not through the compile).
+const ECHO = '#include <stdio.h>\nint main(void){char b[512];puts("ready");fflush(stdout);while(fgets(b,sizeof b,stdin)){fputs(b,stdout);fflush(stdout);}return 0;}\n';
+const SESSIONS = Number(process.env.SESSIONS ?? 100);
+const LINES = Number(process.env.LINES ?? 50);
+up = await startUp(['--workers', '4', '--slots', String(Math.ceil(SESSIONS / 4)), '--queue-max', String(SESSIONS * 2)]);
+async function workerPids() {
+  const view = await (await fetch(`${url}/api/v1/cluster`)).json();
+  return view.nodes.filter((n) => /-w\d+$/.test(n.name) && n.pid).map((n) => n.pid);
+}
+function memoryOf(pids) {
+  const kb = (text, key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  const rows = pids.map((pid) => {
+    const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    // USS: pages only this process holds — what one more Worker process costs the PC.
+    return { rss: kb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') / 1024, pss: kb(smaps, 'Pss') / 1024, uss: (kb(smaps, 'Private_Clean') + kb(smaps, 'Private_Dirty')) / 1024 };
+  });
+  return { rss: Math.max(...rows.map((r) => r.rss)), pss: Math.max(...rows.map((r) => r.pss)), uss: Math.max(...rows.map((r) => r.uss)) };
+}
+await new Promise((r) => setTimeout(r, 2000));
+const pids = await workerPids();
+const idle = memoryOf(pids);
+
+/** One interactive session: sends a numbered line every 100 ms, times each until its echo arrives. */
+function session(lines, samples) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/runs/stream`);
+    const sentAt = new Map();
+    let text = '';
+    let sent = 0;
+    let timer = null;
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'start', language: 'c', source: ECHO, interactive: true, wall_time_limit: 120 })));
+    const sendOne = () => {
+      if (sent === lines) { clearInterval(timer); ws.send(JSON.stringify({ type: 'eof' })); return; }
+      const line = `line ${++sent}`;
+      sentAt.set(line, process.hrtime.bigint());
+      ws.send(JSON.stringify({ type: 'stdin', data: `${line}\n` }));
+    };
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.type === 'output') {
+        text += Buffer.from(m.data, 'base64').toString();
+        let nl;
+        while ((nl = text.indexOf('\n')) >= 0) {
+          const line = text.slice(0, nl).replace(/\r$/, '');
+          text = text.slice(nl + 1);
+          if (line === 'ready' && timer === null) timer = setInterval(sendOne, 100);
+          const t0 = sentAt.get(line);
+          if (t0 !== undefined) { samples.push(ms(t0)); sentAt.delete(line); }
+        }
+      } else if (m.type === 'exit') {
+        clearInterval(timer);
+        ws.close();
+        if (sentAt.size > 0) return reject(new Error(`${sentAt.size} lines never came back (${m.result.status})`));
+        resolve();
+      } else if (m.type === 'error') reject(new Error(m.message));
+    });
+  });
+}
+const alone = [];
+await session(LINES, alone);
+const loaded = [];
+let busy = { rss: 0, pss: 0, uss: 0 };
+const sampler = setInterval(() => { try { const m = memoryOf(pids); busy = { rss: Math.max(busy.rss, m.rss), pss: Math.max(busy.pss, m.pss), uss: Math.max(busy.uss, m.uss) }; } catch {} }, 250);
+await Promise.all(Array.from({ length: SESSIONS }, () => session(LINES, loaded)));
+clearInterval(sampler);
+console.log(`4. interactive echo, a line every 100 ms, stdin -> output latency in ms     p50     p99   (lines)`);
+console.log(`   one session alone                                              ${pct(alone, 0.5).toFixed(1).padStart(6)} ${pct(alone, 0.99).toFixed(1).padStart(7)}   ${alone.length}`);
+console.log(`   ${String(SESSIONS).padStart(3)} sessions at once                                          ${pct(loaded, 0.5).toFixed(1).padStart(6)} ${pct(loaded, 0.99).toFixed(1).padStart(7)}   ${loaded.length}`);
+const mem = (m) => `RSS ${m.rss.toFixed(1)} / PSS ${m.pss.toFixed(1)} / USS ${m.uss.toFixed(1)}`;
+console.log(`5. Worker process memory, MB (largest of ${pids.length} Workers): idle ${mem(idle)}; busy (${Math.ceil(SESSIONS / 4)} runs each) ${mem(busy)}`);
 await stopUp();

@@ -75,6 +75,7 @@ program
   .option('--base-port <port>', 'first internal port (the nodes use 7 from here, Workers +100)', '7470')
   .option('--auth', 'require a bearer token (one is generated and printed)')
   .option('--queue-max <n>', 'runs each Assigner may hold waiting for a Worker (default 256)')
+  .option('--slots <n>', 'concurrent runs per Worker process (default 1: one run per core keeps timings fair)')
   .action(async (opts) => {
     const { upCommand } = await import('./up.js');
     process.exitCode = await upCommand(opts);

@@ -28,6 +28,7 @@ export interface UpOptions {
   basePort?: string;
   auth?: boolean;
   queueMax?: string;
+  slots?: string;
 }
 
 function intOption(value: string | undefined, flag: string, min: number, max: number, fallback: number): number {
@@ -63,6 +64,7 @@ export async function upCommand(opts: UpOptions): Promise<number> {
   const port = intOption(opts.port, '--port', 1, 65535, 8080);
   const basePort = intOption(opts.basePort, '--base-port', 1024, 65000, 7470);
   const queueMax = intOption(opts.queueMax, '--queue-max', 1, 100_000, 256);
+  const slots = intOption(opts.slots, '--slots', 1, 16, 1);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-up-'));
   chmodSync(dir, 0o700);
   const token = opts.auth ? randomBytes(18).toString('base64url') : null;
@@ -70,7 +72,7 @@ export async function upCommand(opts: UpOptions): Promise<number> {
     cluster: { name: 'local', secret: randomSecret() },
     gateway: { host: 'gw', port },
     nodes: NODES.map(([name, role], i) => ({ name, address: '127.0.0.1', port: basePort + i, role })),
-    workers: { perHostMax: workers },
+    workers: { perHostMax: workers, slotsPerWorker: slots },
     queue: { runsMax: queueMax },
     auth: token ? { enabled: true, tokens: [{ token, user: 'local', concurrentRunsMax: 64 }] } : { enabled: false },
   };

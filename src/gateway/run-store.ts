@@ -100,6 +100,8 @@ export class RunRecord implements RunSink {
 
   /** Sends what a client with `lastSeq` lacks, then keeps it informed until it unsubscribes. */
   subscribe(listener: Listener, lastSeq: number): () => void {
+    // A run may start before its client subscribes (the Worker was free): the client still learns it.
+    if (this.status === 'running' && !this.result) listener({ type: 'started', worker: this.worker });
     for (const c of this.chunks) {
       if (c.seq > lastSeq) listener({ type: 'output', stream: c.stream, seq: c.seq, data: c.data });
     }
