@@ -193,7 +193,11 @@ export class MonitorCore {
   runDue(nowMs: number, out: Outbox): void {
     if (nowMs >= this.nextFailureCheckAtMs) {
       this.nextFailureCheckAtMs = nowMs + this.timing.failureCheckIntervalMs;
+      const before = out.notes.length;
       this.detector.check(this.table, nowMs, out);
+      // An Assigner declared dead: its buddy hears it now, not at the next beat (takeover time).
+      const assignerDied = out.notes.slice(before).some((n) => n.kind === 'declared' && n.status === 'dead' && this.table.get(n.name)?.role === 'assigner');
+      if (assignerDied) this.nextMonitorHeartbeatAtMs = nowMs;
       if (this.election.role === 'leader') this.strength?.check(this.self, this.election.term, this.table, nowMs, out);
     }
     this.gossip.onTick(nowMs, out);
