@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { AgentContext } from '../agent/agent.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { ClusterMessage } from '../cluster/messages.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend, type RunSink } from './backend.js';
+import { NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
 const ASK_MONITOR_TIMEOUT_MS = 500;
@@ -18,6 +18,8 @@ const ASSIGNER_ANSWER_TTL_MS = 250;
 const ACK_TIMEOUT_MS = 3_000;
 /** How often the Gateway refreshes its copy of the Monitors' table. */
 const TABLE_REFRESH_MS = 500;
+/** How long the Assigners have to say who holds a run a resuming client names (after a failover). */
+const ATTACH_TIMEOUT_MS = 2_000;
 /** Runs the Gateway relays at once; each holds only a few closures (the chunks live in the store). */
 const RUNS_IN_FLIGHT_MAX = 10_000;
 
@@ -42,6 +44,10 @@ export class ClusterBackend implements RunBackend {
   private monitorCursor = 0;
   private localLanguages: LanguageInfo[] = [];
   private lastAnswer: { assigner: string; atMs: number } | null = null;
+  /** Runs asked of the Assigners (run_attach) and not found yet: id → what to do with the answer. */
+  private readonly attaching = new Map<string, (from: string, msg: RunMessageOf<'run_attached'>) => void>();
+  /** Set when this Gateway steps down: closing must not kill the runs the next Gateway attaches. */
+  keepRunsOnClose = false;
 
   constructor(private readonly ctx: AgentContext) {
     this.refresh = setInterval(() => this.askTable(), TABLE_REFRESH_MS);
@@ -71,6 +77,9 @@ export class ClusterBackend implements RunBackend {
         return;
       case 'least_loaded_assigner_reply':
         this.asks.get(msg.requestId)?.(msg.assigner);
+        return;
+      case 'run_attached':
+        this.attaching.get(msg.id)?.(from, msg);
         return;
       case 'run_queued':
       case 'run_started':
@@ -192,6 +201,34 @@ export class ClusterBackend implements RunBackend {
     });
   }
 
+  /** The Assigners as the table has them (the config's before the first table arrives). */
+  private assigners(): string[] {
+    if (this.table) return this.table.rows.filter((r) => r.role === 'assigner' && r.status !== 'dead').map((r) => r.name);
+    return this.ctx.config.nodes.filter((n) => n.role === 'assigner').map((n) => n.name);
+  }
+
+  attach(id: string, adopt: (found: AttachedRun) => RunSink): Promise<boolean> {
+    if (this.runs.has(id) || this.attaching.has(id)) return Promise.resolve(false);
+    if (this.runs.size >= RUNS_IN_FLIGHT_MAX) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.attaching.delete(id);
+        resolve(false);
+      }, ATTACH_TIMEOUT_MS);
+      this.attaching.set(id, (from, msg) => {
+        clearTimeout(timer);
+        this.attaching.delete(id);
+        // The sink exists before the Assigner's replayed chunks (next on the same link) arrive.
+        const sink = adopt({ run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from });
+        this.runs.set(id, { assigner: from, sink, ack: null, queued: msg.phase === 'queued' });
+        resolve(true);
+      });
+      // All chunks (-1): the Gateway keeps the whole output for GET and later resumes; each client
+      // still gets only what its own last_seq lacks.
+      for (const a of this.assigners()) this.ctx.peers.send(a, { type: 'run_attach', from: this.ctx.self.name, id, afterSeq: -1 });
+    });
+  }
+
   private toAssigner(id: string, msg: RunMessage): void {
     const r = this.runs.get(id);
     if (r) this.ctx.peers.send(r.assigner, msg);
@@ -242,6 +279,6 @@ export class ClusterBackend implements RunBackend {
 
   async close(): Promise<void> {
     clearInterval(this.refresh);
-    for (const id of this.runs.keys()) this.kill(id);
+    if (!this.keepRunsOnClose) for (const id of this.runs.keys()) this.kill(id);
   }
 }

@@ -91,6 +91,12 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // Worker -> Assigner: the PC's owner needs it back (pressure above the second bound); the
   // batch run was stopped and must run elsewhere.
   z.object({ type: z.literal('run_evicted'), ...from, id: RunId, reason: z.string().max(TEXT_MAX) }),
+  // Gateway -> every live Assigner, after a Gateway failover: "who holds this run? send me its
+  // chunks after afterSeq (-1: all) and relay it to me from now on".
+  z.object({ type: z.literal('run_attach'), ...from, id: RunId, afterSeq: z.number().int().min(-1) }),
+  // The Assigner holding it -> that Gateway (others answer nothing); then run_output for every
+  // retained chunk after afterSeq, run_exit if finished, and the live stream.
+  z.object({ type: z.literal('run_attached'), ...from, id: RunId, spec: RunSpecWireSchema, phase: z.enum(['queued', 'running', 'finished']), worker: NodeNameSchema.nullable() }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema }),
   // Worker -> Assigner
