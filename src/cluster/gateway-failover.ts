@@ -6,14 +6,17 @@ import type { NodeName } from './messages.js';
 // and state to persist out), run by every node agent that may hold the Gateway: the configured
 // Gateway PC and every Monitor.
 //
-// Epochs. Epoch 1 belongs to the configured Gateway (gateway.host). A takeover is epoch + 1, and
-// a node serves the API only for an epoch it holds: the configured Gateway after a majority of
-// the Monitors confirmed that no newer epoch exists, a standby after a majority of the Monitors
-// GRANTED it the new epoch. Each Monitor grants an epoch at most once (the grant is persisted
-// before the reply leaves, like a Raft vote), so two standbys can never both win one epoch:
-// at most one active Gateway per epoch (contract 3), whatever the designation below says.
-// A Gateway that learns of a newer epoch (an ack of its heartbeat, the new Gateway's gw_epoch, a
-// designation) stops serving at once and drops the virtual address.
+// Epochs. Epoch 1 belongs to the configured Gateway (gateway.host); a takeover is a newer epoch.
+// A node serves the API only for an epoch that a majority of the Monitors (the election's
+// voters) GRANTED it: a standby whose Gateway fell silent claims the next epoch; a Gateway that
+// (re)starts claims the epoch it holds again before serving. Each Monitor grants an epoch to one
+// node only, and never one below what it granted or knows held (the grant is persisted before the
+// reply leaves, like a Raft vote). Any two majorities share a Monitor, so two nodes never both
+// hold one epoch: at most one active Gateway per epoch (contract 3), whatever the designation
+// below says. A Gateway that learns of a newer epoch (an ack of its heartbeat, a claim reply, the
+// new Gateway's gw_epoch, a designation) stops serving at once and drops the virtual address; a
+// Gateway restarted after a takeover finds the newer epoch in the Monitors' replies and never
+// serves.
 //
 // Who is standby. The Monitor leader designates it, stamped with its term, and repeats the
 // designation every designationIntervalMs to every live Monitor: the first live Monitor by name
@@ -83,10 +86,12 @@ export interface FailoverOutput {
   nextAtMs: number;
 }
 
-type Mode = 'member' | 'confirming' | 'active';
+type Mode = 'member' | 'active';
 
 interface Claim {
   epoch: number;
+  /** A standby's claim of a new epoch (else a Gateway claiming its own epoch again). */
+  takeover: boolean;
   grants: Set<NodeName>;
   previous: NodeName;
   nextSendMs: number;
@@ -104,8 +109,12 @@ export class GatewayFailover {
   private myEpoch = 0;
   private view: FailoverView;
   private out: FailoverOutput = { messages: [], persist: null, notes: [], nextAtMs: 0 };
+  /** Newest Monitor term heard of (a non-Monitor Gateway learns it from replies). */
+  private knownTerm = 0;
+  /** Newest epoch any Monitor said it granted: a new claim must go past it. */
+  private fenceSeen = 0;
+  private claim: Claim | null = null;
   // Holder side
-  private readonly confirmAcks = new Set<NodeName>();
   private nextHeartbeatAtMs = 0;
   private target: NodeName | null = null;
   private targetAckMs = 0;
@@ -114,7 +123,6 @@ export class GatewayFailover {
   private acting = false;
   private actingSinceMs = 0;
   private lastHeardMs: number | null = null;
-  private claim: Claim | null = null;
   // Leader side
   private issued: NodeName | null = null;
   private nextDesignationAtMs = 0;
@@ -123,16 +131,12 @@ export class GatewayFailover {
     this.p = persisted ? { record: { ...persisted.record }, granted: persisted.granted ? { ...persisted.granted } : null } : initialFailoverState(opts.configuredGateway);
     this.view = { isMonitor: false, term: 0, leader: false, voters: [...seeds].sort(), live: [...seeds].sort() };
     // Whoever the record names (the configured Gateway on first boot, or a Monitor that took
-    // over and restarted) asks the Monitors before serving: a newer epoch may exist by now.
-    if (this.p.record.holder === opts.self) this.enter('confirming', this.p.record.epoch, nowMs);
+    // over and restarted) claims its epoch again before serving: a newer one may exist by now.
+    if (this.p.record.holder === opts.self) this.claim = this.newClaim(this.p.record.epoch, false, nowMs);
   }
 
   get serving(): boolean {
     return this.mode === 'active';
-  }
-
-  get confirming(): boolean {
-    return this.mode === 'confirming';
   }
 
   /** The epoch this node serves (0 when it serves none). */
@@ -148,15 +152,24 @@ export class GatewayFailover {
     return this.acting;
   }
 
+  /** The epoch this node is claiming now, or 0. */
+  get claiming(): number {
+    return this.claim?.epoch ?? 0;
+  }
+
   persistent(): FailoverPersistent {
     return { record: { ...this.p.record }, granted: this.p.granted ? { ...this.p.granted } : null };
   }
 
   step(event: FailoverEvent, nowMs: number, view?: FailoverView): FailoverOutput {
     if (view) this.view = view;
+    this.knownTerm = Math.max(this.knownTerm, this.view.term);
     this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.intervalMs };
     if (event.type === 'receive') this.receive(event.from, event.message, nowMs);
-    this.runDue(nowMs);
+    this.designate(nowMs);
+    this.watch(nowMs);
+    this.pursueClaim(nowMs);
+    this.heartbeat(nowMs);
     if (this.dirty) {
       this.out.persist = this.persistent();
       this.dirty = false;
@@ -172,63 +185,47 @@ export class GatewayFailover {
     if (atMs < this.out.nextAtMs) this.out.nextAtMs = atMs;
   }
 
-  private enter(mode: Mode, epoch: number, nowMs: number): void {
-    this.mode = mode;
-    this.myEpoch = mode === 'member' ? 0 : epoch;
-    this.confirmAcks.clear();
-    this.target = null;
-    this.nextHeartbeatAtMs = nowMs;
-  }
-
   private receive(from: NodeName, m: GatewayFailoverMessage, nowMs: number): void {
     if (m.from !== from) return; // one node may not speak for another
     const self = this.opts.self;
     switch (m.type) {
       case 'gw_heartbeat': {
         if (!this.view.isMonitor) return;
+        // Only an active Gateway heartbeats, and only for an epoch a majority granted it.
         this.learn({ epoch: m.epoch, holder: from }, nowMs);
         const r = this.p.record;
         if (m.epoch === r.epoch && from === r.holder) {
           this.lastHeardMs = nowMs;
-          this.claim = null; // the Gateway is alive after all
+          if (this.claim?.takeover) this.claim = null; // the Gateway is alive after all
         }
-        this.send(from, { type: 'gw_heartbeat_ack', from: self, record: { ...r }, standby: this.currentStandby(nowMs) });
+        this.send(from, { type: 'gw_heartbeat_ack', from: self, record: { ...r }, standby: this.currentStandby(nowMs), term: this.view.term });
         return;
       }
-      case 'gw_heartbeat_ack': {
+      case 'gw_heartbeat_ack':
+        this.knownTerm = Math.max(this.knownTerm, m.term);
         this.learn(m.record, nowMs);
-        if (this.mode === 'confirming' && (m.record.epoch < this.myEpoch || (m.record.epoch === this.myEpoch && m.record.holder === self))) this.confirmAcks.add(from);
         if (m.standby !== null && m.standby !== self) this.target = m.standby;
         if (from === this.target) this.targetAckMs = nowMs;
         return;
-      }
       case 'gw_standby':
         if (!this.view.isMonitor || m.term < this.view.term) return;
         this.learn(m.record, nowMs);
         this.designation = { term: m.term, standby: m.standby, atMs: nowMs };
         return;
-      case 'gw_claim': {
-        if (!this.view.isMonitor) return;
-        const r = this.p.record;
-        const g = this.p.granted;
-        const iAmServing = this.mode === 'active' && r.holder === self;
-        const grant =
-          !iAmServing &&
-          m.term >= this.view.term &&
-          m.epoch > r.epoch &&
-          (g === null || m.epoch > g.epoch || (m.epoch === g.epoch && g.holder === from));
-        if (grant && (g === null || g.epoch !== m.epoch)) {
-          this.p.granted = { epoch: m.epoch, holder: from };
-          this.dirty = true;
-          this.out.notes.push({ kind: 'granted', epoch: m.epoch, to: from });
+      case 'gw_claim':
+        return this.onClaim(from, m.epoch, m.term);
+      case 'gw_claim_reply': {
+        this.knownTerm = Math.max(this.knownTerm, m.term);
+        if (m.fence) this.fenceSeen = Math.max(this.fenceSeen, m.fence.epoch);
+        this.learn(m.record, nowMs);
+        const c = this.claim;
+        if (c && m.epoch === c.epoch) {
+          if (m.granted) c.grants.add(from);
+          // Someone was granted this epoch or a newer one: this claim cannot win; try past it.
+          else if (m.fence && m.fence.epoch >= c.epoch && m.fence.holder !== self) c.giveUpAtMs = Math.min(c.giveUpAtMs, nowMs + this.opts.intervalMs);
         }
-        this.send(from, { type: 'gw_claim_reply', from: self, epoch: m.epoch, granted: grant, record: { ...r } });
         return;
       }
-      case 'gw_claim_reply':
-        this.learn(m.record, nowMs);
-        if (this.claim && m.granted && m.epoch === this.claim.epoch) this.claim.grants.add(from);
-        return;
       case 'gw_epoch':
         this.learn(m.record, nowMs);
         return;
@@ -239,20 +236,44 @@ export class GatewayFailover {
     }
   }
 
+  /** A Monitor's vote on a claim: one holder per epoch, never below what it granted or knows held. */
+  private onClaim(from: NodeName, epoch: number, term: number): void {
+    if (!this.view.isMonitor) return;
+    const self = this.opts.self;
+    const r = this.p.record;
+    const g = this.p.granted;
+    const fence = Math.max(r.epoch, g?.epoch ?? 0);
+    const holderAtFence = r.epoch === fence ? r.holder : (g as GatewayRecord).holder;
+    const servingOther = this.mode === 'active' && from !== self;
+    let grant: boolean;
+    if (servingOther) grant = false; // this Monitor is the Gateway, alive: no takeover
+    else if (epoch > fence) grant = term >= this.view.term; // a stale standby's term is refused
+    else grant = epoch === fence && holderAtFence === from; // the holder again (a restart, a retry)
+    if (grant && (g === null || g.epoch < epoch)) {
+      this.p.granted = { epoch, holder: from };
+      this.dirty = true;
+      this.out.notes.push({ kind: 'granted', epoch, to: from });
+    }
+    this.send(from, { type: 'gw_claim_reply', from: self, epoch, granted: grant, record: { ...r }, fence: this.p.granted ? { ...this.p.granted } : null, term: this.view.term });
+  }
+
   /** A record newer than ours: adopt it; a Gateway it fences steps down; a standby watches anew. */
   private learn(r: GatewayRecord, nowMs: number): void {
     if (r.epoch <= this.p.record.epoch) return;
     this.p.record = { ...r };
     this.dirty = true;
-    if (this.mode !== 'member' && r.epoch > this.myEpoch && r.holder !== this.opts.self) {
-      const epoch = this.myEpoch;
-      this.enter('member', 0, nowMs);
+    if (r.holder === this.opts.self) return;
+    if (this.mode === 'active' || (this.claim && !this.claim.takeover)) {
+      const epoch = this.myEpoch || (this.claim?.epoch ?? 0);
+      this.mode = 'member';
+      this.myEpoch = 0;
+      this.target = null;
       this.out.notes.push({ kind: 'stop', epoch, record: { ...r } });
     }
+    if (this.claim && r.epoch >= this.claim.epoch) this.claim = null;
     // A new Gateway must find the standby first: give it the grace period again.
     this.lastHeardMs = null;
     this.actingSinceMs = nowMs;
-    if (this.claim && r.epoch >= this.claim.epoch) this.claim = null;
   }
 
   /** The standby as this Monitor knows it now (null: none, or the designation lapsed). */
@@ -261,12 +282,6 @@ export class GatewayFailover {
     if (!this.view.isMonitor || d === null || d.term < this.view.term) return null;
     if (nowMs - d.atMs > 4 * this.opts.designationIntervalMs) return null;
     return d.standby;
-  }
-
-  private runDue(nowMs: number): void {
-    this.designate(nowMs);
-    this.watch(nowMs);
-    this.heartbeat(nowMs);
   }
 
   /** Leader only: name the standby, stamped with this term, and repeat it. */
@@ -298,83 +313,89 @@ export class GatewayFailover {
       this.acting = acting;
       this.out.notes.push({ kind: 'standby', acting, term: this.view.term });
       if (acting) this.actingSinceMs = nowMs;
-      else this.claim = null;
+      else if (this.claim?.takeover) this.claim = null;
     }
-    if (!acting) return;
+    if (!acting || this.claim) return;
     const d = this.designation;
     if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
-    const silentLimit = this.opts.missedLimit * this.opts.intervalMs;
-    if (this.claim === null) {
-      const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
-      const deadline = heard ? (this.lastHeardMs as number) + silentLimit : this.actingSinceMs + this.opts.graceMs;
-      if (nowMs < deadline) return this.due(deadline);
-      this.startClaim(nowMs, nowMs - (heard ? (this.lastHeardMs as number) : this.actingSinceMs));
-    }
-    const c = this.claim as Claim;
-    if (c.grants.size >= majority(this.view.voters.length)) return this.becomeActive(c, nowMs);
-    if (nowMs >= c.giveUpAtMs) {
-      // No majority in time (a Monitor down, or a rival claimer): try the next epoch.
-      this.claim = null;
-      this.startClaim(nowMs, nowMs - (this.lastHeardMs ?? this.actingSinceMs));
-      return;
-    }
-    if (nowMs >= c.nextSendMs) {
-      c.nextSendMs = nowMs + this.opts.intervalMs;
-      for (const m of this.view.voters) if (!c.grants.has(m)) this.send(m, { type: 'gw_claim', from: self, epoch: c.epoch, term: this.view.term });
-    }
-    this.due(Math.min(c.nextSendMs, c.giveUpAtMs));
+    const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
+    const since = heard ? (this.lastHeardMs as number) : this.actingSinceMs;
+    const deadline = since + (heard ? this.opts.missedLimit * this.opts.intervalMs : this.opts.graceMs);
+    if (nowMs < deadline) return this.due(deadline);
+    this.claim = this.newClaim(this.nextEpoch(), true, nowMs);
+    this.out.notes.push({ kind: 'claim', epoch: this.claim.epoch, silentMs: nowMs - since });
   }
 
-  private startClaim(nowMs: number, silentMs: number): void {
-    const self = this.opts.self;
-    const epoch = Math.max(this.p.record.epoch, this.p.granted?.epoch ?? 0) + 1;
-    // Its own grant first, persisted like any other.
-    this.p.granted = { epoch, holder: self };
-    this.dirty = true;
-    const claim: Claim = {
+  private nextEpoch(): number {
+    return Math.max(this.p.record.epoch, this.p.granted?.epoch ?? 0, this.fenceSeen) + 1;
+  }
+
+  private newClaim(epoch: number, takeover: boolean, nowMs: number): Claim {
+    return {
       epoch,
-      grants: new Set(this.view.voters.includes(self) ? [self] : []),
+      takeover,
+      grants: new Set(),
       previous: this.p.record.holder,
-      nextSendMs: nowMs + this.opts.intervalMs,
+      nextSendMs: nowMs, // sent by pursueClaim in this very step
       giveUpAtMs: nowMs + 4 * this.opts.missedLimit * this.opts.intervalMs,
     };
-    this.claim = claim;
-    this.out.notes.push({ kind: 'claim', epoch, silentMs });
-    for (const m of this.view.voters) this.send(m, { type: 'gw_claim', from: self, epoch, term: this.view.term });
-    if (claim.grants.size >= majority(this.view.voters.length)) this.becomeActive(claim, nowMs);
+  }
+
+  /** Any claim: ask the voters (itself too, if a Monitor), serve once a majority granted. */
+  private pursueClaim(nowMs: number): void {
+    let c = this.claim;
+    if (c === null) return;
+    const self = this.opts.self;
+    if (nowMs >= c.giveUpAtMs) {
+      // No majority in time (a Monitor down, a rival claimer, a newer grant): go past it. A
+      // standby that lost its designation meanwhile has dropped its claim already (watch).
+      const epoch = c.takeover || this.nextEpoch() - 1 > c.epoch ? this.nextEpoch() : c.epoch;
+      c = this.newClaim(epoch, c.takeover, nowMs);
+      this.claim = c;
+      this.out.notes.push({ kind: 'claim', epoch, silentMs: nowMs - (this.lastHeardMs ?? this.actingSinceMs) });
+    }
+    if (this.view.voters.includes(self) && !c.grants.has(self)) {
+      this.onClaim(self, c.epoch, this.knownTerm); // its own vote, by the same rule
+      const mine = this.p.granted;
+      if (mine && mine.epoch === c.epoch && mine.holder === self) c.grants.add(self);
+    }
+    if (c.grants.size >= majority(this.view.voters.length) || this.view.voters.length === 0) return this.becomeActive(c, nowMs);
+    if (nowMs >= c.nextSendMs) {
+      c.nextSendMs = nowMs + this.opts.intervalMs;
+      for (const m of this.view.voters) if (!c.grants.has(m)) this.send(m, { type: 'gw_claim', from: self, epoch: c.epoch, term: this.knownTerm });
+    }
+    this.due(Math.min(c.nextSendMs, c.giveUpAtMs));
   }
 
   private becomeActive(c: Claim, nowMs: number): void {
     const self = this.opts.self;
     this.claim = null;
-    this.acting = false;
-    this.out.notes.push({ kind: 'standby', acting: false, term: this.view.term });
-    this.p.record = { epoch: c.epoch, holder: self };
-    this.dirty = true;
-    this.enter('active', c.epoch, nowMs);
-    this.out.notes.push({ kind: 'serve', epoch: c.epoch, takeover: true });
+    if (this.acting) {
+      this.acting = false;
+      this.out.notes.push({ kind: 'standby', acting: false, term: this.view.term });
+    }
+    if (this.p.record.epoch !== c.epoch || this.p.record.holder !== self) {
+      this.p.record = { epoch: c.epoch, holder: self };
+      this.dirty = true;
+    }
+    this.mode = 'active';
+    this.myEpoch = c.epoch;
+    this.target = null;
+    this.nextHeartbeatAtMs = nowMs;
+    this.out.notes.push({ kind: 'serve', epoch: c.epoch, takeover: c.takeover });
     const record = { ...this.p.record };
     for (const m of new Set([...this.view.voters, ...this.view.live, c.previous])) this.send(m, { type: 'gw_epoch', from: self, record });
   }
 
-  /** Holder only: heartbeat the standby (or every Monitor); confirm the epoch before serving. */
+  /** Active Gateway only: heartbeat the standby, or every live Monitor while none is known. */
   private heartbeat(nowMs: number): void {
-    if (this.mode === 'member') return;
-    const self = this.opts.self;
-    const v = this.view;
-    if (this.mode === 'confirming') {
-      if (v.isMonitor && v.voters.includes(self)) this.confirmAcks.add(self);
-      if (this.confirmAcks.size >= majority(v.voters.length) || v.voters.length === 0) {
-        this.enter('active', this.myEpoch, nowMs);
-        this.out.notes.push({ kind: 'serve', epoch: this.myEpoch, takeover: false });
-      }
-    }
+    if (this.mode !== 'active') return;
     if (nowMs >= this.nextHeartbeatAtMs) {
       this.nextHeartbeatAtMs = nowMs + this.opts.intervalMs;
       const silentLimit = this.opts.missedLimit * this.opts.intervalMs;
-      const useTarget = this.mode === 'active' && this.target !== null && nowMs - this.targetAckMs <= silentLimit;
-      const to = useTarget ? [this.target as NodeName] : this.mode === 'confirming' ? v.voters : v.live;
-      for (const m of to) this.send(m, { type: 'gw_heartbeat', from: self, epoch: this.myEpoch });
+      const useTarget = this.target !== null && nowMs - this.targetAckMs <= silentLimit;
+      const to = useTarget ? [this.target as NodeName] : this.view.live;
+      for (const m of to) this.send(m, { type: 'gw_heartbeat', from: this.opts.self, epoch: this.myEpoch });
     }
     this.due(this.nextHeartbeatAtMs);
   }
