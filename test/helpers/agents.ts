@@ -77,7 +77,7 @@ export function writeLocalConfig(opts: { workers?: number; secret?: string } = {
   const roles = ['gateway', 'monitor', 'monitor', 'assigner', 'assigner', 'worker', 'empty'];
   const config = {
     cluster: { name: 'test', secret },
-    gateway: { host: 'gw', port: basePort + 7 },
+    gateway: { host: 'gw', port: basePort + 7, standbyPort: basePort + 8 },
     nodes: names.map((name, i) => ({ name, address: '127.0.0.1', port: basePort + i, role: roles[i] })),
     workers: { perHostMax: opts.workers ?? 2 },
     auth: { enabled: false },
