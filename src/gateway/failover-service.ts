@@ -1,9 +1,10 @@
+import path from 'node:path';
 import type { AgentContext } from '../agent/agent.js';
 import { nowMs, type StateFile } from '../agent/driver.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
 import type { GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { prepareGatewayApi, type GatewayApi } from './service.js';
-import { VirtualIp, type CommandRunner } from './vip.js';
+import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
 
 export interface GatewayFailoverHandle {
   /** A gw_* message from a peer. */
@@ -18,6 +19,12 @@ export interface GatewayFailoverHandle {
 export interface FailoverServiceOptions {
   /** Runs `ip` and `arping` (tests inject a fake). */
   vipRunner?: CommandRunner;
+}
+
+/** Test hook: CODEARENA_VIP_BIN_DIR names a folder whose `ip` and `arping` run instead of the real ones. */
+function testHookRunner(): CommandRunner | null {
+  const dir = process.env.CODEARENA_VIP_BIN_DIR;
+  return dir ? (cmd, args) => execRunner(path.join(dir, cmd), args) : null;
 }
 
 /**
@@ -43,7 +50,8 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     seeds,
     nowMs(),
   );
-  const vip = config.gateway.virtualIp ? new VirtualIp({ address: config.gateway.virtualIp, ownAddress: self.address, log, ...(opts.vipRunner ? { run: opts.vipRunner } : {}) }) : null;
+  const run = opts.vipRunner ?? testHookRunner();
+  const vip = config.gateway.virtualIp ? new VirtualIp({ address: config.gateway.virtualIp, ownAddress: self.address, log, ...(run ? { run } : {}) }) : null;
   const port = self.name === config.gateway.host ? config.gateway.port : (config.gateway.standbyPort ?? config.gateway.port);
   // With a virtual IP the Gateway answers on it and on its own address alike.
   const host = vip ? '0.0.0.0' : self.address;
