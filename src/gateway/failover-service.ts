@@ -95,10 +95,11 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
         serving = false;
         log.warn({ event: 'gateway_stepped_down', epoch: n.epoch, newer: n.record }, `stepped down as Gateway: epoch ${n.record.epoch} belongs to ${n.record.holder} (ours was ${n.epoch})`);
         later(async () => {
+          // The address first: clients' next packets must not reach a Gateway that is closing.
+          await vip?.release();
           const a = api;
           api = null;
           await a?.close(true);
-          await vip?.release();
         });
         return;
       case 'standby':
