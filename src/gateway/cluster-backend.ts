@@ -79,7 +79,7 @@ export class ClusterBackend implements RunBackend {
         this.asks.get(msg.requestId)?.(msg.assigner);
         return;
       case 'run_attached':
-        this.attaching.get(msg.id)?.(from, msg);
+        if (msg.spec.id === msg.id) this.attaching.get(msg.id)?.(from, msg);
         return;
       case 'run_queued':
       case 'run_started':
