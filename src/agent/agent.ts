@@ -14,7 +14,9 @@ import { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
 import { createLogger, type Logger } from './log.js';
-import { isClusterMessage, type WireMessage } from './wire-messages.js';
+import { isClusterMessage, isGatewayFailoverMessage, type WireMessage } from './wire-messages.js';
+import { startGatewayFailover, type GatewayFailoverHandle } from '../gateway/failover-service.js';
+import type { CommandRunner } from '../gateway/vip.js';
 import type { RunMessage } from '../runs/messages.js';
 
 /** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
@@ -45,7 +47,12 @@ export interface AgentOptions {
   /** Where persistent protocol state lives; default $XDG_STATE_HOME or ~/.local/state. */
   stateDir?: string;
   services?: RoleServiceFactory;
+  /** Runs `ip`/`arping` for the Gateway's virtual IP (tests inject a fake). */
+  vipRunner?: CommandRunner;
 }
+
+/** Messages for a Gateway: its API's, wherever this node serves it. */
+const GATEWAY_BOUND = new Set<string>(['least_loaded_assigner_reply', 'table_reply', 'run_queued', 'run_started', 'run_output', 'run_exit', 'run_refused', 'run_restart', 'run_attached', 'run_takeover']);
 
 export interface AgentHandle {
   name: string;
@@ -111,7 +118,12 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     nowMs: Math.floor(performance.now()),
   });
   let service: RoleService | null = null;
+  let failover: GatewayFailoverHandle | null = null;
   const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
+    if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
+    // What a Gateway receives goes to the Gateway API where this node serves it (or holds it warm).
+    const gatewayApi = failover?.api();
+    if (gatewayApi && GATEWAY_BOUND.has(msg.type)) return gatewayApi.backend.handle(from, msg as Parameters<typeof gatewayApi.backend.handle>[1]);
     // The Monitors' answers to the Gateway are for its service, not its cluster core.
     if (msg.type === 'least_loaded_assigner_reply') return service?.handle(from, msg);
     if (isClusterMessage(msg)) return driver.receive(from, msg);
@@ -135,6 +147,9 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const ctx: AgentContext = { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log };
   let currentRole = role;
   service = (await opts.services?.(role, ctx)) ?? null;
+  // Every agent runs the Gateway standby protocol: the configured Gateway serves through it, a
+  // Monitor may be standby and take over; for other nodes it stays idle.
+  failover = startGatewayFailover(ctx, stateFile, opts.vipRunner ? { vipRunner: opts.vipRunner } : {});
   // A term-stamped order changed this node's role: swap the role's services, no restart.
   let switching = Promise.resolve();
   driver.onNote = (n) => {
@@ -160,6 +175,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       clearInterval(loadTimer);
       await switching;
       driver.stop();
+      await failover?.stop();
       await service?.stop();
       peers.close();
       await listener.close();

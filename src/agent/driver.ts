@@ -6,6 +6,7 @@ import type { ClusterEvent, ClusterNode } from '../cluster/node.js';
 import type { Load } from '../cluster/messages.js';
 import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
 import type { Random } from '../cluster/random.js';
+import type { FailoverPersistent } from '../cluster/gateway-failover.js';
 import type { Logger } from './log.js';
 import type { PeerLinks } from './peers.js';
 import type { TableRow } from './agent-messages.js';
@@ -19,22 +20,55 @@ export function nowMs(): number {
 /** A Random seeded from the OS, for real nodes (the simulator passes a seeded one). */
 export const osRandom: Random = { nextUint32: () => randomInt(0, 0x100000000 - 1) };
 
-/** Persistent protocol state in a small JSON file, replaced atomically. */
+/**
+ * Persistent protocol state in a small JSON file, replaced atomically: the cluster core's state,
+ * and beside it the Gateway standby protocol's epochs (`gateway`), which this file keeps current
+ * whichever of the two writes.
+ */
 export class StateFile {
+  private last: PersistentState | null = null;
+  private gateway: FailoverPersistent | null = null;
+
   constructor(readonly file: string) {}
 
-  load(): PersistentState | null {
+  private read(): (PersistentState & { gateway?: FailoverPersistent }) | null {
     try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as PersistentState;
+      return JSON.parse(readFileSync(this.file, 'utf8')) as PersistentState & { gateway?: FailoverPersistent };
     } catch {
       return null;
     }
   }
 
+  load(): PersistentState | null {
+    const s = this.read();
+    if (!s) return null;
+    const { gateway, ...rest } = s;
+    if (gateway && this.gateway === null) this.gateway = gateway;
+    this.last = rest;
+    return rest;
+  }
+
+  /** The Gateway standby protocol's persisted epochs, or null on first boot. */
+  loadGateway(): FailoverPersistent | null {
+    if (this.gateway === null) this.gateway = this.read()?.gateway ?? null;
+    return this.gateway;
+  }
+
   save(state: PersistentState): void {
+    this.last = state;
+    this.write();
+  }
+
+  saveGateway(g: FailoverPersistent): void {
+    this.gateway = g;
+    if (this.last === null) this.last = this.load();
+    this.write();
+  }
+
+  private write(): void {
     mkdirSync(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state));
+    writeFileSync(tmp, JSON.stringify({ ...(this.last ?? {}), ...(this.gateway ? { gateway: this.gateway } : {}) }));
     renameSync(tmp, this.file);
   }
 }

@@ -64,17 +64,19 @@ export class PeerLinks<T> {
   }
 
   /**
-   * Resolves once the link to `to` has room again (its unsent bytes below WRITABLE_BYTES_LOW, and
-   * no messages waiting for it to open), or once it has failed. Stream producers await this after
+   * Resolves once the link to `to` has room again (open with its unsent bytes below
+   * WRITABLE_BYTES_LOW), or is not even trying to open (failed, waiting to retry). Stream producers await this after
    * each send, so back-pressure from a slow peer reaches them instead of overflowing the link.
    */
   async whenWritable(to: string): Promise<void> {
     for (let waited = 0; waited < WRITABLE_WAIT_MS_MAX; waited += WRITABLE_POLL_MS) {
       const link = this.links.get(to);
       if (!link || this.closed) return;
-      const open = link.conn?.isOpen ?? false;
-      if (open && (link.conn as Connection<T>).outgoingBytes < WRITABLE_BYTES_LOW) return;
-      if (!open && !link.connecting && link.pending.length === 0) return;
+      // A link waiting to retry is not waited for: its peer may be dead. What is sent meanwhile
+      // waits in the bounded pending queue; the run protocols resend what a gap shows was lost.
+      if (!link.conn?.isOpen) {
+        if (!link.connecting) return;
+      } else if (link.conn.outgoingBytes < WRITABLE_BYTES_LOW) return;
       await new Promise((r) => setTimeout(r, WRITABLE_POLL_MS));
     }
   }

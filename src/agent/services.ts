@@ -1,21 +1,22 @@
 import { startAssigner } from '../assigner/service.js';
-import { startGatewayService } from '../gateway/service.js';
 import { startWorkerHost } from '../worker/host-service.js';
 import type { RoleServiceFactory } from './agent.js';
 
 /**
  * The services each configured role adds beyond cluster membership. Monitors are wholly inside
- * the cluster state machine; Empty nodes only heartbeat.
+ * the cluster state machine (their Gateway standby duty runs beside it in every agent); Empty
+ * nodes only heartbeat.
  */
 export const roleServices: RoleServiceFactory = async (role, ctx) => {
   switch (role) {
     case 'monitor':
     case 'empty':
+    // The Gateway's API is served through the standby protocol (gateway/failover-service.ts):
+    // only once the Monitors confirmed that no newer Gateway epoch exists.
+    case 'gateway':
       return null;
     case 'assigner':
       return startAssigner(ctx);
-    case 'gateway':
-      return startGatewayService(ctx);
     case 'worker':
       if (!ctx.configPath) throw new Error('a Worker host needs its config as a file (its Worker processes read it)');
       return startWorkerHost({ ...ctx, configPath: ctx.configPath });

@@ -2,14 +2,20 @@ import { z } from 'zod';
 import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
 import { RunMessageSchema, type RunMessage } from '../runs/messages.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
+import { GatewayFailoverMessageSchema, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 
 /**
  * Everything that travels between node agents: the cluster protocols, runs, and agent queries —
- * one discriminated union, so a message is checked against its own type's schema only (run output
+ * Gateway standby protocol — one discriminated union, so a message is checked against its own type's schema only (run output
  * is the hot path).
  */
-export const WireMessageSchema = z.discriminatedUnion('type', [...ClusterMessageSchema.options, ...RunMessageSchema.options, ...AgentMessageSchema.options]);
-export type WireMessage = ClusterMessage | RunMessage | AgentMessage;
+export const WireMessageSchema = z.discriminatedUnion('type', [
+  ...ClusterMessageSchema.options,
+  ...RunMessageSchema.options,
+  ...AgentMessageSchema.options,
+  ...GatewayFailoverMessageSchema.options,
+]);
+export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage;
 
 const CLUSTER_TYPES = new Set<string>(ClusterMessageSchema.options.map((o) => o.shape.type.value));
 const RUN_TYPES = new Set<string>(RunMessageSchema.options.map((o) => o.shape.type.value));
@@ -20,4 +26,10 @@ export function isClusterMessage(m: WireMessage): m is ClusterMessage {
 
 export function isRunMessage(m: WireMessage): m is RunMessage {
   return RUN_TYPES.has(m.type);
+}
+
+const GATEWAY_FAILOVER_TYPES = new Set<string>(GatewayFailoverMessageSchema.options.map((o) => o.shape.type.value));
+
+export function isGatewayFailoverMessage(m: WireMessage): m is GatewayFailoverMessage {
+  return GATEWAY_FAILOVER_TYPES.has(m.type);
 }

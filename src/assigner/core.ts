@@ -73,7 +73,12 @@ interface HeldRun extends RunRecord {
   attempts: number;
   /** Chunks up to this seq are held by the buddy too (or there is no buddy): the Worker may forget them. */
   acked: number;
+  /** When this Assigner last asked the Worker to send again (after a gap). */
+  resendAskedMs: number;
 }
+
+/** A gap in a Worker's output is asked to be sent again at most this often. */
+const RESEND_ASK_MS = 1_000;
 
 /** A non-interactive run is tried on at most this many Workers before it ends as node_lost. */
 export const ATTEMPTS_MAX = 3;
@@ -146,7 +151,7 @@ export class AssignerCore {
     if (this.queue.length >= this.opts.queueMax || this.runCount >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
+    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
     this.runs.set(spec.id, run);
     this.queue.push(spec.id);
     return [...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 }), ...this.pump(nowMs)];
@@ -203,13 +208,20 @@ export class AssignerCore {
     }
     if (run.phase === 'finished') return msg.type === 'run_exit' ? [this.ackWorker(msg.id, run)] : [];
     if (run.phase !== 'running') return [];
+    // A link dropped some of the Worker's messages: ask it to send again what it still holds.
+    const lastSent = msg.type === 'run_exit' ? (msg.lastSeq ?? -1) : (msg.chunks[msg.chunks.length - 1] as RunChunkWire).seq;
+    const fresh = msg.type === 'run_output' ? appendChunks(run, msg.chunks) : [];
+    if (lastSent >= run.chunks.length) {
+      if (nowMs - run.resendAskedMs < RESEND_ASK_MS) return [];
+      run.resendAskedMs = nowMs;
+      return [this.send(worker, { type: 'run_takeover', from: this.opts.name, id: msg.id })];
+    }
     if (msg.type === 'run_exit') {
       this.release(worker);
       const out = this.finished(msg.id, run, { ...msg.result }, nowMs);
       // A slot is free now: the queue need not wait for the next load report.
       return [...out, ...this.pump(nowMs)];
     }
-    const fresh = appendChunks(run, msg.chunks);
     if (fresh.length === 0) return [this.ackWorker(msg.id, run)];
     const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_output', from: this.opts.name, id: msg.id, chunks: fresh })];
     if (this.buddy === null) {
@@ -248,9 +260,9 @@ export class AssignerCore {
       out.push(...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id, gateway, run: run.spec, attempts: run.attempts }));
     }
     const phase = run.phase === 'offered' ? 'queued' : run.phase;
-    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, run: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null }));
+    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, spec: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null }));
     for (const msg of outputMessages(this.opts.name, id, run.chunks, afterSeq, 'run_output')) out.push(this.send(gateway, msg));
-    if (run.result) out.push(this.send(gateway, { type: 'run_exit', from: this.opts.name, id, result: run.result }));
+    if (run.result) out.push(this.send(gateway, { type: 'run_exit', from: this.opts.name, id, result: run.result, lastSeq: run.chunks.length - 1 }));
     return out;
   }
 
@@ -372,7 +384,7 @@ export class AssignerCore {
       this.replicas.delete(id);
       if (this.runs.has(id)) continue;
       const phase: Phase = r.result ? 'finished' : r.worker ? 'running' : 'queued';
-      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
+      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
       this.runs.set(id, run);
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
@@ -431,7 +443,7 @@ export class AssignerCore {
     run.finishedAtMs = nowMs;
     const qi = this.queue.indexOf(id);
     if (qi >= 0) this.queue.splice(qi, 1);
-    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result })];
+    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result, lastSeq: run.chunks.length - 1 })];
     if (this.buddy !== null) out.push(this.send(this.buddy, { type: 'replica_exit', from: this.opts.name, id, result }));
     else if (run.worker) out.push(this.ackWorker(id, run));
     return [...out, ...this.retain(this.runs, id, run, nowMs)];

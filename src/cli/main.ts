@@ -44,12 +44,17 @@ program
     for (const l of langs) process.stdout.write(`${l.id.padEnd(12)}${l.version.padEnd(24)}${l.extensions.join(' ')}\n`);
   });
 
+/** `--gateway A --gateway B` and `--gateway A,B` both mean: try A, then B. */
+function joinUrls(value: string, previous: string | undefined): string {
+  return previous ? `${previous},${value}` : value;
+}
+
 program
   .command('run')
   .description('run a file on the cluster as if it ran here: live output, typed input, its exit code')
   .argument('<file>', 'source file; its extension picks the language unless --lang is given')
   .option('--lang <language>', 'c, cpp, python, java or javascript')
-  .option('--gateway <urls>', 'gateway URL(s), comma-separated, tried in order (default $CODEARENA_GATEWAY or http://127.0.0.1:8080)')
+  .option('--gateway <urls>', 'gateway URL(s), comma-separated or the option repeated, tried in order (default $CODEARENA_GATEWAY or http://127.0.0.1:8080)', joinUrls)
   .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
   .option('--stdin <file>', 'feed this file as stdin')
   .option('--json', 'print the final result object')
@@ -60,7 +65,7 @@ program
 program
   .command('status')
   .description('the cluster at a glance: nodes, roles, load, runs')
-  .option('--gateway <urls>', 'gateway URL(s), comma-separated')
+  .option('--gateway <urls>', 'gateway URL(s), comma-separated or the option repeated, tried in order', joinUrls)
   .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
   .option('--json', 'print JSON')
   .action(async (opts) => {
@@ -72,6 +77,7 @@ program
   .description('start a whole local cluster on this machine (Gateway, 2 Monitors, 2 Assigners, a Worker host, an Empty node)')
   .option('--workers <n>', 'Worker processes (default: one per core)')
   .option('--port <port>', 'the Gateway HTTP port', '8080')
+  .option('--standby-port <port>', 'where the standby Gateway serves after a takeover (default: --port + 1)')
   .option('--base-port <port>', 'first internal port (the nodes use 7 from here, Workers +100)', '7470')
   .option('--auth', 'require a bearer token (one is generated and printed)')
   .option('--queue-max <n>', 'runs each Assigner may hold waiting for a Worker (default 256)')

@@ -25,6 +25,7 @@ const READY_TIMEOUT_MS = 60_000;
 export interface UpOptions {
   workers?: string;
   port?: string;
+  standbyPort?: string;
   basePort?: string;
   auth?: boolean;
   queueMax?: string;
@@ -63,6 +64,14 @@ export async function upCommand(opts: UpOptions): Promise<number> {
   const workers = intOption(opts.workers, '--workers', 1, 64, os.availableParallelism());
   const port = intOption(opts.port, '--port', 1, 65535, 8080);
   const basePort = intOption(opts.basePort, '--base-port', 1024, 65000, 7470);
+  // On one machine the standby Monitor cannot take the Gateway's port (no virtual IP without
+  // root): it serves on its own, and clients list both.
+  const standbyPort = intOption(opts.standbyPort, '--standby-port', 1, 65535, port < 65535 ? port + 1 : port - 1);
+  if (standbyPort === port) throw new CodeArenaError('BAD_INPUT', `--standby-port must differ from --port (${port})`, `e.g. --standby-port ${port + 1}`);
+  const internal = NODES.map((_, i) => basePort + i);
+  for (const [flag, p] of [['--port', port], ['--standby-port', standbyPort]] as const) {
+    if (internal.includes(p)) throw new CodeArenaError('BAD_INPUT', `${flag} ${p} is one of the internal ports ${basePort}..${basePort + NODES.length - 1}`, 'pick another port or another --base-port');
+  }
   const queueMax = intOption(opts.queueMax, '--queue-max', 1, 100_000, 256);
   const slots = intOption(opts.slots, '--slots', 1, 16, 1);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-up-'));
@@ -70,7 +79,7 @@ export async function upCommand(opts: UpOptions): Promise<number> {
   const token = opts.auth ? randomBytes(18).toString('base64url') : null;
   const config = {
     cluster: { name: 'local', secret: randomSecret() },
-    gateway: { host: 'gw', port },
+    gateway: { host: 'gw', port, standbyPort },
     nodes: NODES.map(([name, role], i) => ({ name, address: '127.0.0.1', port: basePort + i, role })),
     workers: { perHostMax: workers, slotsPerWorker: slots },
     queue: { runsMax: queueMax },
@@ -109,8 +118,13 @@ export async function upCommand(opts: UpOptions): Promise<number> {
     await stopAll();
     throw err;
   }
-  const tokenLine = token ? `token: ${token}   (codearena run FILE --gateway ${url} --token ${token})\n` : '';
-  process.stdout.write(`${tokenLine}CodeArena gateway listening on ${url}\n`);
+  const standbyUrl = `http://127.0.0.1:${standbyPort}`;
+  const tokenLine = token ? `token: ${token}\n` : '';
+  process.stdout.write(
+    `${tokenLine}CodeArena gateway listening on ${url}\n` +
+      `standby gateway (a Monitor; serves if the gateway dies): ${standbyUrl}\n` +
+      `run a file: codearena run FILE --gateway ${url},${standbyUrl}${token ? ` --token ${token}` : ''}\n`,
+  );
   await stopped;
   return 0;
 }

@@ -76,6 +76,16 @@ function gatewayProblems({ gateway, nodes }: ParsedLabConfig): RawProblem[] {
       problems.push(problem(['gateway', 'port'], what, 'pick another port'));
     }
   }
+  // Any Monitor may take over as Gateway: the standby port must be free on every Monitor's PC.
+  const standbyPort = gateway.standbyPort ?? gateway.port;
+  for (const m of nodes.filter((n) => n.role === 'monitor')) {
+    const clash = nodes.find((n) => n.address.toLowerCase() === m.address.toLowerCase() && n.port === standbyPort);
+    if (clash) {
+      const what = `${standbyPort} is also ${clash.name}'s internal port on Monitor ${m.name}'s PC, where the Gateway standby would serve`;
+      problems.push(problem(['gateway', gateway.standbyPort === undefined ? 'port' : 'standbyPort'], what, 'pick another gateway.standbyPort'));
+      break;
+    }
+  }
   const holder = nodes.findIndex((n) => n.address === gateway.virtualIp);
   if (gateway.virtualIp !== undefined && holder >= 0) {
     const what = `${gateway.virtualIp} is nodes[${holder}]'s own address`;

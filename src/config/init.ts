@@ -45,9 +45,14 @@ gateway:
   # The lab PC (a node name below) that serves clients: HTTP API, WebSocket runs, web client.
   host: pc-01
   port: ${GATEWAY_PORT_DEFAULT}
-  # A free address on the lab subnet that the Gateway standby (on a Monitor) takes over when the
-  # Gateway PC dies, so clients keep one address. Uncomment to enable.
+  # A free address on the lab subnet: the serving Gateway adds it to the interface holding its own
+  # address (same prefix) and the standby (a Monitor) takes it over with gratuitous ARP when the
+  # Gateway PC dies, so clients keep one address. Needs CAP_NET_ADMIN (root, or setcap) and
+  # iputils-arping; without the capability the agent logs one error line and serves on its own
+  # address only. Uncomment to enable.
   # virtualIp: 192.168.10.250
+  # Port the standby serves on after a takeover (default: port). Without a virtualIp, clients list
+  # both addresses: codearena run --gateway http://192.168.10.11:8080,http://192.168.10.12:8080
   # standbyPort: ${GATEWAY_PORT_DEFAULT}
 
 # Every lab PC. port is the internal protocol port (default ${NODE_PORT_DEFAULT}). role pins a PC to one

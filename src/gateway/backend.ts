@@ -39,6 +39,14 @@ export type BackendResult = Omit<RunResult, 'limits_mechanism' | 'status'> & {
   limits_mechanism?: RunResult['limits_mechanism'];
 };
 
+/** A run an Assigner still holds, found for a Gateway that has no record of it (after a failover). */
+export interface AttachedRun {
+  run: AcceptedRun;
+  phase: 'queued' | 'running' | 'finished';
+  worker: string | null;
+  assigner: string;
+}
+
 export class QueueFullError extends Error {
   readonly code = 'QUEUE_FULL';
 }
@@ -58,6 +66,12 @@ export interface RunBackend {
    * can take runs at all.
    */
   start(run: AcceptedRun, sink: RunSink): Promise<void>;
+  /**
+   * Finds a run this Gateway has no record of (another Gateway accepted it before a failover):
+   * asks the Assigners; the one holding it answers, `adopt` makes the sink, and the run's whole
+   * output so far, then its live stream, go there. Resolves false when nobody holds it.
+   */
+  attach?(id: string, adopt: (found: AttachedRun) => RunSink): Promise<boolean>;
   write(id: string, data: string): void;
   endInput(id: string): void;
   kill(id: string): void;

@@ -5,7 +5,7 @@ import type { ClusterMessage } from '../cluster/messages.js';
 import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend, type RunSink } from './backend.js';
+import { NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
 const ASK_MONITOR_TIMEOUT_MS = 500;
@@ -18,12 +18,17 @@ const ASSIGNER_ANSWER_TTL_MS = 250;
 const ACK_TIMEOUT_MS = 3_000;
 /** How often the Gateway refreshes its copy of the Monitors' table. */
 const TABLE_REFRESH_MS = 500;
+/** How long the Assigners have to say who holds a run a resuming client names (after a failover). */
+const ATTACH_TIMEOUT_MS = 2_000;
 /** Runs the Gateway relays at once; each holds only a few closures (the chunks live in the store). */
 const RUNS_IN_FLIGHT_MAX = 10_000;
 
 /** Input lines the Gateway keeps per run to send again after an Assigner takeover. */
 const INPUTS_KEPT_MAX = 4096;
 const INPUT_BYTES_KEPT_MAX = 1024 * 1024;
+/** Input numbers start at epoch × this: a Gateway that took over numbers above everything the old
+ * one sent, so a Worker (which drops numbers it has seen) never mistakes new input for a resend. */
+const INPUT_NUMBERS_PER_EPOCH = 1_000_000_000;
 
 interface InFlight {
   assigner: string;
@@ -37,7 +42,12 @@ interface InFlight {
   /** Every input message sent (numbered from 1), kept so a takeover loses no keystroke. */
   inputs: Array<RunMessageOf<'run_input'> | RunMessageOf<'run_eof'>>;
   inputBytes: number;
+  /** When this Gateway last asked for missing chunks. */
+  resendAskedMs: number;
 }
+
+/** Missing chunks are asked for at most this often per run. */
+const RESEND_ASK_MS = 1_000;
 
 class AckTimeout extends NoCapacityError {}
 
@@ -53,6 +63,12 @@ export class ClusterBackend implements RunBackend {
   private monitorCursor = 0;
   private localLanguages: LanguageInfo[] = [];
   private lastAnswer: { assigner: string; atMs: number } | null = null;
+  /** The Gateway epoch this backend serves under (set when the API starts serving). */
+  epoch = 1;
+  /** Runs asked of the Assigners (run_attach) and not found yet: id → what to do with the answer. */
+  private readonly attaching = new Map<string, (from: string, msg: RunMessageOf<'run_attached'>) => void>();
+  /** Set when this Gateway steps down: closing must not kill the runs the next Gateway attaches. */
+  keepRunsOnClose = false;
 
   constructor(private readonly ctx: AgentContext) {
     this.refresh = setInterval(() => this.askTable(), TABLE_REFRESH_MS);
@@ -83,6 +99,11 @@ export class ClusterBackend implements RunBackend {
       case 'least_loaded_assigner_reply':
         this.asks.get(msg.requestId)?.(msg.assigner);
         return;
+      case 'run_attached':
+        // A new Gateway asking around adopts the run; after a takeover this Gateway still holds
+        // the run's record, and the stream that follows is enough.
+        if (msg.spec.id === msg.id) this.attaching.get(msg.id)?.(from, msg);
+        return;
       case 'run_queued':
       case 'run_started':
       case 'run_output':
@@ -92,11 +113,21 @@ export class ClusterBackend implements RunBackend {
         return this.onRunMessage(from, msg);
       case 'run_takeover':
         return this.onTakeover(from, msg.id);
-      case 'run_attached':
-        return; // this Gateway still holds the run's record: the stream that follows is enough
       default:
         this.ctx.log.debug({ type: msg.type, from }, 'gateway ignored a message');
     }
+  }
+
+  /**
+   * Chunks are missing (a link to the Assigner dropped messages): ask it for everything after the
+   * last one the client got; the chunks in between are ignored until the resend fills the gap.
+   */
+  private askResend(id: string, r: InFlight): void {
+    const now = Date.now();
+    if (now - r.resendAskedMs < RESEND_ASK_MS) return;
+    r.resendAskedMs = now;
+    this.ctx.log.warn({ event: 'gap', run: id, after: r.lastSeq }, `run ${id}: chunks after ${r.lastSeq} missing; asking assigner ${r.assigner} again`);
+    this.ctx.peers.send(r.assigner, { type: 'run_attach', from: this.ctx.self.name, id, afterSeq: r.lastSeq });
   }
 
   /** The run's Assigner died; its buddy holds the run: stream from it, and send the input again. */
@@ -143,12 +174,14 @@ export class ClusterBackend implements RunBackend {
         ack?.(null);
         for (const c of msg.chunks) {
           if (c.seq <= r.lastSeq) continue; // sent again after a takeover: the client has it
+          if (c.seq > r.lastSeq + 1) return this.askResend(msg.id, r); // a link dropped some
           r.lastSeq = c.seq;
           r.sink.output({ seq: c.seq, stream: c.stream, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) });
         }
         return;
       case 'run_exit':
         ack?.(null);
+        if (msg.lastSeq !== undefined && msg.lastSeq > r.lastSeq) return this.askResend(msg.id, r);
         this.runs.delete(msg.id);
         r.sink.exit(msg.result);
         return;
@@ -207,7 +240,7 @@ export class ClusterBackend implements RunBackend {
 
   private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
     if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run');
-    const entry: InFlight = { assigner, buddy: null, sink, ack: null, queued: false, lastSeq: -1, inputs: [], inputBytes: 0 };
+    const entry: InFlight = { assigner, buddy: null, sink, ack: null, queued: false, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity };
     this.runs.set(run.id, entry);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -226,6 +259,34 @@ export class ClusterBackend implements RunBackend {
     });
   }
 
+  /** The Assigners as the table has them (the config's before the first table arrives). */
+  private assigners(): string[] {
+    if (this.table) return this.table.rows.filter((r) => r.role === 'assigner' && r.status !== 'dead').map((r) => r.name);
+    return this.ctx.config.nodes.filter((n) => n.role === 'assigner').map((n) => n.name);
+  }
+
+  attach(id: string, adopt: (found: AttachedRun) => RunSink): Promise<boolean> {
+    if (this.runs.has(id) || this.attaching.has(id)) return Promise.resolve(false);
+    if (this.runs.size >= RUNS_IN_FLIGHT_MAX) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.attaching.delete(id);
+        resolve(false);
+      }, ATTACH_TIMEOUT_MS);
+      this.attaching.set(id, (from, msg) => {
+        clearTimeout(timer);
+        this.attaching.delete(id);
+        // The sink exists before the Assigner's replayed chunks (next on the same link) arrive.
+        const sink = adopt({ run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from });
+        this.runs.set(id, { assigner: from, buddy: null, sink, ack: null, queued: msg.phase === 'queued', lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity });
+        resolve(true);
+      });
+      // All chunks (-1): the Gateway keeps the whole output for GET and later resumes; each client
+      // still gets only what its own last_seq lacks.
+      for (const a of this.assigners()) this.ctx.peers.send(a, { type: 'run_attach', from: this.ctx.self.name, id, afterSeq: -1 });
+    });
+  }
+
   private toAssigner(id: string, msg: RunMessage): void {
     const r = this.runs.get(id);
     if (r) this.ctx.peers.send(r.assigner, msg);
@@ -235,7 +296,7 @@ export class ClusterBackend implements RunBackend {
   private input(id: string, msg: { type: 'run_input'; data: string } | { type: 'run_eof' }): void {
     const r = this.runs.get(id);
     if (!r) return;
-    const m = { ...msg, from: this.ctx.self.name, id, n: r.inputs.length + 1 };
+    const m = { ...msg, from: this.ctx.self.name, id, n: this.epoch * INPUT_NUMBERS_PER_EPOCH + r.inputs.length + 1 };
     const bytes = msg.type === 'run_input' ? Buffer.byteLength(msg.data) : 0;
     if (r.inputs.length >= INPUTS_KEPT_MAX || r.inputBytes + bytes > INPUT_BYTES_KEPT_MAX) {
       this.ctx.log.warn({ event: 'input_dropped', run: id }, `run ${id}: over ${INPUTS_KEPT_MAX} input lines or ${INPUT_BYTES_KEPT_MAX} bytes; input dropped`);
@@ -291,6 +352,6 @@ export class ClusterBackend implements RunBackend {
 
   async close(): Promise<void> {
     clearInterval(this.refresh);
-    for (const id of this.runs.keys()) this.kill(id);
+    if (!this.keepRunsOnClose) for (const id of this.runs.keys()) this.kill(id);
   }
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RunStatusName, RunView, ServerMessage } from './api-types.js';
 import type { AcceptedRun, BackendResult, OutputChunk, RunSink } from './backend.js';
 
@@ -15,8 +15,18 @@ type Listener = (event: RunEvent) => void;
  * One run as the Gateway holds it: every chunk (up to the run's output limit) so a client that
  * reconnects gets exactly the rest, the result once there is one, and the live listeners.
  */
+/** A run's resume token: HMAC-SHA256 of its id, so any Gateway holding the key can check it. */
+export function resumeToken(key: Buffer, id: string): string {
+  return createHmac('sha256', key).update(id).digest('base64url');
+}
+
+export function tokenMatches(key: Buffer, id: string, token: string): boolean {
+  const want = Buffer.from(resumeToken(key, id));
+  const got = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 export class RunRecord implements RunSink {
-  readonly token = randomBytes(24).toString('base64url');
   readonly createdAt = new Date();
   status: RunStatusName = 'queued';
   queuePosition = 0;
@@ -35,7 +45,7 @@ export class RunRecord implements RunSink {
   private readonly listeners = new Set<Listener>();
   private readonly waiters: Array<() => void> = [];
 
-  constructor(readonly run: AcceptedRun, private readonly onFinish: (r: RunRecord) => void) {}
+  constructor(readonly run: AcceptedRun, readonly token: string, private readonly onFinish: (r: RunRecord) => void) {}
 
   get id(): string {
     return this.run.id;
@@ -110,8 +120,13 @@ export class RunRecord implements RunSink {
       return () => {};
     }
     if (this.status === 'queued' && this.queuePosition > 0) listener({ type: 'queued', position: this.queuePosition });
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    // Chunks replayed into the record later (a run adopted after a Gateway failover) may be ones
+    // this client already has.
+    const filtered: Listener = (e) => {
+      if (e.type !== 'output' || e.seq > lastSeq) listener(e);
+    };
+    this.listeners.add(filtered);
+    return () => this.listeners.delete(filtered);
   }
 
   done(): Promise<void> {
@@ -165,10 +180,16 @@ export class RunStore {
   private readonly finishedOrder: string[] = [];
   private readonly activeByUser = new Map<string, number>();
 
-  constructor(private readonly retainedMax = RUNS_RETAINED_MAX, private readonly onFinish: (r: RunRecord) => void = () => {}) {}
+  /** Resume tokens are keyed with this: the cluster's (deriveResumeKey), else one per process. */
+  readonly key: Buffer;
 
+  constructor(private readonly retainedMax = RUNS_RETAINED_MAX, private readonly onFinish: (r: RunRecord) => void = () => {}, key?: Buffer) {
+    this.key = key ?? randomBytes(32);
+  }
+
+  /** A new run, or (after a Gateway failover) one an Assigner still holds and this Gateway adopts. */
   create(run: AcceptedRun): RunRecord {
-    const rec = new RunRecord(run, (r) => this.finish(r));
+    const rec = new RunRecord(run, resumeToken(this.key, run.id), (r) => this.finish(r));
     this.runs.set(run.id, rec);
     this.activeByUser.set(run.user, (this.activeByUser.get(run.user) ?? 0) + 1);
     return rec;

@@ -12,7 +12,7 @@ import { checkFiles } from '../sandbox/runner.js';
 import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
-import { RunStore, type RunEvent, type RunRecord } from './run-store.js';
+import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
 
 export interface AuthToken {
   token: string;
@@ -29,6 +29,9 @@ export interface GatewayOptions {
   sourceBytesMax?: number;
   runsRetainedMax?: number;
   logger?: boolean;
+  /** Key of the resume tokens (deriveResumeKey of the cluster secret): shared by every Gateway of
+   * a lab, so a standby that took over honours the old Gateway's tokens. Default: one per process. */
+  resumeKey?: Buffer;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -98,10 +101,39 @@ function zodMessage(err: z.ZodError): string {
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_BYTES_MAX });
   const metrics = createMetrics();
-  const store = new RunStore(opts.runsRetainedMax, (rec) => {
-    metrics.runs.inc({ status: rec.status });
-    metrics.endToEnd.observe((Date.now() - rec.createdAt.getTime()) / 1000);
-  });
+  const store = new RunStore(
+    opts.runsRetainedMax,
+    (rec) => {
+      metrics.runs.inc({ status: rec.status });
+      metrics.endToEnd.observe((Date.now() - rec.createdAt.getTime()) / 1000);
+    },
+    opts.resumeKey,
+  );
+  /** Runs being fetched from the Assigners (one ask per id, however many clients resume it). */
+  const attaching = new Map<string, Promise<RunRecord | null>>();
+
+  /**
+   * A run this Gateway never saw (another Gateway accepted it before a failover): with a valid
+   * token, the Assigner holding it hands over its spec, state and every chunk so far.
+   */
+  function adopt(id: string, token: string): Promise<RunRecord | null> {
+    const backend = opts.backend;
+    if (!backend.attach || !tokenMatches(store.key, id, token)) return Promise.resolve(null);
+    let pending = attaching.get(id);
+    if (!pending) {
+      let rec: RunRecord | null = null;
+      pending = backend
+        .attach(id, (found) => {
+          rec = store.get(id) ?? store.create(found.run);
+          if (found.phase !== 'queued') rec.started({ worker: found.worker, assigner: found.assigner });
+          return rec;
+        })
+        .then((ok) => (ok ? rec : null))
+        .finally(() => attaching.delete(id));
+      attaching.set(id, pending);
+    }
+    return pending;
+  }
   const limitsMax = opts.limitsMax ?? MAX_LIMITS;
   const sourceBytesMax = opts.sourceBytesMax ?? SOURCE_BYTES_MAX;
 
@@ -300,8 +332,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
             return;
           }
           case 'resume': {
-            const r = store.get(m.id);
-            if (!r || r.token !== m.resume_token) throw new ApiError(404, 'NOT_FOUND', 'no run with that id and resume token');
+            const r = store.get(m.id) ?? (await adopt(m.id, m.resume_token));
+            if (!r || !tokenMatches(store.key, r.id, m.resume_token)) throw new ApiError(404, 'NOT_FOUND', 'no run with that id and resume token');
             unsubscribe();
             attach(r, m.last_seq);
             return;

@@ -1,21 +1,44 @@
-import type { AgentContext, RoleService } from '../agent/agent.js';
+import type { FastifyInstance } from 'fastify';
+import type { AgentContext } from '../agent/agent.js';
+import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
 import { buildGateway } from './server.js';
 
-/** The Gateway role: the client API (HTTP + WebSocket) over the lab's Assigners and Workers. */
-export async function startGatewayService(ctx: AgentContext): Promise<RoleService> {
+/** The client API (HTTP + WebSocket) over the lab's Assigners and Workers, built but not listening. */
+export interface GatewayApi {
+  readonly backend: ClusterBackend;
+  readonly app: FastifyInstance;
+  listen(host: string, port: number): Promise<void>;
+  /** Stops serving: open WebSockets are closed (clients resume elsewhere). `keepRuns`: the runs go
+   * on under the next Gateway (a step-down), instead of being killed (the agent stopping). */
+  close(keepRuns: boolean): Promise<void>;
+}
+
+/**
+ * Builds the Gateway's API. A standby builds it ahead (warm), so a takeover only has to listen;
+ * the configured Gateway builds it when its epoch is confirmed.
+ */
+export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> {
   const backend = new ClusterBackend(ctx);
   const app = await buildGateway({
     backend,
     auth: { enabled: ctx.config.auth.enabled, tokens: ctx.config.auth.tokens.map((t) => ({ token: t.token, user: t.user, concurrentRunsMax: t.concurrentRunsMax })) },
     limitsMax: ctx.config.sandbox.limitsMax,
     sourceBytesMax: ctx.config.sandbox.sourceBytesMax,
+    resumeKey: deriveResumeKey(ctx.config.cluster.secret),
   });
-  await app.listen({ host: ctx.self.address, port: ctx.config.gateway.port });
-  ctx.log.info({ event: 'gateway', port: ctx.config.gateway.port }, `CodeArena gateway listening on http://${ctx.self.address}:${ctx.config.gateway.port}`);
+  await app.ready();
+  let closed = false;
   return {
-    handle: (from, msg) => backend.handle(from, msg),
-    async stop() {
+    backend,
+    app,
+    async listen(host, port) {
+      await app.listen({ host, port });
+    },
+    async close(keepRuns) {
+      if (closed) return;
+      closed = true;
+      backend.keepRunsOnClose = keepRuns;
       await app.close();
     },
   };

@@ -92,10 +92,18 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // Consecutive chunks travel together when the runner has several ready: per-message costs
   // (validation, framing, a wake-up at every hop) are paid once per batch, not per 1500 bytes.
   z.object({ type: z.literal('run_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
-  z.object({ type: z.literal('run_exit'), ...from, id: RunId, result: RunResultWireSchema }),
+  // lastSeq: the run's last chunk; a receiver missing some (a link dropped them) asks for them first.
+  z.object({ type: z.literal('run_exit'), ...from, id: RunId, result: RunResultWireSchema, lastSeq: Seq.optional() }),
   // Worker -> Assigner: the PC's owner needs it back (pressure above the second bound); the
   // batch run was stopped and must run elsewhere.
   z.object({ type: z.literal('run_evicted'), ...from, id: RunId, reason: z.string().max(TEXT_MAX) }),
+  // Gateway -> Assigner: "send me this run's chunks after afterSeq (-1: all) and relay it to me
+  // from now on" — to every live Assigner after a Gateway failover (who holds it?), or to the buddy
+  // that took the run over after an Assigner died.
+  z.object({ type: z.literal('run_attach'), ...from, id: RunId, afterSeq: z.number().int().min(-1) }),
+  // The Assigner holding it -> that Gateway (others answer nothing); then run_output for every
+  // retained chunk after afterSeq, run_exit if finished, and the live stream.
+  z.object({ type: z.literal('run_attached'), ...from, id: RunId, spec: RunSpecWireSchema, phase: z.enum(['queued', 'running', 'finished']), worker: NodeNameSchema.nullable() }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema, ...buddy }),
   // Assigner -> Worker: every chunk up to seq (and the exit, if exit) is held by both Assigners of
@@ -117,17 +125,6 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // Buddy -> the run's Worker and Gateway: the run's Assigner died and the buddy holds the run now.
   // The Worker sends again what was not acknowledged; the Gateway attaches (below) and resends input.
   z.object({ type: z.literal('run_takeover'), ...from, id: RunId }),
-  // Gateway -> Assigner: stream this run to me from after afterSeq (after a takeover, or to a new
-  // Gateway after a Gateway failover). The holder answers run_attached, the chunks, and the exit.
-  z.object({ type: z.literal('run_attach'), ...from, id: RunId, afterSeq: Seq }),
-  z.object({
-    type: z.literal('run_attached'),
-    ...from,
-    id: RunId,
-    run: RunSpecWireSchema,
-    phase: z.enum(['queued', 'running', 'finished']),
-    worker: NodeNameSchema.nullable(),
-  }),
 ]);
 export type RunMessage = z.infer<typeof RunMessageSchema>;
 export type RunChunkWire = z.infer<typeof ChunkSchema>;

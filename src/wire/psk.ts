@@ -37,3 +37,14 @@ export function derivePsk(secret: string): Buffer {
 export function isPeerName(name: string): boolean {
   return PEER_NAME_PATTERN.test(name);
 }
+
+const RESUME_HKDF_INFO = 'codearena resume token v1';
+
+/**
+ * The key resume tokens are made with (HMAC-SHA256 of the run id): derived from the cluster secret,
+ * so any Gateway of the lab — the standby after a failover too — can check a token it never issued.
+ */
+export function deriveResumeKey(secret: string): Buffer {
+  assert.ok(secret.length >= SECRET_CHARS_MIN, `cluster secret must have at least ${SECRET_CHARS_MIN} characters`);
+  return Buffer.from(hkdfSync('sha256', secret, PSK_HKDF_SALT, RESUME_HKDF_INFO, PSK_BYTES));
+}

@@ -48,8 +48,12 @@ class HeldOutput {
     public buddy: string | null,
   ) {}
 
+  /** The newest chunk sent (-1: none yet); the exit carries it so a gap before it shows. */
+  lastSeq = -1;
+
   keep(chunks: Chunk[]): void {
     for (const c of chunks) {
+      this.lastSeq = c.seq;
       this.unacked.push(c);
       this.unackedBytes += c.data.byteLength;
     }
@@ -193,7 +197,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       }
       const evicted = running.get(run.id)?.evicted ?? null;
       running.delete(run.id);
-      out.end = evicted ? { type: 'run_evicted', from: name, id: run.id, reason: evicted } : { type: 'run_exit', from: name, id: run.id, result };
+      out.end = evicted ? { type: 'run_evicted', from: name, id: run.id, reason: evicted } : { type: 'run_exit', from: name, id: run.id, result, lastSeq: out.lastSeq };
       out.endedAtMs = nowMs();
       peers.send(out.assigner, out.end);
     })();

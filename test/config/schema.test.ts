@@ -78,6 +78,12 @@ test('gateway.host must be a node, and its port must be free on that PC', () => 
   expectProblem((l) => (l.gateway.virtualIp = '10.0.0.3'), 'gateway.virtualIp', /nodes\[2\]'s own address/);
 });
 
+test('the standby port must be free on every Monitor\'s PC', () => {
+  const monitor = validLab().nodes.findIndex((n: { role?: string }) => n.role === 'monitor');
+  expectProblem((l) => (l.gateway.standbyPort = l.nodes[monitor].port ?? 7470), 'gateway.standbyPort', /internal port on Monitor .* where the Gateway standby would serve/);
+  assert.doesNotThrow(() => parse({ ...validLab(), gateway: { host: 'pc-01', port: 8080, standbyPort: 8081 } }));
+});
+
 test('only gateway.host may be pinned as gateway', () => {
   expectProblem((l) => (l.nodes[4].role = 'gateway'), 'nodes[4].role', /pinned as gateway but gateway.host is "pc-01" — exactly one Gateway/);
   expectProblem((l) => (l.nodes[4].role = 'boss'), 'nodes[4].role', /monitor/);

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 const run = { id: 'r1', user: 'u', language: 'c', files: [{ name: 'main.c', content: '' }], main: 'main.c', stdin: '', interactive: true, limits: { ...DEFAULT_LIMITS } } as unknown as AcceptedRun;
 
 test('a client that subscribes after its run started learns it started, then gets the output so far', () => {
-  const r = new RunRecord(run, () => {});
+  const r = new RunRecord(run, 'token', () => {});
   r.started({ worker: 'w1', assigner: 'a1' });
   r.output({ seq: 0, stream: 'stdout', data: Buffer.from('hi\n') });
   const got: RunEvent[] = [];

@@ -69,7 +69,7 @@ export class AgentProcess {
 }
 
 /** A loopback lab config (the local cluster layout) on ports nobody else in this run uses. */
-export function writeLocalConfig(opts: { workers?: number; secret?: string } = {}): { file: string; dir: string; basePort: number } {
+export function writeLocalConfig(opts: { workers?: number; secret?: string; gateway?: Record<string, unknown> } = {}): { file: string; dir: string; basePort: number } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-lab-'));
   const basePort = 20_000 + Math.floor(Math.random() * 200) * 100 + (process.pid % 50);
   const secret = opts.secret ?? 'test-secret-0123456789abcdefghijklmnop';
@@ -77,7 +77,7 @@ export function writeLocalConfig(opts: { workers?: number; secret?: string } = {
   const roles = ['gateway', 'monitor', 'monitor', 'assigner', 'assigner', 'worker', 'empty'];
   const config = {
     cluster: { name: 'test', secret },
-    gateway: { host: 'gw', port: basePort + 7 },
+    gateway: { host: 'gw', port: basePort + 7, standbyPort: basePort + 8, ...opts.gateway },
     nodes: names.map((name, i) => ({ name, address: '127.0.0.1', port: basePort + i, role: roles[i] })),
     workers: { perHostMax: opts.workers ?? 2 },
     auth: { enabled: false },

@@ -8,11 +8,18 @@ import { CLI } from './cli.js';
 export class UpCluster {
   readonly child: ChildProcess;
   url = '';
+  /** Where the standby Monitor serves after a takeover. */
+  standbyUrl = '';
   token: string | null = null;
   logDir = '';
   readonly psiDir = mkdtempSync(path.join(os.tmpdir(), 'codearena-psi-'));
   private out = '';
   private err = '';
+
+  /** The up process's own output so far (stdout). */
+  get output(): string {
+    return this.out;
+  }
 
   constructor(args: string[]) {
     const slot = Math.floor(Math.random() * 150) * 200 + 21_000;
@@ -30,6 +37,7 @@ export class UpCluster {
       const m = /listening on (http:\/\/\S+)/.exec(this.out);
       if (m) {
         this.url = m[1] as string;
+        this.standbyUrl = /standby gateway[^:]*: (http:\/\/\S+)/.exec(this.out)?.[1] ?? '';
         this.token = /token: (\S+)/.exec(this.out)?.[1] ?? null;
         this.logDir = /logs in (\S+)/.exec(this.err)?.[1] ?? '';
         return;

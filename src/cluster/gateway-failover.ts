@@ -1,0 +1,402 @@
+import { majority } from './election.js';
+import type { GatewayFailoverMessage, GatewayRecord } from './gateway-messages.js';
+import type { NodeName } from './messages.js';
+
+// The Gateway standby protocol, as a pure state machine (events and a clock in, messages, notes
+// and state to persist out), run by every node agent that may hold the Gateway: the configured
+// Gateway PC and every Monitor.
+//
+// Epochs. Epoch 1 belongs to the configured Gateway (gateway.host); a takeover is a newer epoch.
+// A node serves the API only for an epoch that a majority of the Monitors (the election's
+// voters) GRANTED it: a standby whose Gateway fell silent claims the next epoch; a Gateway that
+// (re)starts claims the epoch it holds again before serving. Each Monitor grants an epoch to one
+// node only, and never one below what it granted or knows held (the grant is persisted before the
+// reply leaves, like a Raft vote). Any two majorities share a Monitor, so two nodes never both
+// hold one epoch: at most one active Gateway per epoch (contract 3), whatever the designation
+// below says. A Gateway that learns of a newer epoch (an ack of its heartbeat, a claim reply, the
+// new Gateway's gw_epoch, a designation) stops serving at once and drops the virtual address; a
+// Gateway restarted after a takeover finds the newer epoch in the Monitors' replies and never
+// serves.
+//
+// Who is standby. The Monitor leader designates it, stamped with its term, and repeats the
+// designation every designationIntervalMs to every live Monitor: the first live Monitor by name
+// that does not hold the Gateway (kept while it stays alive, so a re-election does not move it).
+// A Monitor acts as standby only while it holds a designation (a) of its own current term and
+// (b) renewed within 4 designation intervals. With one leader per term (the election's proof), two
+// Monitors of the same term never both act; a Monitor cut off from the leader stops acting within
+// the lease; and should a stale designee still try, it cannot win the grant quorum. A
+// deterministic rule over live Monitors was the alternative, but two Monitors whose tables
+// disagree would both act; the leader's term already orders exactly these decisions.
+//
+// The active Gateway heartbeats every intervalMs (config heartbeat.gatewayIntervalMs) to the
+// standby named in the Monitors' acks, or to every live Monitor while it knows none (or the
+// standby stops acking). The standby claims the next epoch after missedLimit intervals without a
+// heartbeat from the epoch's holder (graceMs when it has heard none since it became standby:
+// the Gateway may be booting, or still sending to the old standby).
+
+export interface FailoverOptions {
+  self: NodeName;
+  /** gateway.host: the holder of epoch 1. */
+  configuredGateway: NodeName;
+  intervalMs: number;
+  missedLimit: number;
+  /** How long a new standby that has not heard the Gateway yet waits before claiming. */
+  graceMs: number;
+  /** How often the leader repeats its designation; one older than 4 of these is void. */
+  designationIntervalMs: number;
+}
+
+/** Written durably before the messages of the same step leave (a grant is a vote). */
+export interface FailoverPersistent {
+  /** The newest epoch known to be held, and by whom. */
+  record: GatewayRecord;
+  /** The newest epoch this Monitor granted, and to whom (null: none yet). */
+  granted: GatewayRecord | null;
+}
+
+/** What the node's cluster core says right now. */
+export interface FailoverView {
+  isMonitor: boolean;
+  /** The Monitor's election term (0 for other nodes). */
+  term: number;
+  leader: boolean;
+  /** The election's voters: a grant or a confirmation needs a majority of these. */
+  voters: readonly NodeName[];
+  /** Monitors alive now: heartbeat targets when no standby is known, and standby candidates. */
+  live: readonly NodeName[];
+}
+
+export type FailoverEvent = { type: 'tick' } | { type: 'receive'; from: NodeName; message: GatewayFailoverMessage };
+
+export type FailoverNote =
+  /** Start serving the API (and take the virtual address) for this epoch. */
+  | { kind: 'serve'; epoch: number; takeover: boolean }
+  /** Stop serving: a newer epoch exists. */
+  | { kind: 'stop'; epoch: number; record: GatewayRecord }
+  | { kind: 'standby'; acting: boolean; term: number }
+  | { kind: 'claim'; epoch: number; silentMs: number }
+  | { kind: 'granted'; epoch: number; to: NodeName }
+  | { kind: 'designated'; standby: NodeName; term: number };
+
+export interface FailoverOutput {
+  messages: Array<{ to: NodeName; message: GatewayFailoverMessage }>;
+  persist: FailoverPersistent | null;
+  notes: FailoverNote[];
+  /** Step again (a tick) no later than this. */
+  nextAtMs: number;
+}
+
+type Mode = 'member' | 'active';
+
+interface Claim {
+  epoch: number;
+  /** A standby's claim of a new epoch (else a Gateway claiming its own epoch again). */
+  takeover: boolean;
+  grants: Set<NodeName>;
+  previous: NodeName;
+  nextSendMs: number;
+  giveUpAtMs: number;
+}
+
+export function initialFailoverState(configuredGateway: NodeName): FailoverPersistent {
+  return { record: { epoch: 1, holder: configuredGateway }, granted: null };
+}
+
+export class GatewayFailover {
+  private p: FailoverPersistent;
+  private dirty = false;
+  private mode: Mode = 'member';
+  private myEpoch = 0;
+  private view: FailoverView;
+  private out: FailoverOutput = { messages: [], persist: null, notes: [], nextAtMs: 0 };
+  /** Newest Monitor term heard of (a non-Monitor Gateway learns it from replies). */
+  private knownTerm = 0;
+  /** Newest epoch any Monitor said it granted: a new claim must go past it. */
+  private fenceSeen = 0;
+  private claim: Claim | null = null;
+  // Holder side
+  private nextHeartbeatAtMs = 0;
+  private target: NodeName | null = null;
+  private targetAckMs = 0;
+  // Monitor side
+  private designation: { term: number; standby: NodeName; atMs: number } | null = null;
+  private acting = false;
+  private actingSinceMs = 0;
+  private lastHeardMs: number | null = null;
+  // Leader side
+  private issued: NodeName | null = null;
+  private nextDesignationAtMs = 0;
+
+  constructor(private readonly opts: FailoverOptions, persisted: FailoverPersistent | null, seeds: readonly NodeName[], nowMs: number) {
+    this.p = persisted ? { record: { ...persisted.record }, granted: persisted.granted ? { ...persisted.granted } : null } : initialFailoverState(opts.configuredGateway);
+    this.view = { isMonitor: false, term: 0, leader: false, voters: [...seeds].sort(), live: [...seeds].sort() };
+    // Whoever the record names (the configured Gateway on first boot, or a Monitor that took
+    // over and restarted) claims its epoch again before serving: a newer one may exist by now.
+    if (this.p.record.holder === opts.self) this.claim = this.newClaim(this.p.record.epoch, false, nowMs);
+  }
+
+  get serving(): boolean {
+    return this.mode === 'active';
+  }
+
+  /** The epoch this node serves (0 when it serves none). */
+  get epoch(): number {
+    return this.mode === 'active' ? this.myEpoch : 0;
+  }
+
+  get record(): GatewayRecord {
+    return { ...this.p.record };
+  }
+
+  get actingStandby(): boolean {
+    return this.acting;
+  }
+
+  /** The epoch this node is claiming now, or 0. */
+  get claiming(): number {
+    return this.claim?.epoch ?? 0;
+  }
+
+  persistent(): FailoverPersistent {
+    return { record: { ...this.p.record }, granted: this.p.granted ? { ...this.p.granted } : null };
+  }
+
+  step(event: FailoverEvent, nowMs: number, view?: FailoverView): FailoverOutput {
+    if (view) this.view = view;
+    this.knownTerm = Math.max(this.knownTerm, this.view.term);
+    this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.intervalMs };
+    if (event.type === 'receive') this.receive(event.from, event.message, nowMs);
+    this.designate(nowMs);
+    this.watch(nowMs);
+    this.pursueClaim(nowMs);
+    this.heartbeat(nowMs);
+    if (this.dirty) {
+      this.out.persist = this.persistent();
+      this.dirty = false;
+    }
+    return this.out;
+  }
+
+  private send(to: NodeName, message: GatewayFailoverMessage): void {
+    if (to !== this.opts.self) this.out.messages.push({ to, message });
+  }
+
+  private due(atMs: number): void {
+    if (atMs < this.out.nextAtMs) this.out.nextAtMs = atMs;
+  }
+
+  private receive(from: NodeName, m: GatewayFailoverMessage, nowMs: number): void {
+    if (m.from !== from) return; // one node may not speak for another
+    const self = this.opts.self;
+    switch (m.type) {
+      case 'gw_heartbeat': {
+        if (!this.view.isMonitor) return;
+        // Only an active Gateway heartbeats, and only for an epoch a majority granted it.
+        this.learn({ epoch: m.epoch, holder: from }, nowMs);
+        const r = this.p.record;
+        if (m.epoch === r.epoch && from === r.holder) {
+          this.lastHeardMs = nowMs;
+          if (this.claim?.takeover) this.claim = null; // the Gateway is alive after all
+        }
+        this.send(from, { type: 'gw_heartbeat_ack', from: self, record: { ...r }, standby: this.currentStandby(nowMs), term: this.view.term });
+        return;
+      }
+      case 'gw_heartbeat_ack':
+        this.knownTerm = Math.max(this.knownTerm, m.term);
+        this.learn(m.record, nowMs);
+        if (m.standby !== null && m.standby !== self) this.target = m.standby;
+        if (from === this.target) this.targetAckMs = nowMs;
+        return;
+      case 'gw_standby':
+        if (!this.view.isMonitor || m.term < this.view.term) return;
+        this.learn(m.record, nowMs);
+        this.designation = { term: m.term, standby: m.standby, atMs: nowMs };
+        return;
+      case 'gw_claim':
+        return this.onClaim(from, m.epoch, m.term);
+      case 'gw_claim_reply': {
+        this.knownTerm = Math.max(this.knownTerm, m.term);
+        if (m.fence) this.fenceSeen = Math.max(this.fenceSeen, m.fence.epoch);
+        this.learn(m.record, nowMs);
+        const c = this.claim;
+        if (c && m.epoch === c.epoch) {
+          if (m.granted) c.grants.add(from);
+          // Someone was granted this epoch or a newer one: this claim cannot win; try past it.
+          else if (m.fence && m.fence.epoch >= c.epoch && m.fence.holder !== self) c.giveUpAtMs = Math.min(c.giveUpAtMs, nowMs + this.opts.intervalMs);
+        }
+        return;
+      }
+      case 'gw_epoch':
+        this.learn(m.record, nowMs);
+        return;
+      default: {
+        const never: never = m;
+        return never;
+      }
+    }
+  }
+
+  /** A Monitor's vote on a claim: one holder per epoch, never below what it granted or knows held. */
+  private onClaim(from: NodeName, epoch: number, term: number): void {
+    if (!this.view.isMonitor) return;
+    const self = this.opts.self;
+    const r = this.p.record;
+    const g = this.p.granted;
+    const fence = Math.max(r.epoch, g?.epoch ?? 0);
+    const holderAtFence = r.epoch === fence ? r.holder : (g as GatewayRecord).holder;
+    const servingOther = this.mode === 'active' && from !== self;
+    let grant: boolean;
+    if (servingOther) grant = false; // this Monitor is the Gateway, alive: no takeover
+    else if (epoch > fence) grant = term >= this.view.term; // a stale standby's term is refused
+    else grant = epoch === fence && holderAtFence === from; // the holder again (a restart, a retry)
+    if (grant && (g === null || g.epoch < epoch)) {
+      this.p.granted = { epoch, holder: from };
+      this.dirty = true;
+      this.out.notes.push({ kind: 'granted', epoch, to: from });
+    }
+    this.send(from, { type: 'gw_claim_reply', from: self, epoch, granted: grant, record: { ...r }, fence: this.p.granted ? { ...this.p.granted } : null, term: this.view.term });
+  }
+
+  /** A record newer than ours: adopt it; a Gateway it fences steps down; a standby watches anew. */
+  private learn(r: GatewayRecord, nowMs: number): void {
+    if (r.epoch <= this.p.record.epoch) return;
+    this.p.record = { ...r };
+    this.dirty = true;
+    if (r.holder === this.opts.self) return;
+    if (this.mode === 'active' || (this.claim && !this.claim.takeover)) {
+      const epoch = this.myEpoch || (this.claim?.epoch ?? 0);
+      this.mode = 'member';
+      this.myEpoch = 0;
+      this.target = null;
+      this.out.notes.push({ kind: 'stop', epoch, record: { ...r } });
+    }
+    if (this.claim && r.epoch >= this.claim.epoch) this.claim = null;
+    // A new Gateway must find the standby first: give it the grace period again.
+    this.lastHeardMs = null;
+    this.actingSinceMs = nowMs;
+  }
+
+  /** The standby as this Monitor knows it now (null: none, or the designation lapsed). */
+  private currentStandby(nowMs: number): NodeName | null {
+    const d = this.designation;
+    if (!this.view.isMonitor || d === null || d.term < this.view.term) return null;
+    if (nowMs - d.atMs > 4 * this.opts.designationIntervalMs) return null;
+    return d.standby;
+  }
+
+  /** Leader only: name the standby, stamped with this term, and repeat it. */
+  private designate(nowMs: number): void {
+    const v = this.view;
+    if (!v.isMonitor || !v.leader) {
+      this.issued = null;
+      return;
+    }
+    const holder = this.p.record.holder;
+    const candidates = v.live.filter((m) => m !== holder);
+    const choice = this.issued !== null && candidates.includes(this.issued) ? this.issued : ([...candidates].sort()[0] ?? null);
+    if (choice === null) return;
+    if (choice !== this.issued || nowMs >= this.nextDesignationAtMs) {
+      if (choice !== this.issued) this.out.notes.push({ kind: 'designated', standby: choice, term: v.term });
+      this.issued = choice;
+      this.nextDesignationAtMs = nowMs + this.opts.designationIntervalMs;
+      for (const m of v.live) this.send(m, { type: 'gw_standby', from: this.opts.self, term: v.term, standby: choice, record: { ...this.p.record } });
+      this.designation = { term: v.term, standby: choice, atMs: nowMs };
+    }
+    this.due(this.nextDesignationAtMs);
+  }
+
+  /** Standby only: watch the holder's heartbeats; claim the next epoch when they stop. */
+  private watch(nowMs: number): void {
+    const self = this.opts.self;
+    const acting = this.view.isMonitor && this.mode === 'member' && this.p.record.holder !== self && this.currentStandby(nowMs) === self;
+    if (acting !== this.acting) {
+      this.acting = acting;
+      this.out.notes.push({ kind: 'standby', acting, term: this.view.term });
+      if (acting) this.actingSinceMs = nowMs;
+      else if (this.claim?.takeover) this.claim = null;
+    }
+    if (!acting || this.claim) return;
+    const d = this.designation;
+    if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
+    const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
+    const since = heard ? (this.lastHeardMs as number) : this.actingSinceMs;
+    const deadline = since + (heard ? this.opts.missedLimit * this.opts.intervalMs : this.opts.graceMs);
+    if (nowMs < deadline) return this.due(deadline);
+    this.claim = this.newClaim(this.nextEpoch(), true, nowMs);
+    this.out.notes.push({ kind: 'claim', epoch: this.claim.epoch, silentMs: nowMs - since });
+  }
+
+  private nextEpoch(): number {
+    return Math.max(this.p.record.epoch, this.p.granted?.epoch ?? 0, this.fenceSeen) + 1;
+  }
+
+  private newClaim(epoch: number, takeover: boolean, nowMs: number): Claim {
+    return {
+      epoch,
+      takeover,
+      grants: new Set(),
+      previous: this.p.record.holder,
+      nextSendMs: nowMs, // sent by pursueClaim in this very step
+      giveUpAtMs: nowMs + 4 * this.opts.missedLimit * this.opts.intervalMs,
+    };
+  }
+
+  /** Any claim: ask the voters (itself too, if a Monitor), serve once a majority granted. */
+  private pursueClaim(nowMs: number): void {
+    let c = this.claim;
+    if (c === null) return;
+    const self = this.opts.self;
+    if (nowMs >= c.giveUpAtMs) {
+      // No majority in time (a Monitor down, a rival claimer, a newer grant): go past it. A
+      // standby that lost its designation meanwhile has dropped its claim already (watch).
+      const epoch = c.takeover || this.nextEpoch() - 1 > c.epoch ? this.nextEpoch() : c.epoch;
+      c = this.newClaim(epoch, c.takeover, nowMs);
+      this.claim = c;
+      this.out.notes.push({ kind: 'claim', epoch, silentMs: nowMs - (this.lastHeardMs ?? this.actingSinceMs) });
+    }
+    if (this.view.voters.includes(self) && !c.grants.has(self)) {
+      this.onClaim(self, c.epoch, this.knownTerm); // its own vote, by the same rule
+      const mine = this.p.granted;
+      if (mine && mine.epoch === c.epoch && mine.holder === self) c.grants.add(self);
+    }
+    if (c.grants.size >= majority(this.view.voters.length) || this.view.voters.length === 0) return this.becomeActive(c, nowMs);
+    if (nowMs >= c.nextSendMs) {
+      c.nextSendMs = nowMs + this.opts.intervalMs;
+      for (const m of this.view.voters) if (!c.grants.has(m)) this.send(m, { type: 'gw_claim', from: self, epoch: c.epoch, term: this.knownTerm });
+    }
+    this.due(Math.min(c.nextSendMs, c.giveUpAtMs));
+  }
+
+  private becomeActive(c: Claim, nowMs: number): void {
+    const self = this.opts.self;
+    this.claim = null;
+    if (this.acting) {
+      this.acting = false;
+      this.out.notes.push({ kind: 'standby', acting: false, term: this.view.term });
+    }
+    if (this.p.record.epoch !== c.epoch || this.p.record.holder !== self) {
+      this.p.record = { epoch: c.epoch, holder: self };
+      this.dirty = true;
+    }
+    this.mode = 'active';
+    this.myEpoch = c.epoch;
+    this.target = null;
+    this.nextHeartbeatAtMs = nowMs;
+    this.out.notes.push({ kind: 'serve', epoch: c.epoch, takeover: c.takeover });
+    const record = { ...this.p.record };
+    for (const m of new Set([...this.view.voters, ...this.view.live, c.previous])) this.send(m, { type: 'gw_epoch', from: self, record });
+  }
+
+  /** Active Gateway only: heartbeat the standby, or every live Monitor while none is known. */
+  private heartbeat(nowMs: number): void {
+    if (this.mode !== 'active') return;
+    if (nowMs >= this.nextHeartbeatAtMs) {
+      this.nextHeartbeatAtMs = nowMs + this.opts.intervalMs;
+      const silentLimit = this.opts.missedLimit * this.opts.intervalMs;
+      const useTarget = this.target !== null && nowMs - this.targetAckMs <= silentLimit;
+      const to = useTarget ? [this.target as NodeName] : this.view.live;
+      for (const m of to) this.send(m, { type: 'gw_heartbeat', from: this.opts.self, epoch: this.myEpoch });
+    }
+    this.due(this.nextHeartbeatAtMs);
+  }
+}

@@ -1,0 +1,161 @@
+import path from 'node:path';
+import type { AgentContext } from '../agent/agent.js';
+import { nowMs, type StateFile } from '../agent/driver.js';
+import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
+import type { GatewayFailoverMessage } from '../cluster/gateway-messages.js';
+import { prepareGatewayApi, type GatewayApi } from './service.js';
+import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
+
+export interface GatewayFailoverHandle {
+  /** A gw_* message from a peer. */
+  receive(from: string, msg: GatewayFailoverMessage): void;
+  /** The Gateway API while this node serves it (or holds it warm as standby): it takes the runs'
+   * streams and the Monitors' answers. */
+  api(): GatewayApi | null;
+  readonly serving: boolean;
+  stop(): Promise<void>;
+}
+
+export interface FailoverServiceOptions {
+  /** Runs `ip` and `arping` (tests inject a fake). */
+  vipRunner?: CommandRunner;
+}
+
+/** Test hook: CODEARENA_VIP_BIN_DIR names a folder whose `ip` and `arping` run instead of the real ones. */
+function testHookRunner(): CommandRunner | null {
+  const dir = process.env.CODEARENA_VIP_BIN_DIR;
+  return dir ? (cmd, args) => execRunner(path.join(dir, cmd), args) : null;
+}
+
+/**
+ * Runs the Gateway standby protocol (src/cluster/gateway-failover.ts) for a node agent on real
+ * time and links, and does what it decides: serve the Gateway API (and take the virtual IP) for an
+ * epoch this node holds, stop when a newer epoch appears, keep the API built while standby.
+ */
+export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, opts: FailoverServiceOptions = {}): GatewayFailoverHandle {
+  const { config, self, log } = ctx;
+  const seeds = config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name);
+  const core = new GatewayFailover(
+    {
+      self: self.name,
+      configuredGateway: config.gateway.host,
+      intervalMs: config.heartbeat.gatewayIntervalMs,
+      missedLimit: config.heartbeat.missedLimit,
+      // As long as a new Monitor leader waits before its first order: nodes booting with it
+      // (the Gateway among them) have not all reported yet.
+      graceMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+      designationIntervalMs: config.heartbeat.intervalMs,
+    },
+    stateFile.loadGateway(),
+    seeds,
+    nowMs(),
+  );
+  const run = opts.vipRunner ?? testHookRunner();
+  const vip = config.gateway.virtualIp ? new VirtualIp({ address: config.gateway.virtualIp, ownAddress: self.address, log, ...(run ? { run } : {}) }) : null;
+  const port = self.name === config.gateway.host ? config.gateway.port : (config.gateway.standbyPort ?? config.gateway.port);
+  // With a virtual IP the Gateway answers on it and on its own address alike.
+  const host = vip ? '0.0.0.0' : self.address;
+  let api: GatewayApi | null = null;
+  let serving = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  // API start/stop is asynchronous; one chain keeps them in the protocol's order.
+  let chain: Promise<void> = Promise.resolve();
+  const later = (f: () => Promise<void>) => {
+    chain = chain.then(f).catch((err: Error) => log.error({ event: 'gateway', err: err.message }, `gateway: ${err.message}`));
+  };
+
+  const view = (): FailoverView => {
+    const m = ctx.driver.node.monitor;
+    if (!m) return { isMonitor: false, term: 0, leader: false, voters: seeds, live: seeds };
+    return { isMonitor: true, term: m.election.term, leader: m.election.role === 'leader', voters: m.table.knownMonitors(), live: m.table.liveMonitors() };
+  };
+
+  const ensureApi = async (): Promise<GatewayApi> => {
+    if (!api) api = await prepareGatewayApi(ctx);
+    return api;
+  };
+
+  const onNote = (n: FailoverNote): void => {
+    switch (n.kind) {
+      case 'serve': {
+        serving = true;
+        const url = `http://${vip ? config.gateway.virtualIp : self.address}:${port}`;
+        log.info({ event: 'gateway_serve', epoch: n.epoch, takeover: n.takeover, port }, n.takeover ? `took over as Gateway (epoch ${n.epoch})` : `Gateway epoch ${n.epoch} confirmed by the Monitors`);
+        later(async () => {
+          if (!serving || stopped) return;
+          const a = await ensureApi();
+          a.backend.epoch = n.epoch;
+          await a.listen(host, port);
+          log.info({ event: 'gateway', port, epoch: n.epoch }, `CodeArena gateway listening on ${url} (epoch ${n.epoch})`);
+          if (vip) await vip.acquire();
+        });
+        return;
+      }
+      case 'stop':
+        serving = false;
+        log.warn({ event: 'gateway_stepped_down', epoch: n.epoch, newer: n.record }, `stepped down as Gateway: epoch ${n.record.epoch} belongs to ${n.record.holder} (ours was ${n.epoch})`);
+        later(async () => {
+          // The address first: clients' next packets must not reach a Gateway that is closing.
+          await vip?.release();
+          const a = api;
+          api = null;
+          await a?.close(true);
+        });
+        return;
+      case 'standby':
+        log.info({ event: 'gateway_standby', acting: n.acting, term: n.term }, n.acting ? `Gateway standby (term ${n.term})` : 'no longer Gateway standby');
+        later(async () => {
+          if (n.acting && !stopped) await ensureApi(); // warm: a takeover then only listens
+          else if (!n.acting && !serving && api) {
+            const a = api;
+            api = null;
+            await a.close(true);
+          }
+        });
+        return;
+      case 'claim':
+        log.warn({ event: 'gateway_claim', epoch: n.epoch, silentMs: n.silentMs }, `Gateway silent for ${n.silentMs} ms: claiming epoch ${n.epoch}`);
+        return;
+      case 'granted':
+        log.info({ event: 'gateway_granted', epoch: n.epoch, to: n.to }, `granted Gateway epoch ${n.epoch} to ${n.to}`);
+        return;
+      case 'designated':
+        log.info({ event: 'gateway_designated', standby: n.standby, term: n.term }, `designated ${n.standby} Gateway standby (term ${n.term})`);
+        return;
+      default: {
+        const never: never = n;
+        return never;
+      }
+    }
+  };
+
+  const step = (event: Parameters<GatewayFailover['step']>[0]): void => {
+    if (stopped) return;
+    const out = core.step(event, nowMs(), view());
+    // Written before anything leaves: a grant is a vote.
+    if (out.persist) stateFile.saveGateway(out.persist);
+    for (const m of out.messages) ctx.peers.send(m.to, m.message);
+    for (const n of out.notes) onNote(n);
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
+  };
+  step({ type: 'tick' });
+
+  return {
+    receive: (from, msg) => step({ type: 'receive', from, message: msg }),
+    api: () => api,
+    get serving() {
+      return serving;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await chain;
+      const a = api;
+      api = null;
+      await a?.close(false);
+      await vip?.release();
+    },
+  };
+}
