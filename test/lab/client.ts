@@ -236,7 +236,7 @@ async function load(req: LoadRequest): Promise<RunReport[]> {
 type Request =
   | { id: number; op: 'cluster' }
   | { id: number; op: 'wait_node'; args: { node: string; states: string[]; timeoutMs: number } }
-  | { id: number; op: 'wait_ready'; args: { alive: string[]; workerProcesses: number; assigners: number; timeoutMs: number } }
+  | { id: number; op: 'wait_ready'; args: { alive: string[]; notAlive?: string[]; workerProcesses: number; assigners: number; timeoutMs: number } }
   | { id: number; op: 'probe'; args: { timeoutMs: number } }
   | { id: number; op: 'load'; args: LoadRequest };
 
@@ -250,9 +250,10 @@ async function handle(req: Request): Promise<unknown> {
       return { atMs: c.atMs, state: stateOf(c, node), snapshot: c };
     }
     case 'wait_ready': {
-      const { alive, workerProcesses, assigners, timeoutMs } = req.args;
+      const { alive, notAlive = [], workerProcesses, assigners, timeoutMs } = req.args;
       const ok = (c: ClusterSnapshot) =>
         alive.every((n) => stateOf(c, n) === 'alive') &&
+        notAlive.every((n) => stateOf(c, n) !== 'alive') &&
         c.nodes.filter((n) => n.role === 'worker' && n.state === 'alive' && /-w\d+$/.test(n.name)).length >= workerProcesses &&
         c.nodes.filter((n) => n.role === 'assigner' && n.state === 'alive').length >= assigners;
       return waitCluster(ok, timeoutMs, `${alive.join(', ')} alive, ${workerProcesses} Worker processes and ${assigners} Assigners`);

@@ -82,6 +82,7 @@ async function inner(): Promise<number> {
   const onSignal = () => {
     if (stopping) return;
     failure = 'interrupted';
+    process.stdout.write('\nlab: interrupted; stopping every lab process\n');
     void lab.stop().then(() => process.exit(130));
     stopping = true;
   };

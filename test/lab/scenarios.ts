@@ -67,7 +67,9 @@ export interface Scenario {
   pending?: string;
   /** A feature this scenario needs that is not built yet: the row is printed as skipped, with this. */
   requires?: string;
-  /** More checks after the load ended (promotions, rejoined PCs serving, ARP entries). */
+  /** Watches started at the fault, beside detection and recovery (e.g. a promotion's time). */
+  during?: (ctx: ScenarioContext) => Promise<void>;
+  /** More checks after the load ended (rejoined PCs serving, ARP entries). */
   after?: (ctx: ScenarioContext) => Promise<void>;
 }
 
@@ -94,7 +96,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'c',
-    title: 'wrk-1 switched back on after it was declared dead',
+    title: 'wrk-1 back on after declared dead',
     target: 'wrk-1',
     fault: 'restart',
     ready: { alive: ALL_UP.filter((n) => n !== 'wrk-1'), workerProcesses: WORKERS_PER_HOST, assigners: 2 },
@@ -115,7 +117,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'b',
-    title: 'partition of Worker host wrk-2 (veth down until dead, then up)',
+    title: 'partition wrk-2 (veth down, dead, up)',
     target: 'wrk-2',
     fault: 'partition',
     ready: { alive: ALL_UP, workerProcesses: 2 * WORKERS_PER_HOST, assigners: 2 },
@@ -139,10 +141,11 @@ export const SCENARIOS: Scenario[] = [
     // Runs the killed Assigner held are lost today (printed, not asserted); new runs must succeed.
     guarantees: { noRunLost: false, allOk: false, detects: true, rejoins: false, newRunsOk: true },
     pending: 'runs held by the killed Assigner are lost until buddy replication and takeover (issue 5) land; then noRunLost and allOk',
-    async after(ctx) {
+    async during(ctx) {
       // Built today: the Monitor leader promotes an Empty node so two Assigners serve again.
       try {
-        const view = await ctx.lab.client.call<ClusterSnapshot>('wait_ready', { alive: [], workerProcesses: 0, assigners: 2, timeoutMs: 15_000 }, 20_000);
+        const args = { alive: [], notAlive: [ctx.target], workerProcesses: 0, assigners: 2, timeoutMs: 20_000 };
+        const view = await ctx.lab.client.call<ClusterSnapshot>('wait_ready', args, 25_000);
         const promoted = view.nodes.filter((n) => n.role === 'assigner' && n.state === 'alive' && n.name.startsWith('empty-')).map((n) => n.name);
         ctx.notes.push(`Assigners restored to 2 (${promoted.join(', ') || 'none'} promoted) by +${view.atMs - ctx.faultAtMs} ms`);
       } catch (err) {
@@ -167,7 +170,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'f',
-    title: 'kill -9 the Gateway PC (virtual IP moves to the standby)',
+    title: 'kill -9 Gateway PC (VIP to standby)',
     target: 'gw',
     fault: 'power_off',
     ready: { alive: ALL_UP, workerProcesses: 2 * WORKERS_PER_HOST, assigners: 2 },
@@ -262,6 +265,8 @@ export async function runScenario(lab: Lab, s: Scenario): Promise<Row> {
   // When the fault has fully taken effect: runs accepted after it never touched the old state.
   let faultDoneAtMs = faultAtMs;
   let rejoinP: Promise<{ atMs: number }> | null = null;
+  const ctx: ScenarioContext = { lab, scenario: s, target, faultAtMs, runs: [], notes: row.notes, violations: row.violations };
+  const duringP = s.during ? s.during(ctx) : Promise.resolve();
   switch (s.fault) {
     case 'power_off': {
       const n = await lab.powerOff(target);
@@ -287,7 +292,8 @@ export async function runScenario(lab: Lab, s: Scenario): Promise<Row> {
     }
   }
 
-  const [detect, recover, load, rejoin] = await Promise.allSettled([detectP, recoverP, loadP, rejoinP ?? Promise.resolve(null)]);
+  const [detect, recover, load, rejoin, during] = await Promise.allSettled([detectP, recoverP, loadP, rejoinP ?? Promise.resolve(null), duringP]);
+  if (during.status === 'rejected') row.violations.push(`watch failed: ${during.reason.message}`);
   if (detect.status === 'fulfilled') row.detectMs = detect.value.atMs - faultAtMs;
   else if (s.guarantees.detects) row.violations.push(`not detected: ${detect.reason.message}`);
   if (recover.status === 'fulfilled') row.recoverMs = recover.value.atMs - faultAtMs;
@@ -301,7 +307,8 @@ export async function runScenario(lab: Lab, s: Scenario): Promise<Row> {
   writeFileSync(path.join(lab.dir, `runs-${s.id}.json`), JSON.stringify({ target, faultAtMs, runs }, null, 1));
   if (load.status === 'rejected') row.violations.push(`load failed: ${load.reason.message}`);
   tally(row, runs, s, faultDoneAtMs);
-  if (s.after) await s.after({ lab, scenario: s, target, faultAtMs, runs, notes: row.notes, violations: row.violations });
+  ctx.runs = runs;
+  if (s.after) await s.after(ctx);
   if (s.pending) row.notes.push(`pending: ${s.pending}`);
   row.wallMs = Date.now() - started;
   return row;
