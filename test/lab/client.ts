@@ -54,6 +54,27 @@ async function waitCluster(pred: (c: ClusterSnapshot) => boolean, timeoutMs: num
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last view: ${seen}`);
 }
 
+/** Accepted load runs not finished yet, by id. */
+const active = new Map<string, RunReport>();
+
+/** Waits until some unfinished load run (interactive or not, as asked) is running on one of PC `host`'s Workers. */
+async function waitRunningOn(host: string, interactive: boolean, timeoutMs: number): Promise<{ tag: string; worker: string }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const r of [...active.values()].filter((x) => x.interactive === interactive)) {
+      try {
+        const res = await fetch(`${GATEWAY}/api/v1/runs/${r.id}`, { headers, signal: AbortSignal.timeout(1_000) });
+        const v = (await res.json()) as { status: string; worker: string | null };
+        if (v.status === 'running' && v.worker?.startsWith(`${host}-w`)) return { tag: r.tag, worker: v.worker };
+      } catch {
+        // try the next one
+      }
+    }
+    await sleep(POLL_MS);
+  }
+  throw new Error(`no ${interactive ? 'interactive' : 'batch'} run was running on ${host} within ${timeoutMs} ms`);
+}
+
 const stateOf = (c: ClusterSnapshot, node: string) => c.nodes.find((n) => n.name === node)?.state ?? 'absent';
 
 /**
@@ -86,11 +107,12 @@ async function probe(timeoutMs: number): Promise<{ atMs: number; attempts: numbe
 }
 
 /** One load run over the WebSocket (batch: interactive false), followed to its end or the deadline. */
-async function loadRun(spec: ProgramSpec, deadlineMs: number): Promise<RunReport> {
+async function loadRun(spec: ProgramSpec, interactive: boolean, deadlineMs: number): Promise<RunReport> {
   const expected = expectedOutput(spec);
   const rep: RunReport = {
     tag: spec.tag,
     language: spec.language,
+    interactive,
     accepted: false,
     refusals: 0,
     id: null,
@@ -103,6 +125,7 @@ async function loadRun(spec: ProgramSpec, deadlineMs: number): Promise<RunReport
     chunksLost: 0,
     chunksDup: 0,
     streamOk: false,
+    streamPrefixOk: false,
     storedOk: false,
     placements: [],
     worker: null,
@@ -133,6 +156,7 @@ async function loadRun(spec: ProgramSpec, deadlineMs: number): Promise<RunReport
             rep.accepted = true;
             rep.acceptedAtMs = Date.now();
             rep.id = m.id;
+            active.set(m.id, rep);
             token = m.resume_token;
             return;
           case 'started':
@@ -189,7 +213,7 @@ async function loadRun(spec: ProgramSpec, deadlineMs: number): Promise<RunReport
       });
     });
 
-  const start = { type: 'start', language: spec.language, source: programSource(spec), interactive: false };
+  const start = { type: 'start', language: spec.language, source: programSource(spec), interactive };
   for (;;) {
     if (Date.now() >= deadlineMs) break;
     let outcome;
@@ -204,11 +228,14 @@ async function loadRun(spec: ProgramSpec, deadlineMs: number): Promise<RunReport
     await sleep(outcome === 'refused' ? 300 : 100);
   }
 
+  if (rep.id) active.delete(rep.id);
   if (rep.status !== null) {
     const max = seen.size === 0 ? -1 : Math.max(...seen);
     rep.chunksLost = max + 1 - seen.size;
     rep.chunksDup = dup;
-    rep.streamOk = Buffer.concat(parts).toString() === expected;
+    const got = Buffer.concat(parts).toString();
+    rep.streamOk = got === expected;
+    rep.streamPrefixOk = expected.startsWith(got);
     try {
       const r = await fetch(`${GATEWAY}/api/v1/runs/${rep.id}`, { headers, signal: AbortSignal.timeout(5_000) });
       const v = (await r.json()) as { stdout: string; worker: string | null; assigner: string | null };
@@ -227,7 +254,8 @@ async function load(req: LoadRequest): Promise<RunReport[]> {
   for (let i = 0; i < req.runs; i++) {
     if (Date.now() >= req.deadlineMs) break;
     const language: LoadLanguage = i % 2 === 0 ? 'python' : 'c';
-    runs.push(loadRun({ language, tag: `${req.tag}-${i}`, lines: req.lines, periodMs: req.periodMs }, req.deadlineMs));
+    const interactive = (req.interactiveEvery ?? 0) > 0 && (i + 1) % (req.interactiveEvery as number) === 0;
+    runs.push(loadRun({ language, tag: `${req.tag}-${i}`, lines: req.lines, periodMs: req.periodMs }, interactive, req.deadlineMs));
     await sleep(req.spacingMs);
   }
   return Promise.all(runs);
@@ -238,6 +266,7 @@ type Request =
   | { id: number; op: 'wait_node'; args: { node: string; states: string[]; timeoutMs: number } }
   | { id: number; op: 'wait_ready'; args: { alive: string[]; notAlive?: string[]; workerProcesses: number; assigners: number; timeoutMs: number } }
   | { id: number; op: 'probe'; args: { timeoutMs: number } }
+  | { id: number; op: 'wait_running_on'; args: { host: string; interactive: boolean; timeoutMs: number } }
   | { id: number; op: 'load'; args: LoadRequest };
 
 async function handle(req: Request): Promise<unknown> {
@@ -260,6 +289,8 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'probe':
       return probe(req.args.timeoutMs);
+    case 'wait_running_on':
+      return waitRunningOn(req.args.host, req.args.interactive, req.args.timeoutMs);
     case 'load':
       return load(req.args);
     default: {

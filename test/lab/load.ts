@@ -31,6 +31,8 @@ export function expectedOutput(p: ProgramSpec): string {
 export interface RunReport {
   tag: string;
   language: LoadLanguage;
+  /** On a pseudo-terminal: never placed again; its Worker's loss ends it as node_lost. */
+  interactive: boolean;
   /** The Gateway took it (answered `accepted`); refusals (503) before that are counted apart. */
   accepted: boolean;
   refusals: number;
@@ -50,6 +52,8 @@ export interface RunReport {
   chunksDup: number;
   /** stdout streamed to the client equals the program's exact output (checked for `ok` runs). */
   streamOk: boolean;
+  /** stdout streamed is the start of the program's exact output (what a node_lost run must show). */
+  streamPrefixOk: boolean;
   /** GET /api/v1/runs/:id's stdout equals it too. */
   storedOk: boolean;
   /**
@@ -73,6 +77,8 @@ export interface LoadRequest {
   periodMs: number;
   /** Epoch ms: runs not finished by then count as lost. */
   deadlineMs: number;
+  /** Every this-many-th run (the 4th, 8th… with 4) is interactive; 0: none. */
+  interactiveEvery?: number;
 }
 
 export interface NodeState {

@@ -22,7 +22,10 @@ export type Fault =
 export interface Guarantees {
   /** Every accepted run reaches a terminal status before the scenario's deadline. */
   noRunLost: boolean;
-  /** Every accepted run ends `ok` (batch runs are placed again when their Worker is lost). */
+  /**
+   * Every accepted batch run ends `ok` (placed again when its Worker is lost); an interactive run
+   * ends `ok`, or `node_lost` having shown the start of its exact output.
+   */
   allOk: boolean;
   /** The Gateway's cluster view shows the fault (dead, or alive again after a restart). */
   detects: boolean;
@@ -55,9 +58,14 @@ export interface Scenario {
   fault: Fault;
   /** Before the load starts: these must be alive, with this many Worker processes and Assigners. */
   ready: { alive: string[]; workerProcesses: number; assigners: number };
-  load: { runs: number; spacingMs: number; lines: number; periodMs: number };
+  load: { runs: number; spacingMs: number; lines: number; periodMs: number; interactiveEvery?: number };
   /** From the load's start to the fault: long enough that runs are going on every Worker. */
   faultAfterMs: number;
+  /**
+   * Then, before the fault, wait (at most this long) until an interactive run is running on the
+   * target, so its loss is seen; without one the fault comes anyway and the row says so.
+   */
+  waitInteractiveOnTargetMs?: number;
   /** From the load's start: runs not finished by then are lost. */
   loadDeadlineMs: number;
   /** From the fault: the first new run must finish ok within this. */
@@ -88,8 +96,10 @@ export const SCENARIOS: Scenario[] = [
     target: 'wrk-1',
     fault: 'power_off',
     ready: { alive: ALL_UP, workerProcesses: 2 * WORKERS_PER_HOST, assigners: 2 },
-    load: LOAD,
-    faultAfterMs: 2_000,
+    // Every 2nd run interactive: one running on wrk-1 at the kill must end node_lost (the client is told).
+    load: { ...LOAD, interactiveEvery: 2 },
+    faultAfterMs: 1_500,
+    waitInteractiveOnTargetMs: 3_000,
     loadDeadlineMs: 35_000,
     // Design §4: a lost Worker's batch runs are placed again (at most 3 placements).
     guarantees: { noRunLost: true, allOk: true, detects: true, rejoins: false, newRunsOk: true },
@@ -256,6 +266,15 @@ export async function runScenario(lab: Lab, s: Scenario): Promise<Row> {
   const loadStart = Date.now();
   const loadP = client.call<RunReport[]>('load', { tag: `s${s.id}`, ...s.load, deadlineMs: loadStart + s.loadDeadlineMs }, s.loadDeadlineMs + 30_000);
   await sleep(s.faultAfterMs);
+  let interactiveOnTarget: string | null = null;
+  if (s.waitInteractiveOnTargetMs) {
+    try {
+      const args = { host: target, interactive: true, timeoutMs: s.waitInteractiveOnTargetMs };
+      interactiveOnTarget = (await client.call<{ tag: string }>('wait_running_on', args, s.waitInteractiveOnTargetMs + 5_000)).tag;
+    } catch {
+      row.notes.push(`no interactive run was on ${target} at the fault`);
+    }
+  }
 
   const faultAtMs = Date.now();
   const expectState = s.fault === 'restart' ? ['alive'] : ['dead', 'absent'];
@@ -307,6 +326,12 @@ export async function runScenario(lab: Lab, s: Scenario): Promise<Row> {
   writeFileSync(path.join(lab.dir, `runs-${s.id}.json`), JSON.stringify({ target, faultAtMs, runs }, null, 1));
   if (load.status === 'rejected') row.violations.push(`load failed: ${load.reason.message}`);
   tally(row, runs, s, faultDoneAtMs);
+  if (interactiveOnTarget) {
+    // Design §4: the running interactive runs of a lost Worker end as node lost, and the client is told.
+    const r = runs.find((x) => x.tag === interactiveOnTarget);
+    if (r?.status === 'node_lost') row.notes.push(`interactive ${r.tag} on ${target}: node_lost told +${(((r.finishedAtMs ?? 0) - faultAtMs) / 1000).toFixed(1)} s`);
+    else if (s.fault === 'power_off') row.violations.push(`interactive ${interactiveOnTarget} was running on ${target} at the power-off but ended ${r?.status ?? 'lost'}, not node_lost`);
+  }
   ctx.runs = runs;
   if (s.after) await s.after(ctx);
   if (s.pending) row.notes.push(`pending: ${s.pending}`);
@@ -325,7 +350,8 @@ function tally(row: Row, runs: RunReport[], s: Scenario, faultDoneAtMs: number):
   row.restarts = accepted.reduce((n, r) => n + r.restarts, 0);
   row.chunksLost = accepted.reduce((n, r) => n + r.chunksLost, 0);
   row.chunksDup = accepted.reduce((n, r) => n + r.chunksDup, 0);
-  row.badOutput = accepted.filter((r) => r.status === 'ok' && !(r.streamOk && r.storedOk)).length;
+  const badOutput = (r: RunReport) => (r.status === 'ok' && !(r.streamOk && r.storedOk)) || (r.status === 'node_lost' && r.interactive && !r.streamPrefixOk);
+  row.badOutput = accepted.filter(badOutput).length;
   const notAccepted = runs.filter((r) => !r.accepted);
   const resumes = accepted.reduce((n, r) => n + r.resumes, 0);
   if (resumes > 0) row.notes.push(`${resumes} WebSocket resumes`);
@@ -333,8 +359,8 @@ function tally(row: Row, runs: RunReport[], s: Scenario, faultDoneAtMs: number):
   // Every scenario: the client sees exactly the program's output, and at most one terminal status.
   if (row.chunksLost > 0 || row.chunksDup > 0) row.violations.push(`${row.chunksLost} chunks lost, ${row.chunksDup} duplicated`);
   if (row.badOutput > 0) {
-    const bad = accepted.filter((r) => r.status === 'ok' && !(r.streamOk && r.storedOk)).map((r) => `${r.tag}${r.streamOk ? '' : ' (stream)'}${r.storedOk ? '' : ' (GET)'}`);
-    row.violations.push(`${row.badOutput} ok runs whose output differs from the program's: ${bad.join(', ')}`);
+    const bad = accepted.filter(badOutput).map((r) => `${r.tag}=${r.status}${r.streamOk ? '' : ' (stream)'}${r.storedOk ? '' : ' (GET)'}`);
+    row.violations.push(`${row.badOutput} runs whose output differs from the program's: ${bad.join(', ')}`);
   }
   const multi = accepted.filter((r) => r.exits > 1);
   if (multi.length > 0) row.violations.push(`${multi.length} runs got more than one terminal status`);
@@ -345,7 +371,13 @@ function tally(row: Row, runs: RunReport[], s: Scenario, faultDoneAtMs: number):
   if (s.guarantees.noRunLost && row.lost > 0) {
     row.violations.push(`${row.lost} accepted runs reached no terminal status: ${accepted.filter((r) => r.status === null).map((r) => r.tag).join(', ')}`);
   }
-  const notOk = accepted.filter((r) => r.status !== null && r.status !== 'ok');
+  const interactive = accepted.filter((r) => r.interactive);
+  if (interactive.length > 0) {
+    const by = (st: string) => interactive.filter((r) => r.status === st).length;
+    row.notes.push(`interactive runs: ${by('ok')} ok, ${by('node_lost')} node_lost`);
+  }
+  // An interactive run whose Worker died is not placed again: node_lost (with its output so far) is its right end.
+  const notOk = accepted.filter((r) => r.status !== null && r.status !== 'ok' && !(r.interactive && r.status === 'node_lost'));
   if (notOk.length > 0) {
     const list = notOk.map((r) => `${r.tag}=${r.status}`).join(', ');
     if (s.guarantees.allOk) row.violations.push(`runs that did not end ok: ${list}`);
