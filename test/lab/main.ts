@@ -54,7 +54,7 @@ async function outer(): Promise<number> {
   // Ctrl-C reaches the inner process too (same process group) and it cleans up; SIGTERM is forwarded as a kill.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => child.kill('SIGKILL'));
-  const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   clearTimeout(hard);
   process.stdout.write(`test:lab: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s (wall, including start-up and teardown)\n`);
   return code;
