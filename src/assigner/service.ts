@@ -6,6 +6,8 @@ import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.j
 
 /** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */
 const VIEW_POLL_MS = 100;
+/** A Worker missing from every Monitor's loads this long, never declared dead, is taken for lost. */
+const WORKER_SILENT_LOST_MS = 10_000;
 /** A finished run's output stays with its pair this long: a client resuming through a new Gateway finds it. */
 const FINISHED_RETAIN_MS = 5 * 60_000;
 /** …and at most this many bytes of finished output per Assigner (own runs and the buddy's copies). */
@@ -30,6 +32,8 @@ export function startAssigner(ctx: AgentContext): RoleService {
   });
   const timers = new Map<string, NodeJS.Timeout>();
   let known = new Set<string>();
+  /** Workers gone from the Monitors' loads without being declared dead: name → since when. */
+  const missing = new Map<string, number>();
 
   const apply = (actions: AssignerAction[]) => {
     for (const a of actions) {
@@ -80,9 +84,20 @@ export function startAssigner(ctx: AgentContext): RoleService {
     const now = nowMs();
     watchBuddies(now);
     const workers: WorkerLoadView[] = view.known(now).map((w) => ({ name: w.name, incarnation: w.incarnation, load: w.load, languages: [...w.languages] }));
+    // A Worker is lost when a Monitor declares it dead. Missing from the loads alone it only gets no
+    // offers (it may be moving to another Monitor, whose one died); missing for long, it is lost.
+    for (const dead of view.takeDeaths()) {
+      ctx.log.warn({ event: 'worker_lost', worker: dead }, `worker ${dead} was declared dead by the Monitors`);
+      missing.delete(dead);
+      apply(core.onWorkerDead(dead, now));
+    }
     const names = new Set(workers.map((w) => w.name));
-    for (const gone of known) if (!names.has(gone)) {
-      ctx.log.warn({ event: 'worker_lost', worker: gone }, `worker ${gone} is gone from the Monitors' heartbeats`);
+    for (const gone of known) if (!names.has(gone) && !missing.has(gone)) missing.set(gone, now);
+    for (const name of names) missing.delete(name);
+    for (const [gone, since] of missing) {
+      if (now - since < WORKER_SILENT_LOST_MS) continue;
+      missing.delete(gone);
+      ctx.log.warn({ event: 'worker_lost', worker: gone }, `worker ${gone} has been missing from the Monitors' heartbeats for ${WORKER_SILENT_LOST_MS / 1000} s`);
       apply(core.onWorkerDead(gone, now));
     }
     known = names;

@@ -25,6 +25,9 @@ export class AssignerView {
   newestTerm = 0;
   /** What the Monitors last said of every Assigner (the newest incarnation wins). */
   private readonly assigners = new Map<NodeName, AssignerState>();
+  /** Workers declared dead: name → the incarnation that died (a higher one is a new life). */
+  private readonly deadAt = new Map<NodeName, number>();
+  private readonly deaths: NodeName[] = [];
 
   /** A Worker whose Monitor has not mentioned it for this long is dead or moved: forget it. */
   constructor(private readonly staleAfterMs: number) {
@@ -42,13 +45,29 @@ export class AssignerView {
       if (known === undefined && this.assigners.size >= MONITORS_TRACKED_MAX * 4) continue;
       this.assigners.set(a.name, a);
     }
+    for (const d of heartbeat.deadWorkers ?? []) {
+      const known = this.workers.get(d.name);
+      if (known !== undefined && known.incarnation > d.incarnation) continue; // it came back since
+      const had = this.deadAt.get(d.name);
+      if (had !== undefined && had >= d.incarnation) continue; // old news
+      this.workers.delete(d.name);
+      this.deadAt.set(d.name, d.incarnation);
+      if (this.deaths.length < WORKER_LOADS_MAX) this.deaths.push(d.name);
+      if (this.deadAt.size > WORKER_LOADS_MAX) this.deadAt.delete(this.deadAt.keys().next().value as NodeName);
+    }
     for (const w of heartbeat.workers) {
+      if ((this.deadAt.get(w.name) ?? 0) >= w.incarnation) continue; // declared dead in this life
       const known = this.workers.get(w.name);
       if (known !== undefined && known.incarnation > w.incarnation) continue; // an older life
       if (known === undefined && this.workers.size >= WORKER_LOADS_MAX) this.expire(nowMs);
       if (known === undefined && this.workers.size >= WORKER_LOADS_MAX) continue; // full: drop the newcomer
       this.workers.set(w.name, { ...w, monitor: heartbeat.from, heardAtMs: nowMs });
     }
+  }
+
+  /** Workers a Monitor declared dead since the last call (each reported once). */
+  takeDeaths(): NodeName[] {
+    return this.deaths.splice(0);
   }
 
   /** The Monitors' word on one Assigner (undefined: never heard of). */

@@ -177,6 +177,9 @@ export const MonitorHeartbeatSchema = z.object({
   term: CounterSchema,
   intervalMs: z.number().int().min(1).max(60_000),
   workers: z.array(WorkerLoadSchema).max(MONITOR_HEARTBEAT_WORKERS_MAX),
+  /** Workers this Monitor declared dead lately: Assigners end their runs at once (absence from
+   * \`workers\` alone may only mean a Worker is moving to another Monitor). */
+  deadWorkers: z.array(z.object({ name: NodeNameSchema, incarnation: CounterSchema })).max(MONITOR_HEARTBEAT_WORKERS_MAX).optional(),
   /** Every Assigner the table holds, dead ones included (a buddy takes over a dead one's runs). */
   assigners: z.array(AssignerStateSchema).max(ASSIGNERS_MAX).optional(),
 });

@@ -19,6 +19,9 @@ import {
   type AssignerState,
 } from './messages.js';
 import { NodeTable, tableLoad } from './node-table.js';
+
+/** How long a Monitor keeps telling the Assigners about a Worker it declared dead. */
+const DEAD_WORKER_NEWS_MS = 30_000;
 import type { Outbox, TimerRequest } from './output.js';
 import { answerLeastLoaded } from './placement-query.js';
 import type { Random } from './random.js';
@@ -195,16 +198,21 @@ export class MonitorCore {
       this.nextFailureCheckAtMs = nowMs + this.timing.failureCheckIntervalMs;
       const before = out.notes.length;
       this.detector.check(this.table, nowMs, out);
-      // An Assigner declared dead: its buddy hears it now, not at the next beat (takeover time).
-      const assignerDied = out.notes.slice(before).some((n) => n.kind === 'declared' && n.status === 'dead' && this.table.get(n.name)?.role === 'assigner');
-      if (assignerDied) this.nextMonitorHeartbeatAtMs = nowMs;
+      // A Worker or Assigner declared dead: the Assigners hear it now, not at the next beat (the
+      // time to tell a client node_lost, or for a buddy to take over).
+      for (const n of out.notes.slice(before)) {
+        if (n.kind !== 'declared' || n.status !== 'dead') continue;
+        const role = this.table.get(n.name)?.role;
+        if (role === 'worker') this.noteDeadWorker(n.name, n.incarnation, nowMs);
+        if (role === 'worker' || role === 'assigner') this.nextMonitorHeartbeatAtMs = nowMs;
+      }
       if (this.election.role === 'leader') this.strength?.check(this.self, this.election.term, this.table, nowMs, out);
     }
     this.gossip.onTick(nowMs, out);
     this.election.onTick(nowMs, this.table.knownMonitors(), out);
     if (nowMs >= this.nextMonitorHeartbeatAtMs) {
       this.nextMonitorHeartbeatAtMs = nowMs + this.timing.monitorHeartbeatIntervalMs;
-      this.sendMonitorHeartbeats(out);
+      this.sendMonitorHeartbeats(out, nowMs);
     }
   }
 
@@ -234,6 +242,20 @@ export class MonitorCore {
     return all;
   }
 
+  /** Workers declared dead here lately, oldest first: sent in monitor_heartbeats for a while. */
+  private readonly deadWorkers = new Map<NodeName, { incarnation: number; atMs: number }>();
+
+  private noteDeadWorker(name: NodeName, incarnation: number, nowMs: number): void {
+    this.deadWorkers.delete(name);
+    this.deadWorkers.set(name, { incarnation, atMs: nowMs });
+    while (this.deadWorkers.size > MONITOR_HEARTBEAT_WORKERS_MAX) this.deadWorkers.delete(this.deadWorkers.keys().next().value as NodeName);
+  }
+
+  private recentDeadWorkers(nowMs: number): Array<{ name: NodeName; incarnation: number }> {
+    for (const [name, d] of this.deadWorkers) if (nowMs - d.atMs > DEAD_WORKER_NEWS_MS) this.deadWorkers.delete(name);
+    return [...this.deadWorkers].map(([name, d]) => ({ name, incarnation: d.incarnation }));
+  }
+
   /** The Workers reporting here, with their latest exact load, rotating past the message bound. */
   private ownWorkers(): WorkerLoad[] {
     const all: WorkerLoad[] = [];
@@ -248,7 +270,7 @@ export class MonitorCore {
     return all.slice(start, start + MONITOR_HEARTBEAT_WORKERS_MAX).concat(all.slice(0, Math.max(0, start + MONITOR_HEARTBEAT_WORKERS_MAX - all.length)));
   }
 
-  private sendMonitorHeartbeats(out: Outbox): void {
+  private sendMonitorHeartbeats(out: Outbox, nowMs: number): void {
     const workers = this.ownWorkers();
     const message: MonitorHeartbeat = {
       type: 'monitor_heartbeat',
@@ -256,6 +278,7 @@ export class MonitorCore {
       term: this.election.term,
       intervalMs: this.timing.monitorHeartbeatIntervalMs,
       workers,
+      deadWorkers: this.recentDeadWorkers(nowMs),
       assigners: this.assignerStates(),
     };
     for (const name of this.table.withRole('assigner')) {
