@@ -24,6 +24,8 @@ export interface RoleService {
   /** A returned promise holds back further messages from that link until it settles (back-pressure). */
   handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void | Promise<void>;
   stop(): Promise<void>;
+  /** The role's own load for the table (an Assigner: runs held, room left, runs queued). */
+  load?(): { slotsFree: number; slotsBusy: number; queued?: number };
 }
 
 export interface AgentContext {
@@ -62,6 +64,10 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
+/** Runs queued at the Assigners this long: the Monitor leader makes one more Worker host. */
+const ELASTIC_GROW_AFTER_MS = 10_000;
+/** No run held anywhere this long: one Worker host made for load goes back to Empty. */
+const ELASTIC_SHRINK_AFTER_MS = 60_000;
 /** How often the agent samples PSI and tells its node the load. */
 const LOAD_SAMPLE_MS = 500;
 
@@ -96,6 +102,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const stateDir = opts.stateDir ?? path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'codearena', config.cluster.name);
   const stateFile = new StateFile(path.join(stateDir, `${self.name}.json`));
   const languages = (await availableLanguages()).map((l) => l.id);
+  const configNames = new Set(config.nodes.map((n) => n.name));
   const node = new ClusterNode({
     config: {
       name: self.name,
@@ -110,6 +117,11 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
         orderRetryMs: 5_000,
         // Longer than the dead bound: an Assigner still booting is late, not missing.
         settleMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+        workerHostsMin: config.roles.workerHostsMin,
+        isHost: (n) => configNames.has(n),
+        pinnedWorkerHosts: new Set(config.nodes.filter((n) => n.role === 'worker').map((n) => n.name)),
+        growAfterMs: ELASTIC_GROW_AFTER_MS,
+        shrinkAfterMs: ELASTIC_SHRINK_AFTER_MS,
       },
       timing: { heartbeatIntervalMs: config.heartbeat.intervalMs, missedLimit: config.heartbeat.missedLimit },
     },
@@ -142,7 +154,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(ownGroup ? { excludeGroup: ownGroup } : {}) });
   const loadTimer = setInterval(() => {
     const p = psi.sample(Math.floor(performance.now()));
-    driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0 });
+    driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0, ...service?.load?.() });
   }, LOAD_SAMPLE_MS);
   const ctx: AgentContext = { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log };
   let currentRole = role;

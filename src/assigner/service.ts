@@ -1,6 +1,7 @@
 import type { AgentContext, RoleService } from '../agent/agent.js';
 import { nowMs } from '../agent/driver.js';
 import type { AgentMessage } from '../agent/agent-messages.js';
+import { SLOTS_MAX } from '../cluster/messages.js';
 import type { RunMessage } from '../runs/messages.js';
 import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.js';
 
@@ -18,10 +19,11 @@ const FINISHED_RETAIN_BYTES_MAX = 256 * 1024 * 1024;
  * and Workers, the Workers' loads from Monitor heartbeats, and timers.
  */
 export function startAssigner(ctx: AgentContext): RoleService {
+  const runsMax = ctx.config.queue.runsMax * 4;
   const core = new AssignerCore({
     name: ctx.self.name,
     queueMax: ctx.config.queue.runsMax,
-    runsMax: ctx.config.queue.runsMax * 4,
+    runsMax,
     offerTimeoutMs: 2 * ctx.config.heartbeat.intervalMs,
     psiAcceptBelow: ctx.config.psi.acceptBelow,
     workerStaleMs: 4 * ctx.config.heartbeat.intervalMs,
@@ -140,6 +142,11 @@ export function startAssigner(ctx: AgentContext): RoleService {
         default:
           ctx.log.debug({ type: msg.type, from }, 'assigner ignored a message');
       }
+    },
+    load() {
+      // Runs held against the bound: the Monitors name the least busy Assigner to the Gateway.
+      const held = Math.min(core.runCount, SLOTS_MAX);
+      return { slotsBusy: held, slotsFree: Math.max(0, Math.min(SLOTS_MAX, runsMax) - held), queued: core.queueLength };
     },
     async stop() {
       clearInterval(poll);

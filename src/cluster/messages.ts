@@ -39,6 +39,8 @@ export const LoadSchema = z.object({
   psiIo: FractionSchema,
   slotsFree: z.number().int().min(0).max(SLOTS_MAX),
   slotsBusy: z.number().int().min(0).max(SLOTS_MAX),
+  /** An Assigner's runs waiting for a Worker (the leader adds Worker hosts when it stays high). */
+  queued: z.number().int().min(0).max(1_000_000).optional(),
 });
 
 export const LanguagesSchema = z

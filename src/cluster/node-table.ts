@@ -53,7 +53,8 @@ function compareLoads(a: Load, b: Load): number {
     a.slotsFree - b.slotsFree ||
     a.psiCpu - b.psiCpu ||
     a.psiMemory - b.psiMemory ||
-    a.psiIo - b.psiIo
+    a.psiIo - b.psiIo ||
+    (a.queued ?? 0) - (b.queued ?? 0)
   );
 }
 
@@ -106,7 +107,7 @@ export function tableLoad(role: Role, load: Load): Load {
 
 export function quantizeLoad(load: Load): Load {
   const q = (x: number): number => Math.round(x * PSI_STEPS) / PSI_STEPS;
-  return { psiCpu: q(load.psiCpu), psiMemory: q(load.psiMemory), psiIo: q(load.psiIo), slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+  return { psiCpu: q(load.psiCpu), psiMemory: q(load.psiMemory), psiIo: q(load.psiIo), slotsFree: load.slotsFree, slotsBusy: load.slotsBusy, ...(load.queued ? { queued: load.queued } : {}) };
 }
 
 export function sameLoad(a: Load, b: Load): boolean {

@@ -17,12 +17,22 @@ export interface StrengthOptions {
   /** A new leader waits this long before its first order: nodes booting with it have not all
    * reported yet, and a missing Assigner may only be late, not dead. */
   settleMs: number;
+  /** Worker hosts wanted at least (0: the leader never promotes Worker hosts). */
+  workerHostsMin?: number;
+  /** Which table rows are Worker hosts (a host's Worker processes have rows of role worker too). */
+  isHost?: (name: NodeName) => boolean;
+  /** Worker hosts the config pins: never given back to Empty. */
+  pinnedWorkerHosts?: ReadonlySet<NodeName>;
+  /** Runs queued at the Assigners this long without a break: one more Empty node becomes a Worker host. */
+  growAfterMs?: number;
+  /** No run held by any Assigner this long: one Worker host promoted for load goes back to Empty. */
+  shrinkAfterMs?: number;
 }
 
 interface Pending {
   atMs: number;
-  role: 'assigner';
-  buddy: NodeName;
+  role: 'assigner' | 'worker' | 'empty';
+  buddy: NodeName | null;
 }
 
 export class StrengthKeeper {
@@ -31,6 +41,12 @@ export class StrengthKeeper {
   private termSinceMs = 0;
   /** Orders in flight: node → what it was ordered and when. Bounded by the nodes in the table. */
   private readonly pending = new Map<NodeName, Pending>();
+  /** Since when runs have been queued at some Assigner (null: none queued at the last check). */
+  private queuedSinceMs: number | null = null;
+  /** Since when no Assigner has held a run. */
+  private idleSinceMs: number | null = null;
+  /** When the last elastic order (grow or shrink) went out: one step per period, hysteresis. */
+  private lastElasticMs = -Infinity;
 
   constructor(private readonly opts: StrengthOptions) {}
 
@@ -48,7 +64,7 @@ export class StrengthKeeper {
     if (nowMs - this.termSinceMs < this.opts.settleMs) return;
     for (const [name, p] of this.pending) {
       const e = table.get(name);
-      const done = e?.role === p.role && (e.buddy ?? null) === p.buddy;
+      const done = e?.role === p.role && (p.role !== 'assigner' || (e.buddy ?? null) === p.buddy);
       if (done || nowMs - p.atMs > this.opts.orderRetryMs || e?.status === 'dead') this.pending.delete(name);
     }
     // A suspect Assigner still counts: a suspicion may be refuted, a promotion is not undone.
@@ -88,12 +104,62 @@ export class StrengthKeeper {
         order(orphan, e);
       }
     }
-    let promoted = [...this.pending.keys()].filter((n) => table.get(n)?.role !== 'assigner').length;
+    let promoted = [...this.pending].filter(([n, p]) => p.role === 'assigner' && table.get(n)?.role !== 'assigner').length;
     while (assigners.length + promoted < this.opts.assignersMin && empties.length >= 2) {
       const [a, b] = empties.splice(0, 2) as [NodeName, NodeName];
       order(a, b);
       order(b, a);
       promoted += 2;
+    }
+    this.workerHosts(self, term, table, nowMs, empties, out);
+  }
+
+  /**
+   * Worker hosts: at least the minimum; one more while runs stay queued (growAfterMs), one fewer
+   * (of those promoted for load, never a pinned one) once no run has been held for shrinkAfterMs.
+   * One step per period either way, so the count does not flap.
+   */
+  private workerHosts(self: NodeName, term: number, table: NodeTable, nowMs: number, empties: NodeName[], out: Outbox): void {
+    const isHost = this.opts.isHost;
+    if (!isHost) return;
+    const hosts: NodeName[] = [];
+    let queued = 0;
+    let held = 0;
+    for (const e of table.values()) {
+      if (e.status === 'dead') continue;
+      if (e.role === 'worker' && isHost(e.name)) hosts.push(e.name);
+      if (e.role === 'assigner') {
+        queued += e.load.queued ?? 0;
+        held += e.load.slotsBusy;
+      }
+    }
+    this.queuedSinceMs = queued > 0 ? (this.queuedSinceMs ?? nowMs) : null;
+    this.idleSinceMs = held === 0 ? (this.idleSinceMs ?? nowMs) : null;
+    const becoming = [...this.pending].filter(([n, p]) => p.role === 'worker' && table.get(n)?.role !== 'worker').length;
+    const seq = (target: NodeName, role: 'worker' | 'empty') => {
+      this.seq++;
+      out.messages.push({ to: target, message: { type: 'order_role', from: self, term, seq: this.seq, target, role } satisfies OrderRole });
+      this.pending.set(target, { atMs: nowMs, role, buddy: null });
+    };
+    let count = hosts.length + becoming;
+    while (count < (this.opts.workerHostsMin ?? 0) && empties.length > 0) {
+      seq(empties.shift() as NodeName, 'worker');
+      count++;
+    }
+    if (nowMs - this.lastElasticMs < Math.min(this.opts.growAfterMs ?? Infinity, this.opts.shrinkAfterMs ?? Infinity)) return;
+    const grow = this.opts.growAfterMs !== undefined && this.queuedSinceMs !== null && nowMs - this.queuedSinceMs >= this.opts.growAfterMs;
+    if (grow && becoming === 0 && empties.length > 0) {
+      seq(empties.shift() as NodeName, 'worker');
+      this.lastElasticMs = nowMs;
+      this.queuedSinceMs = nowMs;
+      return;
+    }
+    const shrink = this.opts.shrinkAfterMs !== undefined && this.idleSinceMs !== null && nowMs - this.idleSinceMs >= this.opts.shrinkAfterMs;
+    const spare = hosts.filter((h) => !this.opts.pinnedWorkerHosts?.has(h) && !this.pending.has(h)).sort();
+    if (shrink && spare.length > 0 && hosts.length > (this.opts.workerHostsMin ?? 0)) {
+      seq(spare[spare.length - 1] as NodeName, 'empty');
+      this.lastElasticMs = nowMs;
+      this.idleSinceMs = nowMs;
     }
   }
 }

@@ -88,3 +88,54 @@ test('an order is done once the table shows the pair; a lone orphan with no Empt
   k.check('m1', 1, table([['a1', 'assigner', 'alive', 'a2'], ['a2', 'assigner', 'alive', 'a1'], ['a3', 'assigner', 'alive', null]]), 5100, after);
   assert.deepEqual(orders(after), [], 'a3 has nobody to pair with');
 });
+
+// ---- Worker hosts ----------------------------------------------------------------------------
+
+function withLoads(rows: Array<[string, Role, 'alive' | 'dead']>, assignerLoad: { queued: number; held: number }): NodeTable {
+  const t = new NodeTable();
+  const assigners = rows.filter((r) => r[1] === 'assigner').map((r) => r[0]);
+  for (const [name, role, status] of rows) {
+    const i = assigners.indexOf(name);
+    const buddy = i < 0 ? null : (assigners[i % 2 === 0 ? i + 1 : i - 1] ?? null);
+    const load = role === 'assigner' ? { ...ZERO_LOAD, slotsBusy: assignerLoad.held, queued: assignerLoad.queued } : ZERO_LOAD;
+    t.merge({ name, role, incarnation: 1, status, version: 1, monitor: 'm1', load, languages: [], ...(buddy ? { buddy } : {}) }, 0);
+  }
+  return t;
+}
+const HOSTS = new Set(['a1', 'a2', 'h1', 'h2', 'e1', 'e2', 'gw', 'm1']);
+const ELASTIC = { ...OPTS, workerHostsMin: 1, isHost: (n: string) => HOSTS.has(n), pinnedWorkerHosts: new Set(['h1']), growAfterMs: 10_000, shrinkAfterMs: 60_000 };
+
+test('below the Worker host minimum an Empty node becomes a Worker host; Worker processes do not count as hosts', () => {
+  const k = new StrengthKeeper({ ...ELASTIC, workerHostsMin: 2 });
+  const t = withLoads([['a1', 'assigner', 'alive'], ['a2', 'assigner', 'alive'], ['h1', 'worker', 'alive'], ['h1-w0', 'worker', 'alive'], ['h1-w1', 'worker', 'alive'], ['e1', 'empty', 'alive']], { queued: 0, held: 0 });
+  const out = newOutbox();
+  k.check('m1', 1, t, 0, out);
+  k.check('m1', 1, t, 5000, out);
+  assert.deepEqual(orders(out), ['e1:worker+undefined']);
+});
+
+test('runs queued for growAfterMs add one Worker host at a time; idle for shrinkAfterMs gives it back, never a pinned one', () => {
+  const k = new StrengthKeeper(ELASTIC);
+  const base: Array<[string, Role, 'alive' | 'dead']> = [['a1', 'assigner', 'alive'], ['a2', 'assigner', 'alive'], ['h1', 'worker', 'alive'], ['e1', 'empty', 'alive'], ['e2', 'empty', 'alive']];
+  const busy = withLoads(base, { queued: 5, held: 7 });
+  const out = newOutbox();
+  k.check('m1', 1, busy, 0, out); // settling
+  for (let t = 1000; t <= 10_000; t += 1000) k.check('m1', 1, busy, t, out);
+  assert.deepEqual(orders(out), [], 'queued, but not yet for 10 s');
+  k.check('m1', 1, busy, 11_500, out);
+  assert.deepEqual(orders(out), ['e1:worker+undefined'], 'one more Worker host');
+  const grown: Array<[string, Role, 'alive' | 'dead']> = [['a1', 'assigner', 'alive'], ['a2', 'assigner', 'alive'], ['h1', 'worker', 'alive'], ['e1', 'worker', 'alive'], ['e2', 'empty', 'alive']];
+  const still = newOutbox();
+  k.check('m1', 1, withLoads(grown, { queued: 5, held: 9 }), 15_000, still);
+  assert.deepEqual(orders(still), [], 'not twice within the period');
+  const idle = withLoads(grown, { queued: 0, held: 0 });
+  const quiet = newOutbox();
+  for (let t = 20_000; t < 80_000; t += 5000) k.check('m1', 1, idle, t, quiet);
+  assert.deepEqual(orders(quiet), [], 'idle, but not yet for 60 s');
+  k.check('m1', 1, idle, 81_000, quiet);
+  assert.deepEqual(orders(quiet), ['e1:empty+undefined'], 'the host made for load goes back');
+  const after = newOutbox();
+  const back: Array<[string, Role, 'alive' | 'dead']> = [['a1', 'assigner', 'alive'], ['a2', 'assigner', 'alive'], ['h1', 'worker', 'alive'], ['e1', 'empty', 'alive'], ['e2', 'empty', 'alive']];
+  for (let t = 90_000; t < 300_000; t += 5000) k.check('m1', 1, withLoads(back, { queued: 0, held: 0 }), t, after);
+  assert.deepEqual(orders(after), [], 'the pinned host stays');
+});

@@ -128,7 +128,8 @@ describe('Gateway standby on a `codearena up` cluster', () => {
   test('the old Gateway restarted with its old epoch steps down and never serves', async () => {
     oldGateway = new AgentProcess('gw', path.join(cluster.logDir, 'lab.json'), path.join(cluster.logDir, 'state'));
     const down = await oldGateway.waitFor((l) => l.event === 'gateway_stepped_down', 15_000);
-    assert.deepEqual((down as unknown as { newer: unknown }).newer, { epoch: 2, holder: 'mon-1' });
+    const newer = (down as unknown as { newer: { epoch: number; holder: string } }).newer;
+    assert.ok(newer.epoch >= 2 && /^mon-\d$/.test(newer.holder), JSON.stringify(newer));
     await new Promise((r) => setTimeout(r, 1_000));
     assert.ok(!oldGateway.lines.some((l) => l.event === 'gateway_serve' || l.event === 'gateway'), 'it never served');
     assert.equal(await healthy(cluster.url), false, 'nothing answers on the old port');

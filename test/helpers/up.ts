@@ -6,7 +6,7 @@ import { CLI } from './cli.js';
 
 /** A `codearena up` cluster started by a test, on ports of its own. */
 export class UpCluster {
-  readonly child: ChildProcess;
+  child!: ChildProcess;
   url = '';
   /** Where the standby Monitor serves after a takeover. */
   standbyUrl = '';
@@ -21,9 +21,19 @@ export class UpCluster {
     return this.out;
   }
 
-  constructor(args: string[]) {
-    const slot = Math.floor(Math.random() * 150) * 200 + 21_000;
-    this.child = spawn(process.execPath, [CLI, 'up', '--port', String(slot + 150), '--base-port', String(slot), ...args], {
+  constructor(private readonly args: string[]) {
+    this.start();
+  }
+
+  /**
+   * Ports from a random slot of 200 below 32768, so they never meet the kernel's ephemeral ports
+   * (outgoing connections) — a slot another test holds makes ready() try another one.
+   */
+  private start(): void {
+    const slot = Math.floor(Math.random() * 58) * 200 + 20_800;
+    this.out = '';
+    this.err = '';
+    this.child = spawn(process.execPath, [CLI, 'up', '--port', String(slot + 150), '--base-port', String(slot), ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CODEARENA_TEST_HOOKS: '1', CODEARENA_PSI_OVERRIDE_DIR: this.psiDir },
     });
@@ -33,6 +43,7 @@ export class UpCluster {
 
   async ready(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let attempts = 1;
     while (Date.now() < deadline) {
       const m = /listening on (http:\/\/\S+)/.exec(this.out);
       if (m) {
@@ -42,7 +53,14 @@ export class UpCluster {
         this.logDir = /logs in (\S+)/.exec(this.err)?.[1] ?? '';
         return;
       }
-      if (this.child.exitCode !== null) throw new Error(`up exited: ${this.err}`);
+      if (this.child.exitCode !== null) {
+        if (/port may be in use/.test(this.err) && attempts < 3) {
+          attempts++;
+          this.start();
+          continue;
+        }
+        throw new Error(`up exited: ${this.err}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`up not ready: ${this.out} ${this.err}`);
