@@ -118,7 +118,7 @@ export class MonitorCore {
       out.notes.push({ kind: 'table_full', name: hb.from });
       return;
     }
-    this.detector.heard(hb.from, hb.load, nowMs);
+    this.detector.heard(hb.from, hb.load, nowMs, hb.incarnation);
     const entry = this.table.get(hb.from);
     if (entry === undefined) return;
     const live = this.table.liveMonitors();
