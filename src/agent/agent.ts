@@ -96,6 +96,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       role: clusterRole(role),
       buddy: configBuddy(config, self.name),
       seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
+      labNodes: config.nodes.map((n) => n.name),
       languages: role === 'worker' ? languages : [],
       strength: {
         assignersMin: config.roles.assignersMin,

@@ -53,6 +53,8 @@ export class Election {
     persisted: ElectionPersistent,
     private readonly rng: Random,
     nowMs: number,
+    /** Terms skipped by this Monitor's first campaign (see HYDRA_TERM_GAP): 0 normally. */
+    private termGap = 0,
   ) {
     this.state = { ...persisted };
     this.electionDeadlineMs = nowMs + this.randomTimeoutMs();
@@ -134,7 +136,8 @@ export class Election {
   private campaign(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
     this.electionDeadlineMs = nowMs + this.randomTimeoutMs();
     if (!voters.includes(this.self)) return; // not (yet) a known Monitor: no standing to run
-    this.state.term += 1;
+    this.state.term += 1 + this.termGap;
+    this.termGap = 0;
     this.state.votedFor = this.self;
     this.dirty = true;
     this.role = 'candidate';
@@ -180,6 +183,7 @@ export class Election {
 
   private stepDown(term: number, nowMs: number, out: Outbox): void {
     assert.ok(term > this.state.term, 'stepDown needs a newer term');
+    this.termGap = 0; // a newer term reached us: no need to guess past unknown ones
     if (this.role === 'leader') {
       out.notes.push({ kind: 'stepped_down', term: this.state.term });
       this.electionDeadlineMs = nowMs + this.randomTimeoutMs();
