@@ -104,3 +104,42 @@ describe('elastic strength', () => {
     await mon.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.role === 'assigner' && l.status === 'alive', 5_000);
   });
 });
+
+describe('the Hydra', () => {
+  const lab = writeLocalConfig({ empties: 3 });
+  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2', 'empty-3'];
+  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const get = (n: string) => agents.get(n) as AgentProcess;
+  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+
+  test('a Monitor is SIGKILLed: the Assigners elect, both become Monitors, and Empty nodes become Assigners', async () => {
+    for (const n of names) await get('mon-2').waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
+    // The Assigners must have heard the Monitor they are to miss.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const killedAt = Date.now();
+    await get('mon-1').kill('SIGKILL');
+    const campaign = await Promise.race(['asg-1', 'asg-2'].map((a) => get(a).waitFor((l) => /hydra_campaign/.test(l.msg), 10_000)));
+    const won = await Promise.race(['asg-1', 'asg-2'].map((a) => get(a).waitFor((l) => /hydra_won/.test(l.msg), 10_000)));
+    const serving: number[] = [];
+    for (const a of ['asg-1', 'asg-2']) {
+      const line = await get('mon-2').waitFor((l) => l.event === 'table' && l.peer === a && l.role === 'monitor' && l.status === 'alive', 10_000);
+      serving.push(line.time);
+    }
+    const detectedMs = campaign.time - killedAt;
+    const hydraMs = Math.max(...serving) - campaign.time;
+    console.log(`# Hydra election to two serving Monitors: ${hydraMs} ms (detection ${detectedMs} ms after the SIGKILL; won ${won.time - campaign.time} ms after the first campaign)`);
+    assert.ok(detectedMs >= 4 * HEARTBEAT_MS, `not before the 5th missed heartbeat (${detectedMs} ms)`);
+    assert.ok(hydraMs <= 3_000, `two Monitors serving ${hydraMs} ms after detection`);
+    const wins = ['asg-1', 'asg-2'].flatMap((a) => get(a).lines.filter((l) => /hydra_won/.test(l.msg)));
+    assert.equal(wins.length, 1, 'one winner, one pair');
+    // The Monitor leader (mon-2, or a new Monitor) refills the Assigners from Empty nodes, in a pair.
+    const promoted: string[] = [];
+    for (const e of ['empty-1', 'empty-2', 'empty-3']) {
+      if (await get(e).waitFor((l) => l.event === 'role' && l.role === 'assigner', 25_000).then(() => true, () => false)) promoted.push(e);
+      if (promoted.length === 2) break;
+    }
+    const refilledMs = Date.now() - killedAt;
+    console.log(`# Assigners refilled (${promoted.join(' + ')}) ${refilledMs} ms after the SIGKILL`);
+    assert.equal(promoted.length, 2, 'a pair of Empty nodes promoted');
+  });
+});
