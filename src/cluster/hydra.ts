@@ -119,7 +119,7 @@ export class Hydra {
     return { ...this.state };
   }
 
-  /** The Assigners not dead as the newest monitor_heartbeat listed them. */
+  /** The electorate now: the Assigners the Monitors listed lately as not dead (and this one). */
   get voters(): readonly NodeName[] {
     return this.voterList;
   }
@@ -180,7 +180,7 @@ export class Hydra {
     return out.sort();
   }
 
-  /** Monitors heard recently enough to count as serving (neither silent nor retired). */
+  /** Monitors heard (or expected) recently enough to count as serving: neither silent nor retired. */
   serving(nowMs: number): NodeName[] {
     const silent = new Set(this.silent(nowMs));
     return [...this.heard.keys()].filter((m) => !silent.has(m)).sort();
