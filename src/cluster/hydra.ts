@@ -63,6 +63,13 @@ interface Retired {
   by: NodeName;
   term: number;
   atMs: number;
+  /** The Monitors that replace it (from the commit), and whether one of them has been heard as a
+   * Monitor since: until then the retirement is only a lease — a committer that died before its
+   * win must not leave the dead Monitor unreplaced for ever. */
+  replacers: readonly NodeName[];
+  confirmed: boolean;
+  /** What this Assigner knew of the Monitor before retiring it, restored if the lease ends. */
+  heard: Heard | undefined;
 }
 
 export class Hydra {
@@ -97,6 +104,7 @@ export class Hydra {
    * moves to a newer term meanwhile (a commit for other Monitors). */
   private campaignTerm = 0;
   private campaignVoters: NodeName[] = [];
+  private commitPartner: NodeName | null = null;
 
   constructor(
     private readonly self: NodeName,
@@ -126,6 +134,7 @@ export class Hydra {
 
   onMonitorHeartbeat(hb: MonitorHeartbeat, nowMs: number, out: Outbox): void {
     this.intervalGuessMs = hb.intervalMs;
+    for (const r of this.retired.values()) if (!r.confirmed && r.replacers.includes(hb.from)) r.confirmed = true;
     const retired = this.retired.get(hb.from);
     // A replaced Monitor that speaks again (after its replacement, not a packet still in flight)
     // was only cut off: it is a Monitor again, watched like any other, and is told of the
@@ -190,6 +199,10 @@ export class Hydra {
   nextDueMs(nowMs: number): number {
     if (this.role === 'won') return Number.POSITIVE_INFINITY;
     let next = this.deadlineMs ?? Number.POSITIVE_INFINITY;
+    for (const r of this.retired.values()) {
+      const due = r.atMs + this.retireLeaseMs() + 1;
+      if (!r.confirmed && r.by !== this.self && due > nowMs) next = Math.min(next, due);
+    }
     for (const h of this.heard.values()) {
       const due = h.atMs + this.timing.missedLimit * h.intervalMs;
       if (due > nowMs) next = Math.min(next, due); // already silent: the timeout says when
@@ -199,6 +212,7 @@ export class Hydra {
 
   onTick(nowMs: number, out: Outbox): void {
     if (this.role === 'won') return;
+    this.endLeases(nowMs);
     if (this.role === 'committing') {
       if (this.deadlineMs !== null && nowMs >= this.deadlineMs) this.sendCommit(nowMs, out);
       return;
@@ -251,7 +265,9 @@ export class Hydra {
     if (this.role === 'candidate' || this.role === 'committing') this.responded.add(reply.from);
     if (reply.replaced.length > 0) {
       // Replaced already (whose commit's news was lost here): stop watching them too.
-      for (const m of reply.replaced) this.retireAs(m, { by: '', term: 0, atMs: nowMs });
+      for (const m of reply.replaced) {
+        if (!this.retired.has(m)) this.retireAs(m, { by: '', term: 0, atMs: nowMs, replacers: [], confirmed: false, heard: this.heard.get(m) });
+      }
       if (this.role === 'candidate') this.standDown();
       if (this.silent(nowMs).length === 0 && this.role === 'voter') this.deadlineMs = null;
     }
@@ -277,8 +293,23 @@ export class Hydra {
     if (ok) {
       if (won.term > this.state.hydraTerm) this.adopt(won.term);
       if ((this.role === 'candidate' || this.role === 'committing') && this.campaignSilent.some((m) => won.replaced.includes(m))) this.standDown();
-      for (const m of won.replaced) this.retireAs(m, { by: won.from, term: won.term, atMs: nowMs });
+      for (const m of won.replaced) {
+        const prior = this.retired.get(m);
+        this.retireAs(m, {
+          by: won.from, term: won.term, atMs: nowMs, replacers: won.monitors,
+          confirmed: prior?.by === won.from && prior.term === won.term && prior.confirmed,
+          heard: this.heard.get(m) ?? prior?.heard,
+        });
+      }
       this.replacers = [...new Set([...won.monitors, ...this.replacers])].slice(0, MONITORS_MAX);
+      // The new Monitors are watched from now on, so one that dies before its first heartbeat
+      // reaches us is replaced too; they get one silence's worth of extra time to learn the table.
+      const grace = this.timing.missedLimit * this.intervalGuessMs;
+      for (const m of won.monitors) {
+        if (m !== this.self && !this.heard.has(m) && this.heard.size < MONITORS_MAX) {
+          this.heard.set(m, { atMs: nowMs + grace, intervalMs: this.intervalGuessMs, voters: this.voterList });
+        }
+      }
       if (this.silent(nowMs).length === 0 && this.role === 'voter') this.deadlineMs = null;
     }
     const ack: HydraWonAck = { type: 'hydra_won_ack', from: this.self, term: won.term, ok, leaderTerm: this.knownLeaderTerm() };
@@ -299,8 +330,23 @@ export class Hydra {
     if (this.count(this.acks) >= majority(this.campaignVoters.length)) {
       this.role = 'won';
       this.deadlineMs = null;
-      this.won = { term: this.campaignTerm, replaced: [...this.campaignSilent], voters: [...this.campaignVoters], partner: this.partner() };
+      this.won = { term: this.campaignTerm, replaced: [...this.campaignSilent], voters: [...this.campaignVoters], partner: this.commitPartner };
     }
+  }
+
+  /** Retirements whose replacement was never heard serving within the lease end: the Monitor is
+   * watched again (silent at once, as before), so the Assigners can elect anew. */
+  private endLeases(nowMs: number): void {
+    for (const [m, r] of this.retired) {
+      if (r.confirmed || r.by === this.self || nowMs - r.atMs <= this.retireLeaseMs()) continue;
+      this.retired.delete(m);
+      if (r.heard !== undefined && !this.heard.has(m)) this.heard.set(m, r.heard);
+    }
+  }
+
+  /** Two dead bounds: the new Monitors learn the table and start their heartbeats well within it. */
+  private retireLeaseMs(): number {
+    return 2 * (this.timing.missedLimit + 1) * this.intervalGuessMs;
   }
 
   private retireAs(monitor: NodeName, r: Retired): void {
@@ -321,6 +367,8 @@ export class Hydra {
   private electorate(silent: readonly NodeName[]): NodeName[] {
     const all = new Set<NodeName>();
     for (const m of silent) for (const v of this.heard.get(m)?.voters ?? []) all.add(v);
+    // Assigners a Hydra made Monitors since vote no more.
+    for (const r of this.replacers) all.delete(r);
     return [...all].sort();
   }
 
@@ -349,9 +397,12 @@ export class Hydra {
       return;
     }
     this.role = 'committing';
+    this.commitPartner = this.partner(); // fixed now: the commit tells the voters who to expect
     this.acks = new Set([this.self]);
     this.nacks = new Set();
-    for (const m of this.campaignSilent) this.retired.set(m, { by: this.self, term: this.campaignTerm, atMs: nowMs });
+    for (const m of this.campaignSilent) {
+      this.retired.set(m, { by: this.self, term: this.campaignTerm, atMs: nowMs, replacers: [], confirmed: false, heard: this.heard.get(m) });
+    }
     this.sendCommit(nowMs, out);
   }
 
@@ -362,7 +413,7 @@ export class Hydra {
       this.onWonAck({ type: 'hydra_won_ack', from: this.self, term: this.campaignTerm, ok: true, leaderTerm: 0 }, nowMs);
       return;
     }
-    const partner = this.partner();
+    const partner = this.commitPartner;
     const monitors = partner === null ? [this.self] : [this.self, partner];
     const won: HydraWon = { type: 'hydra_won', from: this.self, term: this.campaignTerm, replaced: this.campaignSilent, monitors };
     for (const v of this.campaignVoters) if (!this.acks.has(v) && !this.nacks.has(v)) out.messages.push({ to: v, message: won });

@@ -70,7 +70,11 @@ class Pack {
 
   private collect(name: NodeName, out: Outbox): Array<Outbound & { from: NodeName }> {
     const h = this.get(name);
-    if (h.won !== null && !this.wins.some((w) => w.name === name)) this.wins.push({ name, term: h.won.term, replaced: h.won.replaced });
+    if (h.won !== null && !this.wins.some((w) => w.name === name)) {
+      this.wins.push({ name, term: h.won.term, replaced: h.won.replaced });
+      // The winner (and its partner) now serve as Monitors: they beat to the Assigners.
+      for (const m of [name, h.won.partner]) if (m !== null) this.beating.set(m, new Set(this.names.filter((n) => n !== name && n !== h.won?.partner)));
+    }
     return out.messages.map((m) => ({ ...m, from: name }));
   }
 }
@@ -91,7 +95,8 @@ test('a Monitor silent for missedLimit heartbeats is replaced once, by one winne
     assert.equal(p.wins.length, 1, `seed ${seed}: ${JSON.stringify(p.wins)}`);
     assert.deepEqual(p.wins[0]?.replaced, ['m1']);
     const detectedAt = 3_000 - INTERVAL + SILENT_AFTER;
-    for (const name of p.names) if (p.get(name).role !== 'won') assert.deepEqual(p.get(name).silent(p.now), [], `seed ${seed}: ${name} retired m1`);
+    const pair = new Set([...p.beating.keys()]);
+    for (const name of p.names) if (!pair.has(name)) assert.deepEqual(p.get(name).silent(p.now), [], `seed ${seed}: ${name} retired m1`);
     assert.ok(detectedAt > 3_000);
   }
 });
@@ -203,7 +208,7 @@ test('a win is committed by a majority before it counts; a refused commit (newer
   const won = c.won as Hydra['won'];
   assert.ok(won !== null);
   assert.deepEqual(won.replaced, ['m1']);
-  assert.equal(won.partner, 'a2', 'the buddy answered (its refusal) after all: it goes');
+  assert.equal(won.partner, 'a3', 'the partner the commit named, though the buddy answered later');
   assert.equal(c.leaderTermSeen, 7, 'the newest leader term the voters knew');
   // A voter that acknowledged a1's commit refuses anyone else for m1 and says so.
   const v = new Hydra('a3', T, { hydraTerm: 0, hydraVotedFor: null }, new Xoshiro128(2));
