@@ -24,6 +24,8 @@ export interface RoleService {
   /** A returned promise holds back further messages from that link until it settles (back-pressure). */
   handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void | Promise<void>;
   stop(): Promise<void>;
+  /** The node leaves this role: hand held work on (or finish it) before stop(). */
+  drain?(): Promise<void>;
   /** The role's own load for the table (an Assigner: runs held, room left, runs queued). */
   load?(): { slotsFree: number; slotsBusy: number; queued?: number };
 }
@@ -110,6 +112,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       role: clusterRole(role),
       buddy: configBuddy(config, self.name),
       seedMonitors: config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
+      labNodes: config.nodes.map((n) => n.name),
       languages: role === 'worker' ? languages : [],
       strength: {
         assignersMin: config.roles.assignersMin,
@@ -130,6 +133,8 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     nowMs: Math.floor(performance.now()),
   });
   let service: RoleService | null = null;
+  /** The previous role's service while it hands its work on (an Assigner made a Monitor). */
+  let draining: RoleService | null = null;
   let failover: GatewayFailoverHandle | null = null;
   const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
     if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
@@ -144,7 +149,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       if (t) peers.send(from, { type: 'table_reply', from: self.name, requestId: msg.requestId, leader: t.leader, term: t.term, rows: t.rows });
       return;
     }
-    return service?.handle(from, msg);
+    return (service ?? draining)?.handle(from, msg);
   };
   const peers = memberLinks({ config, name: self.name, book, log, dispatch });
   const driver = new ClusterDriver(node, peers, stateFile, log);
@@ -169,6 +174,12 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     switching = switching.then(async () => {
       const old = service;
       service = null;
+      if (old?.drain) {
+        // Messages for the old role still reach it while it hands its work on.
+        draining = old;
+        await old.drain();
+        draining = null;
+      }
       await old?.stop();
       currentRole = n.to;
       service = (await opts.services?.(n.to, ctx)) ?? null;
@@ -185,6 +196,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     driver,
     async stop() {
       clearInterval(loadTimer);
+      await draining?.stop(); // ends a hand-off in progress
       await switching;
       driver.stop();
       await failover?.stop();

@@ -313,8 +313,22 @@ export class AssignerCore {
     return out;
   }
 
+  /**
+   * This Assigner leaves the role: a full copy of every run goes to `to`, then "take them over".
+   * Its Workers and Gateways hear run_takeover from `to` and send again what was not acknowledged.
+   */
+  handOff(to: string): AssignerAction[] {
+    const out: AssignerAction[] = [];
+    for (const [id, run] of this.runs) out.push(...this.copyTo(to, id, run));
+    out.push(this.send(to, { type: 'replica_handoff', from: this.opts.name }));
+    this.runs.clear();
+    this.queue.length = 0;
+    return out;
+  }
+
   /** A copy of another Assigner's run (it names this one its buddy). */
   onReplica(from: string, msg: Extract<RunMessage, { type: `replica_${string}` }>, nowMs: number): AssignerAction[] {
+    if (msg.type === 'replica_handoff') return this.onBuddyLost(from, nowMs);
     if (msg.type === 'replica_ack') return this.onReplicaAck(from, msg.id, msg.seq, msg.exit);
     if (msg.type === 'replica_hold') {
       const known = this.replicas.get(msg.id);

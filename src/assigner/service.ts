@@ -9,6 +9,8 @@ import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.j
 const VIEW_POLL_MS = 100;
 /** A Worker missing from every Monitor's loads this long, never declared dead, is taken for lost. */
 const WORKER_SILENT_LOST_MS = 10_000;
+/** How long an Assigner leaving its role waits for another Assigner to hand its runs to. */
+const HANDOFF_WAIT_MS = 120_000;
 /** A finished run's output stays with its pair this long: a client resuming through a new Gateway finds it. */
 const FINISHED_RETAIN_MS = 5 * 60_000;
 /** …and at most this many bytes of finished output per Assigner (own runs and the buddy's copies). */
@@ -33,6 +35,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
     finishedRetainCountMax: ctx.config.queue.runsMax * 16,
   });
   const timers = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
   let known = new Set<string>();
   /** Workers gone from the Monitors' loads without being declared dead: name → since when. */
   const missing = new Map<string, number>();
@@ -130,6 +133,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
         case 'replica_exit':
         case 'replica_restart':
         case 'replica_ack':
+        case 'replica_handoff':
           return apply(core.onReplica(from, msg, now));
         case 'run_output':
         case 'run_exit': {
@@ -148,7 +152,27 @@ export function startAssigner(ctx: AgentContext): RoleService {
       const held = Math.min(core.runCount, SLOTS_MAX);
       return { slotsBusy: held, slotsFree: Math.max(0, Math.min(SLOTS_MAX, runsMax) - held), queued: core.queueLength };
     },
+    /**
+     * The node leaves the Assigner role (the Hydra made it a Monitor): its runs go to another live
+     * Assigner — not its buddy, which may be leaving too — as soon as the Monitors' table shows one.
+     * Until then it keeps relaying them. Bounded: past HANDOFF_WAIT_MS they are left to end here.
+     */
+    async drain() {
+      const leaving = core.buddyName;
+      const deadline = Date.now() + HANDOFF_WAIT_MS;
+      while (core.runCount > 0 && Date.now() < deadline && !stopped) {
+        const rows = ctx.driver.table()?.rows ?? [];
+        const to = rows.filter((r) => r.role === 'assigner' && r.status === 'alive' && r.name !== ctx.self.name && r.name !== leaving).map((r) => r.name).sort()[0];
+        if (to) {
+          ctx.log.info({ event: 'handoff', to, runs: core.runCount }, `leaving the Assigner role: ${core.runCount} runs handed to ${to}`);
+          apply(core.handOff(to));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
     async stop() {
+      stopped = true;
       clearInterval(poll);
       for (const t of timers.values()) clearTimeout(t);
     },

@@ -46,6 +46,10 @@ export class Election {
   private quorumCheckAtMs = Number.POSITIVE_INFINITY;
   /** Leader only: when each voter last confirmed this term (check-quorum). */
   private readonly confirmedAtMs = new Map<NodeName, number>();
+  /** A Monitor made by the Hydra votes in no term below its own first campaign's (see termGap):
+   * it joined two at a time, and must not help elect a leader in a term an old Monitor may
+   * already have a leader in. It still follows a leader of any current term. */
+  private readonly minGrantTerm: number;
 
   constructor(
     private readonly self: NodeName,
@@ -53,8 +57,12 @@ export class Election {
     persisted: ElectionPersistent,
     private readonly rng: Random,
     nowMs: number,
+    /** Terms a Monitor made by the Hydra skips before it votes or stands (see HYDRA_TERM_GAP):
+     * 0 normally. */
+    termGap = 0,
   ) {
     this.state = { ...persisted };
+    this.minGrantTerm = termGap > 0 ? this.state.term + 1 + termGap : 0;
     this.electionDeadlineMs = nowMs + this.randomTimeoutMs();
   }
 
@@ -85,6 +93,7 @@ export class Election {
     if (request.term > this.state.term) this.stepDown(request.term, nowMs, out);
     const granted =
       request.term === this.state.term &&
+      request.term >= this.minGrantTerm &&
       (this.state.votedFor === null || this.state.votedFor === request.from) &&
       request.lastTerm >= this.state.lastTerm;
     if (granted) {
@@ -134,7 +143,8 @@ export class Election {
   private campaign(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
     this.electionDeadlineMs = nowMs + this.randomTimeoutMs();
     if (!voters.includes(this.self)) return; // not (yet) a known Monitor: no standing to run
-    this.state.term += 1;
+    // A Monitor made by the Hydra lifts the term at least to where it votes (see minGrantTerm).
+    this.state.term = Math.max(this.state.term + 1, this.minGrantTerm);
     this.state.votedFor = this.self;
     this.dirty = true;
     this.role = 'candidate';

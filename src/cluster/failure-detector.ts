@@ -44,6 +44,9 @@ interface Watch {
   lastHeardMs: number;
   /** The exact load of the last heartbeat (the table keeps a quantized copy for gossip). */
   load: Load;
+  /** The life watched: a newer one learned by gossip (a restart reporting elsewhere) is not
+   * judged by the old life's silence. */
+  incarnation: number;
 }
 
 export class FailureDetector {
@@ -55,8 +58,8 @@ export class FailureDetector {
   ) {}
 
   /** A heartbeat arrived; the table must already hold the node (the table bounds this map). */
-  heard(name: NodeName, load: Load, nowMs: number): void {
-    this.watched.set(name, { lastHeardMs: nowMs, load });
+  heard(name: NodeName, load: Load, nowMs: number, incarnation: number): void {
+    this.watched.set(name, { lastHeardMs: nowMs, load, incarnation });
   }
 
   liveLoad(name: NodeName): Load | undefined {
@@ -81,12 +84,16 @@ export class FailureDetector {
     for (const name of this.candidates(table, liveSet)) {
       const entry = table.get(name);
       if (entry === undefined || !isWatchedBy(entry, this.self, live, liveSet)) continue;
-      const watch = this.watched.get(name);
+      let watch = this.watched.get(name);
+      if (watch !== undefined && watch.incarnation < entry.incarnation) {
+        this.watched.delete(name);
+        watch = undefined;
+      }
       // Watched but never heard here (an adopted orphan, or this Monitor restarted): the clock
       // starts after a grace, so a node that moved to another Monitor is not declared dead
       // before gossip says so. A heartbeat ends the grace at once.
       if (watch === undefined) {
-        this.watched.set(name, { lastHeardMs: nowMs + this.timing.adoptionGraceMs, load: entry.load });
+        this.watched.set(name, { lastHeardMs: nowMs + this.timing.adoptionGraceMs, load: entry.load, incarnation: entry.incarnation });
         continue;
       }
       this.judge(table, entry, watch, nowMs, out);

@@ -112,6 +112,22 @@ export class HeartbeatClient {
     this.candidatesHash = hashNames(this.candidates);
   }
 
+  /** The Monitors this node may report to (from acks, announcements or the config). */
+  knownMonitors(): readonly NodeName[] {
+    return this.candidates;
+  }
+
+  /** Monitors this node was told of outside an ack (the Hydra's new Monitors): added to the
+   * candidates, so a node whose Monitors all died finds the new ones; acks of a surviving
+   * Monitor later replace the list with its table's live Monitors. */
+  addCandidates(monitors: readonly NodeName[]): void {
+    const extra = monitors.filter((m) => m !== this.name && !this.candidates.includes(m));
+    if (extra.length === 0) return;
+    this.candidatesSource = null;
+    this.candidates = [...extra, ...this.candidates].slice(0, MONITORS_MAX);
+    this.candidatesHash = hashNames(this.candidates);
+  }
+
   /** Someone holds an incarnation of ours at least this high as suspect/dead (or higher). */
   refuteAbove(incarnation: number): boolean {
     if (incarnation < this.incarnation) return false;

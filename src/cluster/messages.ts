@@ -240,6 +240,68 @@ export const OrderRoleSchema = z.object({
   buddy: NodeNameSchema.nullable().optional(),
 });
 
+/** The Hydra (src/cluster/hydra.ts): Assigners electing replacement Monitors. */
+export const HydraVoteRequestSchema = z.object({
+  type: z.literal('hydra_vote_request'),
+  from: NodeNameSchema,
+  /** The Hydra's own term (not the Monitor leader's): one vote per term per Assigner. */
+  term: CounterSchema,
+  /** The Monitors the candidate missed missedLimit heartbeats of in a row: a voter grants only
+   * if it misses every one of them too. */
+  silent: NamesSchema(MONITORS_MAX).min(1),
+});
+
+export const HydraVoteReplySchema = z.object({
+  type: z.literal('hydra_vote_reply'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  granted: z.boolean(),
+  /** The newest Monitor leader term this voter knows: the winner starts the new Monitors above it. */
+  leaderTerm: CounterSchema,
+  /** Monitors of the request this voter knows were already replaced: the candidate stands down. */
+  replaced: NamesSchema(MONITORS_MAX),
+});
+
+/** The winner's commit: it switches role once a majority of its electorate acknowledged this. */
+export const HydraWonSchema = z.object({
+  type: z.literal('hydra_won'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  /** The silent Monitors this win replaces: no Assigner elects for them again. */
+  replaced: NamesSchema(MONITORS_MAX),
+  /** The new Monitors (the winner and its buddy): Assigners add them to their Monitor list. */
+  monitors: NamesSchema(MONITORS_MAX),
+});
+
+export const HydraWonAckSchema = z.object({
+  type: z.literal('hydra_won_ack'),
+  from: NodeNameSchema,
+  term: CounterSchema,
+  /** false: this voter voted in a newer term since, or acknowledged a newer commit. */
+  ok: z.boolean(),
+  leaderTerm: CounterSchema,
+});
+
+export const HydraPromoteSchema = z.object({
+  type: z.literal('hydra_promote'),
+  from: NodeNameSchema,
+  /** The Hydra term the sender won. */
+  term: CounterSchema,
+  /** The role change's fence: it counts as order (orderTerm, 0) — the first order of the Monitor
+   * leader term after the newest one the winner knew — so no leader of that term or older undoes it. */
+  orderTerm: CounterSchema,
+  target: NodeNameSchema,
+  /** The Monitors the new Monitor starts its table with and gossips to. */
+  monitors: NamesSchema(MONITORS_MAX),
+});
+
+/** New Monitors telling nodes where to heartbeat when no old Monitor survived to say so. */
+export const MonitorAnnounceSchema = z.object({
+  type: z.literal('monitor_announce'),
+  from: NodeNameSchema,
+  monitors: NamesSchema(MONITORS_MAX).min(1),
+});
+
 export const ClusterMessageSchema = z.discriminatedUnion('type', [
   HeartbeatSchema,
   HeartbeatAckSchema,
@@ -254,6 +316,12 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
   LeaderHeartbeatSchema,
   LeaderHeartbeatReplySchema,
   OrderRoleSchema,
+  HydraVoteRequestSchema,
+  HydraVoteReplySchema,
+  HydraWonSchema,
+  HydraWonAckSchema,
+  HydraPromoteSchema,
+  MonitorAnnounceSchema,
 ]);
 
 export type NodeName = z.infer<typeof NodeNameSchema>;
@@ -279,6 +347,12 @@ export type VoteReply = z.infer<typeof VoteReplySchema>;
 export type LeaderHeartbeat = z.infer<typeof LeaderHeartbeatSchema>;
 export type LeaderHeartbeatReply = z.infer<typeof LeaderHeartbeatReplySchema>;
 export type OrderRole = z.infer<typeof OrderRoleSchema>;
+export type HydraVoteRequest = z.infer<typeof HydraVoteRequestSchema>;
+export type HydraVoteReply = z.infer<typeof HydraVoteReplySchema>;
+export type HydraWon = z.infer<typeof HydraWonSchema>;
+export type HydraWonAck = z.infer<typeof HydraWonAckSchema>;
+export type HydraPromote = z.infer<typeof HydraPromoteSchema>;
+export type MonitorAnnounce = z.infer<typeof MonitorAnnounceSchema>;
 export type ClusterMessage = z.infer<typeof ClusterMessageSchema>;
 export type ClusterMessageType = ClusterMessage['type'];
 

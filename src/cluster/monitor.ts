@@ -52,6 +52,8 @@ export interface MonitorInit {
   election: ElectionPersistent;
   rng: Random;
   nowMs: number;
+  /** Terms its first campaign skips (a Monitor made by the Hydra; see HYDRA_TERM_GAP). */
+  termGap?: number;
   /** When set, this Monitor, while leader, promotes Empty nodes to keep the Assigner minimum. */
   strength?: StrengthOptions;
 }
@@ -95,9 +97,28 @@ export class MonitorCore {
       gossipToTheDeadMs: init.timing.gossipToTheDeadMs,
       firstRoundAtMs: init.nowMs + init.timing.gossipIntervalMs,
     });
-    this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs);
+    this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs, init.termGap ?? 0);
     this.nextFailureCheckAtMs = init.nowMs + init.timing.failureCheckIntervalMs;
     this.nextMonitorHeartbeatAtMs = init.nowMs + init.timing.monitorHeartbeatIntervalMs;
+  }
+
+  /** Monitors this one was told of (monitor_announce): unknown ones join the table as
+   * placeholders, as config seeds do, so gossip and heartbeats reach them and two tables that
+   * grew apart (the Hydra replaced Monitors that were only cut off) merge again. */
+  learnMonitors(from: NodeName, names: readonly NodeName[], nowMs: number, out: Outbox): void {
+    for (const name of names) if (name !== this.self && this.table.get(name) === undefined) this.table.merge(placeholder(name), nowMs);
+    // The announcer may be in this table as something else, or dead: one gossip exchange now
+    // brings its own row (and ours to it), after which ordinary gossip rounds include it.
+    if (from !== this.self) out.messages.push({ to: from, message: this.gossip.buildPush(from) });
+  }
+
+  /** True when no other Monitor in the table is both not dead and really heard of. */
+  lonely(): boolean {
+    for (const m of this.table.knownMonitors()) {
+      const e = this.table.get(m);
+      if (m !== this.self && e !== undefined && e.status !== 'dead' && e.incarnation > 0) return false;
+    }
+    return true;
   }
 
   onHeartbeat(hb: Heartbeat, nowMs: number, out: Outbox): void {
@@ -121,7 +142,7 @@ export class MonitorCore {
       out.notes.push({ kind: 'table_full', name: hb.from });
       return;
     }
-    this.detector.heard(hb.from, hb.load, nowMs);
+    this.detector.heard(hb.from, hb.load, nowMs, hb.incarnation);
     const entry = this.table.get(hb.from);
     if (entry === undefined) return;
     const live = this.table.liveMonitors();
@@ -282,7 +303,9 @@ export class MonitorCore {
       assigners: this.assignerStates(),
     };
     for (const name of this.table.withRole('assigner')) {
-      if (this.table.get(name)?.status === 'alive') out.messages.push({ to: name, message });
+      // Suspects too: a Monitor that stopped sending to an Assigner it merely suspects would look
+      // silent to it, and enough such Assigners would elect a replacement for a live Monitor.
+      if (this.table.get(name)?.status !== 'dead') out.messages.push({ to: name, message });
     }
   }
 }

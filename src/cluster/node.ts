@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { AssignerView } from './assigner-view.js';
 import { HeartbeatClient } from './heartbeat-client.js';
-import type { ClusterMessage, Load, NodeName, OrderRole, Role } from './messages.js';
+import { Hydra } from './hydra.js';
+import {
+  MONITORS_MAX,
+  type ClusterMessage,
+  type HydraPromote,
+  type HydraWon,
+  type Load,
+  type MonitorAnnounce,
+  type NodeName,
+  type OrderRole,
+  type Role,
+} from './messages.js';
 import { MonitorCore } from './monitor.js';
 import type { StrengthOptions } from './strength.js';
 import { newOutbox, type Outbox, type PersistentState, type StepOutput, type TimerId, type TimerRequest } from './output.js';
@@ -40,6 +51,9 @@ export interface ClusterNodeConfig {
   seedMonitors: readonly NodeName[];
   /** The agent's process id, for the cluster view. */
   pid?: number;
+  /** Every node of the lab (the config's list): where new Monitors announce themselves when the
+   * Hydra replaced every Monitor, so no survivor's acks can tell the nodes. Optional. */
+  labNodes?: readonly NodeName[];
   /** Elastic strength for this node's Monitor role (the simulator leaves it out). */
   strength?: StrengthOptions;
   languages: readonly string[];
@@ -58,8 +72,37 @@ export interface ClusterNodeInit {
 
 /** A fresh node; a restart comes back one incarnation higher, so its old "dead" is overridden. */
 export function bootState(persisted: PersistentState | null): PersistentState {
-  if (persisted === null) return { incarnation: 1, term: 0, votedFor: null, lastTerm: 0, orderTerm: 0, orderSeq: 0 };
-  return { ...persisted, incarnation: persisted.incarnation + 1 };
+  if (persisted === null) return { incarnation: 1, term: 0, votedFor: null, lastTerm: 0, orderTerm: 0, orderSeq: 0, hydraTerm: 0, hydraVotedFor: null };
+  // A state file written before the Hydra existed has no Hydra term: it never voted in one.
+  return { ...persisted, hydraTerm: persisted.hydraTerm ?? 0, hydraVotedFor: persisted.hydraVotedFor ?? null, incarnation: persisted.incarnation + 1 };
+}
+
+/** Intervals for which a Hydra winner repeats its news (hydra_won, hydra_promote, announce). */
+export const HYDRA_NEWS_REPEATS = 5;
+/**
+ * Terms a Monitor made by the Hydra skips in its first campaign, per Hydra term: it skips
+ * HYDRA_TERM_GAP × (the Hydra term that made it). It starts at the newest leader term the
+ * Assigners knew, L; a live leader of L is simply followed (no campaign). If it has to campaign,
+ * the old Monitors may have elected leaders in terms the Assigners never heard of (they died, or
+ * live on, cut off from them): starting at L + 1 could elect a second leader in such a term. Old
+ * Monitors would need this many unseen elections to reach past the gap, and since one Hydra term
+ * has one winner, the groups that two Hydra wins made start their terms that far apart too.
+ */
+export const HYDRA_TERM_GAP = 100;
+/** After that, the winner keeps announcing itself to lab nodes its table still lacks (they were
+ * cut off during the news), every this many intervals, for HYDRA_STRAGGLER_ROUNDS rounds. */
+export const HYDRA_STRAGGLER_EVERY = 10;
+export const HYDRA_STRAGGLER_ROUNDS = 12;
+
+/** What a Hydra winner keeps telling for a few heartbeat intervals after it switched role. */
+interface HydraNews {
+  won: HydraWon;
+  voters: NodeName[];
+  promote: HydraPromote | null;
+  announce: MonitorAnnounce | null;
+  announceTo: readonly NodeName[];
+  round: number;
+  nextAtMs: number;
 }
 
 export class ClusterNode {
@@ -70,6 +113,12 @@ export class ClusterNode {
   private readonly client: HeartbeatClient;
   private monitorCore: MonitorCore | null = null;
   private assignerView: AssignerView | null = null;
+  private hydra: Hydra | null = null;
+  private hydraNews: HydraNews | null = null;
+  /** A Monitor that knows no other live Monitor announces itself to the lab, so Monitors that
+   * grew apart (replaced by the Hydra while only cut off, or restarted after it) find each other. */
+  private lonelySinceMs: number | null = null;
+  private nextLonelyAnnounceMs = 0;
   private persistent: PersistentState;
   private dirty = true; // the boot incarnation must be written before the first heartbeat
   /** Newest leader term heard of, from acks or this node's own election; orders older are void. */
@@ -128,6 +177,11 @@ export class ClusterNode {
     return this.assignerView;
   }
 
+  /** Read-only use only (checkers, tests): the Hydra, while this node is an Assigner. */
+  get hydraState(): Hydra | null {
+    return this.hydra;
+  }
+
   persistentState(): PersistentState {
     return { ...this.persistent };
   }
@@ -150,7 +204,7 @@ export class ClusterNode {
       }
     }
     this.runDue(nowMs, out);
-    return this.finish(out);
+    return this.finish(out, nowMs);
   }
 
   private receive(from: NodeName, message: ClusterMessage, nowMs: number, out: Outbox): void {
@@ -165,6 +219,27 @@ export class ClusterNode {
         return;
       case 'monitor_heartbeat':
         this.assignerView?.onMonitorHeartbeat(message, nowMs);
+        this.hydra?.onMonitorHeartbeat(message, nowMs, out);
+        return;
+      case 'hydra_vote_request':
+        this.hydra?.onVoteRequest(message, nowMs, out);
+        return;
+      case 'hydra_vote_reply':
+        this.hydra?.onVoteReply(message, nowMs, out);
+        return;
+      case 'hydra_won':
+        this.hydra?.onWon(message, nowMs, out);
+        this.client.addCandidates(message.monitors);
+        return;
+      case 'hydra_won_ack':
+        this.hydra?.onWonAck(message, nowMs);
+        return;
+      case 'hydra_promote':
+        this.onHydraPromote(message, nowMs, out);
+        return;
+      case 'monitor_announce':
+        this.monitorCore?.learnMonitors(from, message.monitors, nowMs, out);
+        this.client.addCandidates(message.monitors);
         return;
       case 'least_loaded_assigner_reply':
         return; // answers go to the Gateway, which is not a cluster-protocol role yet
@@ -212,17 +287,144 @@ export class ClusterNode {
     }
   }
 
-  private enterRole(role: Role, nowMs: number): void {
+  /**
+   * The buddy of a Hydra winner: become a Monitor too. Fenced like a role order stamped
+   * (orderTerm, 0): obeyed only if newer than every order this node obeyed and not older than the
+   * newest Monitor leader term it knows.
+   */
+  private onHydraPromote(msg: HydraPromote, nowMs: number, out: Outbox): void {
+    if (msg.target !== this.name || this.client.role === 'monitor') return;
+    const p = this.persistent;
+    if (msg.term > p.hydraTerm) {
+      p.hydraTerm = msg.term;
+      p.hydraVotedFor = null;
+      this.dirty = true;
+    }
+    if (msg.orderTerm <= p.orderTerm || msg.orderTerm < this.knownLeaderTerm || this.client.role !== 'assigner') {
+      out.notes.push({ kind: 'stale_order', term: msg.orderTerm, seq: 0 });
+      return;
+    }
+    this.becomeMonitorByHydra(msg.term, msg.orderTerm, msg.monitors, nowMs, out);
+  }
+
+  /** The Hydra's role change, for the winner and its buddy alike. */
+  private becomeMonitorByHydra(hydraTerm: number, orderTerm: number, monitors: readonly NodeName[], nowMs: number, out: Outbox): void {
+    const p = this.persistent;
+    p.orderTerm = orderTerm;
+    p.orderSeq = 0;
+    this.knownLeaderTerm = Math.max(this.knownLeaderTerm, orderTerm);
+    // The new Monitor's elections start at the newest leader term the winner knew, so that with
+    // every old Monitor gone its first leader's term is newer than any they had (and a surviving
+    // leader of that term is simply followed). It joins that term as if it had voted for itself:
+    // it must not help elect a second leader in a term whose leader the old Monitors elected.
+    if (orderTerm - 1 > p.term) {
+      p.term = orderTerm - 1;
+      p.votedFor = this.name;
+    }
+    this.dirty = true;
+    out.notes.push({ kind: 'role_changed', from: this.client.role, to: 'monitor', term: orderTerm });
+    this.client.setRole('monitor');
+    this.client.setCandidates(monitors);
+    this.enterRole('monitor', nowMs, { seeds: monitors, termGap: HYDRA_TERM_GAP * Math.max(1, hydraTerm) });
+  }
+
+  /**
+   * This Assigner won a Hydra term: it and its buddy (see Hydra.partner) become Monitors in place
+   * of the silent ones.
+   *
+   * HAND-OFF HOOK: the `hydra_won` note is pushed before `role_changed`, in the same step; a
+   * driver that moves the runs of the winner and its buddy to another pair does it on that note.
+   * For now the role changes at once.
+   */
+  private onHydraWin(hydra: Hydra, nowMs: number, out: Outbox): void {
+    const won = hydra.won;
+    if (won === null) return;
+    // Fence: the first order of the Monitor leader term after the newest one this node knows.
+    const orderTerm = Math.max(this.knownLeaderTerm, this.persistent.orderTerm, this.assignerView?.newestTerm ?? 0, hydra.leaderTermSeen) + 1;
+    // The buddy, unless it answered nothing in the whole election (see Hydra.partner).
+    const buddy = won.partner;
+    const survivors = hydra.serving(nowMs).filter((m) => !won.replaced.includes(m));
+    const newMonitors = buddy === null ? [this.name] : [this.name, buddy];
+    const monitors = [...new Set([...survivors, ...newMonitors])].sort().slice(0, MONITORS_MAX);
+    out.notes.push({ kind: 'hydra_won', term: won.term, replaced: won.replaced, buddy, voters: won.voters, orderTerm, survivors });
+    const voters = won.voters.filter((v) => v !== this.name && v !== buddy);
+    this.becomeMonitorByHydra(won.term, orderTerm, monitors, nowMs, out);
+    this.hydraNews = {
+      won: { type: 'hydra_won', from: this.name, term: won.term, replaced: won.replaced, monitors: newMonitors },
+      voters,
+      promote: buddy === null ? null : { type: 'hydra_promote', from: this.name, term: won.term, orderTerm, target: buddy, monitors },
+      // Every node is told: a surviving Monitor's acks would tell those reporting to it, but the
+      // nodes of a replaced one may know no other (one-off: a few messages per lab PC per Hydra).
+      announce: { type: 'monitor_announce', from: this.name, monitors: newMonitors },
+      announceTo: (this.config.labNodes ?? []).filter((n) => !newMonitors.includes(n)),
+      round: 0,
+      nextAtMs: nowMs,
+    };
+  }
+
+  private sendHydraNews(nowMs: number, out: Outbox): void {
+    const news = this.hydraNews;
+    if (news === null || nowMs < news.nextAtMs) return;
+    news.round += 1;
+    if (news.round > HYDRA_NEWS_REPEATS) {
+      news.nextAtMs = nowMs + HYDRA_STRAGGLER_EVERY * this.timing.heartbeatIntervalMs;
+      const table = this.monitorCore?.table;
+      if (news.announce !== null && table !== undefined) {
+        for (const n of news.announceTo) if (table.get(n) === undefined) out.messages.push({ to: n, message: news.announce });
+      }
+      if (news.round >= HYDRA_NEWS_REPEATS + HYDRA_STRAGGLER_ROUNDS) this.hydraNews = null;
+      return;
+    }
+    news.nextAtMs = nowMs + this.timing.heartbeatIntervalMs;
+    // Done once the buddy itself says it is a Monitor (its seeded placeholder does not count).
+    const row = news.promote === null ? undefined : this.monitorCore?.table.get(news.promote.target);
+    const buddyDone = row !== undefined && row.role === 'monitor' && row.incarnation > 0 && row.status === 'alive';
+    if (news.promote !== null && !buddyDone) out.messages.push({ to: news.promote.target, message: news.promote });
+    for (const v of news.voters) out.messages.push({ to: v, message: news.won });
+    if (news.announce !== null) for (const n of news.announceTo) out.messages.push({ to: n, message: news.announce });
+  }
+
+  private announceIfLonely(nowMs: number, out: Outbox): void {
+    const m = this.monitorCore;
+    if (m === null || !m.lonely()) {
+      this.lonelySinceMs = null;
+      return;
+    }
+    this.lonelySinceMs ??= nowMs;
+    if (nowMs - this.lonelySinceMs < this.timing.adoptionGraceMs || nowMs < this.nextLonelyAnnounceMs) return;
+    this.nextLonelyAnnounceMs = nowMs + this.timing.monitorRetryAfterMs;
+    const message: MonitorAnnounce = { type: 'monitor_announce', from: this.name, monitors: [this.name] };
+    for (const n of this.config.labNodes ?? []) if (n !== this.name) out.messages.push({ to: n, message });
+  }
+
+  private enterRole(role: Role, nowMs: number, hydra?: { seeds: readonly NodeName[]; termGap: number }): void {
     this.assignerView = role === 'assigner' ? new AssignerView(3 * this.timing.monitorHeartbeatIntervalMs) : null;
+    const p = this.persistent;
+    this.hydra = null;
+    if (role === 'assigner') {
+      this.hydra = new Hydra(
+        this.name,
+        this.timing,
+        { hydraTerm: p.hydraTerm, hydraVotedFor: p.hydraVotedFor },
+        this.rng,
+        () => this.client.buddy,
+        () => Math.max(this.knownLeaderTerm, this.assignerView?.newestTerm ?? 0),
+      );
+      // An Assigner that (re)starts just before a Monitor dies never hears it, yet must be able
+      // to agree that it is silent: the Monitors it knows of count as heard at its start.
+      this.hydra.expect(this.client.knownMonitors(), nowMs, this.timing.monitorHeartbeatIntervalMs);
+    }
     if (role !== 'monitor') {
       this.monitorCore = null;
       return;
     }
     if (this.monitorCore !== null) return;
-    const p = this.persistent;
     this.monitorCore = new MonitorCore({
       self: this.client.selfEntry(),
-      seedMonitors: this.config.seedMonitors,
+      // A Monitor made by the Hydra starts from the Monitors still serving (and its pair), not
+      // the config's: those it replaced must not come back as placeholders, nor as voters.
+      seedMonitors: hydra?.seeds ?? this.config.seedMonitors,
+      ...(hydra !== undefined ? { termGap: hydra.termGap } : {}),
       timing: this.timing,
       election: { term: p.term, votedFor: p.votedFor, lastTerm: p.lastTerm },
       rng: this.rng,
@@ -232,6 +434,14 @@ export class ClusterNode {
   }
 
   private runDue(nowMs: number, out: Outbox): void {
+    const h = this.hydra;
+    if (h !== null) {
+      h.onTick(nowMs, out);
+      if (h.dirty) this.saveHydra(h);
+      if (h.won !== null) this.onHydraWin(h, nowMs, out);
+    }
+    this.sendHydraNews(nowMs, out);
+    this.announceIfLonely(nowMs, out);
     const m = this.monitorCore;
     if (m !== null) this.client.setCandidates(m.table.knownMonitors());
     this.client.onTick(nowMs, out);
@@ -254,12 +464,19 @@ export class ClusterNode {
     m.syncSelf(this.client.selfEntry(), nowMs);
   }
 
+  private saveHydra(h: Hydra): void {
+    Object.assign(this.persistent, h.persistent());
+    h.dirty = false;
+    this.dirty = true;
+  }
+
   private markIncarnationChanged(): void {
     this.persistent.incarnation = this.client.incarnation;
     this.dirty = true;
   }
 
-  private finish(out: Outbox): StepOutput {
+  private finish(out: Outbox, nowMs: number): StepOutput {
+    if (this.hydra?.dirty) this.saveHydra(this.hydra);
     const m = this.monitorCore;
     if (m !== null && m.election.dirty) {
       Object.assign(this.persistent, m.election.persistent());
@@ -268,11 +485,14 @@ export class ClusterNode {
     }
     const persist = this.dirty ? { ...this.persistent } : null;
     this.dirty = false;
-    return { messages: out.messages, timers: this.timers(), persist, notes: out.notes };
+    return { messages: out.messages, timers: this.timers(nowMs), persist, notes: out.notes };
   }
 
-  private timers(): TimerRequest[] {
+  private timers(nowMs: number): TimerRequest[] {
     const own: TimerRequest = { id: 'heartbeat', atMs: this.client.nextHeartbeatAtMs };
-    return this.monitorCore === null ? [own] : [own, ...this.monitorCore.timers()];
+    const timers = this.monitorCore === null ? [own] : [own, ...this.monitorCore.timers()];
+    const hydraDue = this.hydra?.nextDueMs(nowMs) ?? Number.POSITIVE_INFINITY;
+    if (Number.isFinite(hydraDue)) timers.push({ id: 'hydra', atMs: hydraDue });
+    return timers;
   }
 }

@@ -14,7 +14,8 @@ export type TimerId =
   | 'gossip'
   | 'election'
   | 'leader_heartbeat'
-  | 'monitor_heartbeat';
+  | 'monitor_heartbeat'
+  | 'hydra';
 
 export interface TimerRequest {
   id: TimerId;
@@ -32,7 +33,13 @@ export type Note =
   | { kind: 'buddy_changed'; from: NodeName | null; to: NodeName | null; term: number }
   | { kind: 'monitor_changed'; from: NodeName | null; to: NodeName }
   | { kind: 'table_full'; name: NodeName }
-  | { kind: 'stale_order'; term: number; seq: number };
+  | { kind: 'stale_order'; term: number; seq: number }
+  /** This Assigner won Hydra term `term` with `voters` as the electorate and becomes a Monitor
+   * (with its buddy) in place of `replaced`. The hand-off hook: runs it and its buddy hold must
+   * move to another pair; the role_changed note follows in the same step. */
+  | { kind: 'hydra_won'; term: number; replaced: NodeName[]; buddy: NodeName | null; voters: NodeName[]; orderTerm: number; survivors: NodeName[] }
+  /** This Assigner started a Hydra election for the Monitors it misses. */
+  | { kind: 'hydra_campaign'; term: number; silent: NodeName[] };
 
 /**
  * State that must survive a restart. The driver writes it durably BEFORE sending the messages of
@@ -47,6 +54,9 @@ export interface PersistentState {
   lastTerm: number;
   orderTerm: number;
   orderSeq: number;
+  /** The Hydra's term and this Assigner's vote in it (one vote per term, across restarts). */
+  hydraTerm: number;
+  hydraVotedFor: NodeName | null;
 }
 
 export interface StepOutput {

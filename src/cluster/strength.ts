@@ -82,7 +82,11 @@ export class StrengthKeeper {
     const orphans = assigners
       .filter((name) => {
         if (this.pending.has(name)) return false;
-        const buddy = live(table.get(name)?.buddy);
+        // Its buddy's order is still in flight (this table may show one of the pair before the
+        // other): not an orphan yet.
+        const buddyName = table.get(name)?.buddy;
+        if (buddyName && this.pending.has(buddyName)) return false;
+        const buddy = live(buddyName);
         return buddy === undefined || (buddy.buddy ?? null) !== name;
       })
       .sort();

@@ -34,6 +34,12 @@ export interface ClusterTiming {
   leaderHeartbeatIntervalMs: number;
   /** How often a Monitor sends its Workers' loads to the Assigners. */
   monitorHeartbeatIntervalMs: number;
+  /** The Hydra's randomised timeout: an Assigner that misses missedLimit heartbeats of a Monitor
+   * in a row waits this long before standing, and again before each retry. Short (the detection
+   * already took missedLimit intervals) but far above a LAN round trip, with a spread that makes
+   * split votes rare among a few Assigners that detected within one interval of each other. */
+  hydraTimeoutMinMs: number;
+  hydraTimeoutMaxMs: number;
 }
 
 export const DEFAULT_TIMING: Readonly<ClusterTiming> = Object.freeze({
@@ -50,6 +56,8 @@ export const DEFAULT_TIMING: Readonly<ClusterTiming> = Object.freeze({
   electionTimeoutMaxMs: 3_000,
   leaderHeartbeatIntervalMs: 500,
   monitorHeartbeatIntervalMs: 500,
+  hydraTimeoutMinMs: 150,
+  hydraTimeoutMaxMs: 600,
 });
 
 export function resolveTiming(partial: Partial<ClusterTiming> = {}): ClusterTiming {
@@ -60,6 +68,7 @@ export function resolveTiming(partial: Partial<ClusterTiming> = {}): ClusterTimi
   assert.ok(t.suspectAfterMissed <= t.missedLimit, 'timing.suspectAfterMissed must not exceed missedLimit');
   assert.ok(t.failureCheckIntervalMs <= t.heartbeatIntervalMs, 'timing.failureCheckIntervalMs must not exceed heartbeatIntervalMs');
   assert.ok(t.electionTimeoutMinMs < t.electionTimeoutMaxMs, 'timing.electionTimeoutMinMs must be below electionTimeoutMaxMs');
+  assert.ok(t.hydraTimeoutMinMs < t.hydraTimeoutMaxMs, 'timing.hydraTimeoutMinMs must be below hydraTimeoutMaxMs');
   assert.ok(
     t.electionTimeoutMinMs >= 2 * t.leaderHeartbeatIntervalMs,
     'timing.electionTimeoutMinMs must be at least two leader heartbeats, or one lost heartbeat starts an election',

@@ -133,7 +133,8 @@ export class ClusterBackend implements RunBackend {
   /** The run's Assigner died; its buddy holds the run: stream from it, and send the input again. */
   private onTakeover(from: string, id: string): void {
     const r = this.runs.get(id);
-    if (!r || from === r.assigner || (r.buddy !== null && from !== r.buddy)) return;
+    // From the buddy after a death, or from the Assigner the run was handed to.
+    if (!r || from === r.assigner) return;
     this.ctx.log.info({ event: 'takeover', run: id, from: r.assigner, to: from }, `run ${id} taken over by assigner ${from}`);
     r.assigner = from;
     r.buddy = null;

@@ -120,6 +120,9 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('replica_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
   z.object({ type: z.literal('replica_exit'), ...from, id: RunId, result: RunResultWireSchema }),
   z.object({ type: z.literal('replica_restart'), ...from, id: RunId, attempts: z.number().int().min(0).max(16) }),
+  // An Assigner leaving the role (made a Monitor by the Hydra) -> another Assigner, after a full
+  // copy of every run it holds: take them over now, as from a dead buddy.
+  z.object({ type: z.literal('replica_handoff'), ...from }),
   // Buddy -> Assigner: the copy holds every chunk up to seq (and the exit, if exit).
   z.object({ type: z.literal('replica_ack'), ...from, id: RunId, seq: Seq, exit: z.boolean() }),
   // Buddy -> the run's Worker and Gateway: the run's Assigner died and the buddy holds the run now.

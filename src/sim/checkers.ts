@@ -1,3 +1,4 @@
+import { majority } from '../cluster/election.js';
 import type { NodeName } from '../cluster/messages.js';
 import type { ClusterNode } from '../cluster/node.js';
 import type { StepOutput } from '../cluster/output.js';
@@ -13,10 +14,18 @@ import type { NetworkHealth } from './faults.js';
 //   d) no live node is declared dead while the network is healthy.
 //   e) once quiet, with a majority of the Monitors up, one leader is followed by every live Monitor
 //      (liveness, so the safety checks above cannot pass by a cluster that does nothing).
+//   f) at most one Hydra winner per Hydra term;
+//   g) a Hydra win needs a majority of its voters on the winner's side of every partition that
+//      was in force for the whole election (a minority side makes no role change);
+//   h) after a Monitor crash, with ≥ 2 Assigners of which a majority stay up and a healthy
+//      network, there are again ≥ MONITORS_MIN live Monitors within the Hydra bound.
 // (c) and (d) only apply when no network fault came near: with loss, false suspicions and slow
 // news are allowed, and (b) then proves they heal.
 
-export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'exception';
+export type Invariant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'exception';
+
+/** The lab config's default (and least) Monitor count, which the Hydra must restore. */
+export const MONITORS_MIN = 2;
 
 export interface Violation {
   invariant: Invariant;
@@ -40,6 +49,13 @@ export interface ContractBounds {
   /** A node must have reported to the same Monitor this long for (c) to hold it to the bound:
    * its first heartbeat there must have arrived. */
   settledMs: number;
+  /** Monitor crash → a replacement serving: missedLimit + 1 of its heartbeats to be silent at
+   * every Assigner, then up to twelve Hydra timeouts of retries (split votes, voters detecting an
+   * interval later, commits that lost a race). */
+  hydraMs: number;
+  /** How far back a Hydra win's votes may date: its campaign and commit each end within a
+   * timeout (a commit is resent after one), so a partition older than that cut every vote. */
+  hydraElectionMs: number;
 }
 
 export function contractBounds(t: ClusterTiming, deliveryBoundMs: number, monitorCount: number): ContractBounds {
@@ -53,6 +69,8 @@ export function contractBounds(t: ClusterTiming, deliveryBoundMs: number, monito
     quiescenceMs: faultShadowMs + 2 * gossipMs + 2 * t.heartbeatIntervalMs,
     settledMs: 2 * t.heartbeatIntervalMs + deliveryBoundMs,
     electionMs: 10 * t.electionTimeoutMaxMs,
+    hydraMs: (t.missedLimit + 1) * t.monitorHeartbeatIntervalMs + 12 * t.hydraTimeoutMaxMs + 4 * deliveryBoundMs,
+    hydraElectionMs: 2 * t.hydraTimeoutMaxMs + 4 * deliveryBoundMs,
   };
 }
 
@@ -67,6 +85,18 @@ export interface SimView {
   upSinceMs(name: NodeName): number;
   /** When the node last switched the Monitor it reports to (its boot if never). */
   monitorSinceMs(name: NodeName): number;
+  /** When the node last changed role (its boot if never): a Monitor made after a crash is still
+   * catching up on the table, so (c) does not hold it to the crash's bound. */
+  roleSinceMs(name: NodeName): number;
+  /** The partitions in force now. */
+  partitions(): Array<{ side: ReadonlySet<NodeName>; sinceMs: number }>;
+}
+
+export interface MonitorsCheck {
+  monitor: NodeName;
+  crashedAtMs: number;
+  /** The Assigners up when the Monitor crashed: the Hydra's electorate. */
+  assigners: NodeName[];
 }
 
 export interface CrashCheck {
@@ -80,6 +110,9 @@ export interface CrashCheck {
 export class InvariantChecker {
   readonly violations: Violation[] = [];
   private readonly leaderOfTerm = new Map<number, NodeName>();
+  private readonly hydraWinnerOfTerm = new Map<number, NodeName>();
+  /** Hydra wins seen, and Monitor-count checks run/excused, for tests and reports. */
+  hydra = { wins: 0, checked: 0, skipped: 0 };
   /** How many crash obligations were checked, and how many had to be skipped (faults nearby). */
   crashChecks = { checked: 0, skipped: 0 };
 
@@ -103,6 +136,46 @@ export class InvariantChecker {
     }
     for (const note of out.notes) {
       if (note.kind === 'declared' && note.status === 'dead') this.checkFalseDead(name, note.name, note.incarnation);
+      if (note.kind === 'hydra_won') this.checkHydraWin(name, note.term, note.voters);
+    }
+  }
+
+  /** (f) and (g). */
+  private checkHydraWin(name: NodeName, term: number, voters: readonly NodeName[]): void {
+    this.hydra.wins += 1;
+    const other = this.hydraWinnerOfTerm.get(term);
+    if (other === undefined) this.hydraWinnerOfTerm.set(term, name);
+    else if (other !== name) this.fail('f', `two Hydra winners in term ${term}: ${other} and ${name}`);
+    const now = this.view.nowMs;
+    for (const p of this.view.partitions()) {
+      if (p.sinceMs > now - this.bounds.hydraElectionMs) continue; // votes may predate the cut
+      const mine = p.side.has(name);
+      const reachable = voters.filter((v) => p.side.has(v) === mine).length;
+      if (reachable < majority(voters.length)) {
+        this.fail('g', `${name} won Hydra term ${term} with ${reachable} of ${voters.length} voters on its side of a partition`);
+      }
+    }
+  }
+
+  /** (h)'s obligation when a Monitor crashes, or null when there is nothing to hold it to. */
+  onMonitorCrash(name: NodeName, node: ClusterNode): { atMs: number; check: MonitorsCheck } | null {
+    if (node.role !== 'monitor') return null;
+    const assigners = this.view.names.filter((n) => this.view.node(n)?.role === 'assigner');
+    if (assigners.length < 2) return null;
+    return { atMs: this.view.nowMs + this.bounds.hydraMs, check: { monitor: name, crashedAtMs: this.view.nowMs, assigners } };
+  }
+
+  runMonitorsCheck(c: MonitorsCheck): void {
+    const now = this.view.nowMs;
+    const stayedUp = c.assigners.filter((a) => !this.view.downBetween(a, c.crashedAtMs, now)).length;
+    if (this.health.faultyBetween(c.crashedAtMs - this.bounds.settledMs, now) || stayedUp < majority(c.assigners.length)) {
+      this.hydra.skipped += 1;
+      return;
+    }
+    this.hydra.checked += 1;
+    const monitors = this.view.names.filter((n) => this.view.node(n)?.role === 'monitor');
+    if (monitors.length < MONITORS_MIN) {
+      this.fail('h', `${c.monitor} crashed at ${c.crashedAtMs} ms; ${now - c.crashedAtMs} ms later only ${monitors.join(',') || 'no one'} serve(s) as Monitor`);
     }
   }
 
@@ -139,7 +212,10 @@ export class InvariantChecker {
       return;
     }
     this.crashChecks.checked += 1;
-    const monitors = c.kind === 'owner' ? [owner] : this.view.names.filter((n) => !this.view.downBetween(n, c.crashedAtMs, now));
+    const monitors =
+      c.kind === 'owner'
+        ? [owner]
+        : this.view.names.filter((n) => !this.view.downBetween(n, c.crashedAtMs, now) && this.view.roleSinceMs(n) <= c.crashedAtMs);
     for (const m of monitors) {
       const core = this.view.node(m)?.monitor;
       if (core === undefined || core === null) continue;

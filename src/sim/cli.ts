@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the cluster simulator over many seeds: `npm run sim -- --seeds 100000 [--nodes K]`, or
-// one seed in detail: `npm run sim -- --seed N`. Exit code 1 on any invariant violation.
+// one seed in detail: `npm run sim -- --seed N`; `--hydra` runs the Hydra family (Monitors crash)
+// instead of the general one. Exit code 1 on any invariant violation.
 import { parseArgs } from 'node:util';
-import { reproduction, randomScenario, type ScenarioOptions } from './scenario.js';
+import { reproduction, randomHydraScenario, randomScenario, type ScenarioOptions } from './scenario.js';
 import { simulate, type SimResult } from './simulator.js';
 
 /** Failing seeds printed before the run stops listing them (the count is still exact). */
@@ -18,7 +19,7 @@ interface Summary {
 }
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: cli.js [--seeds COUNT] [--from FIRST] [--seed N] [--nodes 3..12] [--faults MAX]`);
+  console.error(`${message}\nusage: cli.js [--seeds COUNT] [--from FIRST] [--seed N] [--nodes 3..12] [--faults MAX] [--hydra]`);
   process.exit(2);
 }
 
@@ -29,11 +30,17 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
   return n;
 }
 
-function runOne(seed: number, scenario: ScenarioOptions): SimResult {
-  return simulate(randomScenario(seed, scenario));
+type CliScenario = ScenarioOptions & { hydra?: boolean };
+
+function build(seed: number, scenario: CliScenario) {
+  return scenario.hydra ? randomHydraScenario(seed) : randomScenario(seed, scenario);
 }
 
-function report(r: SimResult, scenario: ScenarioOptions): void {
+function runOne(seed: number, scenario: CliScenario): SimResult {
+  return simulate(build(seed, scenario));
+}
+
+function report(r: SimResult, scenario: CliScenario): void {
   for (const v of r.violations) console.log(`seed ${r.seed}: invariant ${v.invariant} at ${v.atMs} ms: ${v.message}`);
   console.log(`reproduce: ${reproduction(r.seed, scenario)}`);
 }
@@ -46,9 +53,10 @@ function main(): void {
       seed: { type: 'string' },
       nodes: { type: 'string' },
       faults: { type: 'string' },
+      hydra: { type: 'boolean' },
     },
   });
-  const scenario: ScenarioOptions = {};
+  const scenario: CliScenario = values.hydra ? { hydra: true } : {};
   if (values.nodes !== undefined) {
     scenario.nodes = positiveInt(values.nodes, 'nodes', 0);
     if (scenario.nodes < 3 || scenario.nodes > 12) usage('--nodes must be in 3..12');
@@ -57,7 +65,7 @@ function main(): void {
   if (values.seed !== undefined) {
     const r = runOne(positiveInt(values.seed, 'seed', 0), scenario);
     const { violations, ...rest } = r;
-    console.log(JSON.stringify({ scenario: randomScenario(r.seed, scenario), result: rest }, null, 2));
+    console.log(JSON.stringify({ scenario: build(r.seed, scenario), result: rest }, null, 2));
     if (violations.length > 0) report(r, scenario);
     process.exit(violations.length > 0 ? 1 : 0);
   }

@@ -33,6 +33,7 @@ export class SimNetwork {
   private readonly drops = new Map<number, number>();
   /** Active partitions by id: one side is cut off from everyone else. */
   private readonly partitions = new Map<number, ReadonlySet<NodeName>>();
+  private readonly partitionSince = new Map<number, number>();
 
   constructor(
     options: Partial<NetworkOptions>,
@@ -42,12 +43,18 @@ export class SimNetwork {
     assert.ok(this.options.latencyMinMs >= 0 && this.options.latencyMinMs <= this.options.latencyMaxMs, 'latency range');
   }
 
-  addPartition(id: number, side: readonly NodeName[]): void {
+  addPartition(id: number, side: readonly NodeName[], nowMs = 0): void {
     this.partitions.set(id, new Set(side));
+    this.partitionSince.set(id, nowMs);
   }
 
   removePartition(id: number): void {
     this.partitions.delete(id);
+    this.partitionSince.delete(id);
+  }
+
+  activePartitions(): Array<{ side: ReadonlySet<NodeName>; sinceMs: number }> {
+    return [...this.partitions].map(([id, side]) => ({ side, sinceMs: this.partitionSince.get(id) ?? 0 }));
   }
 
   addDrop(id: number, probability: number): void {

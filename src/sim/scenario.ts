@@ -83,9 +83,60 @@ function randomLoad(rng: Random, names: readonly NodeName[]): Fault {
   };
 }
 
+/**
+ * The Hydra's family: 2–3 Monitors, 2–6 Assigners in pairs, Empty nodes to refill them (the
+ * Monitor leader keeps the Assigners at their starting count), and always a Monitor crash — a
+ * second one at nearly the same time in a third of the runs (every Monitor, with two) — mixed
+ * with partitions, message loss, an Assigner crash and restarts.
+ */
+export function randomHydraScenario(seed: number): SimulateOptions {
+  const rng = new Xoshiro128(seed ^ 0x4b1d4a);
+  const monitors = randomIntBetween(rng, 2, 3);
+  const assigners = 2 * randomIntBetween(rng, 1, 3);
+  const workers = randomIntBetween(rng, 1, 2);
+  const empties = randomIntBetween(rng, 2, 4);
+  const nodes: SimNodeSpec[] = [];
+  const add = (role: Role, count: number) => {
+    for (let i = 0; i < count; i++) nodes.push({ name: `${role.slice(0, 1)}${nodes.length}`, role });
+  };
+  add('monitor', monitors);
+  add('assigner', assigners);
+  add('worker', workers);
+  add('empty', empties);
+  const names = nodes.map((n) => n.name);
+  const monitorNames = names.slice(0, monitors);
+  const faults: Fault[] = [];
+  const crashAt = WARMUP_MS + randomInt(rng, FAULT_WINDOW_MS - 500);
+  const victims = shuffleInPlace(rng, [...monitorNames]).slice(0, randomFloat(rng) < 0.33 ? 2 : 1);
+  for (const [i, victim] of victims.entries()) {
+    const at = crashAt + i * randomInt(rng, 300);
+    faults.push({ kind: 'crash', atMs: at, node: victim });
+    if (randomFloat(rng) < 0.3) faults.push({ kind: 'restart', atMs: at + randomIntBetween(rng, 500, 6_000), node: victim });
+  }
+  if (randomFloat(rng) < 0.2) {
+    const victim = names[monitors + randomInt(rng, assigners)] as NodeName;
+    const at = WARMUP_MS + randomInt(rng, FAULT_WINDOW_MS);
+    faults.push({ kind: 'crash', atMs: at, node: victim });
+    if (randomFloat(rng) < 0.5) faults.push({ kind: 'restart', atMs: at + randomIntBetween(rng, 300, 3_000), node: victim });
+  }
+  const netFaults = randomInt(rng, 3);
+  for (let i = 0; i < netFaults; i++) {
+    const atMs = WARMUP_MS + randomInt(rng, FAULT_WINDOW_MS + 3_000);
+    const untilMs = atMs + randomIntBetween(rng, 300, 4_000);
+    if (randomFloat(rng) < 0.6) {
+      const side = shuffleInPlace(rng, [...names]).slice(0, randomIntBetween(rng, 1, Math.floor(names.length / 2)));
+      faults.push({ kind: 'partition', atMs, untilMs, side });
+    } else {
+      faults.push({ kind: 'drop', atMs, untilMs, probability: 0.1 + 0.4 * randomFloat(rng) });
+    }
+  }
+  faults.sort((a, b) => a.atMs - b.atMs);
+  return { seed, nodes, durationMs: WARMUP_MS + FAULT_WINDOW_MS + 500, faults, settle: true, strength: { assignersMin: assigners } };
+}
+
 /** The line that replays a failing seed. */
-export function reproduction(seed: number, options: ScenarioOptions = {}): string {
+export function reproduction(seed: number, options: ScenarioOptions & { hydra?: boolean } = {}): string {
   const nodes = options.nodes === undefined ? '' : ` --nodes ${options.nodes}`;
   const faults = options.faultsMax === undefined ? '' : ` --faults ${options.faultsMax}`;
-  return `npm run sim -- --seed ${seed}${nodes}${faults}`;
+  return `npm run sim -- --seed ${seed}${nodes}${faults}${options.hydra ? ' --hydra' : ''}`;
 }

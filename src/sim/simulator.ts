@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import type { ClusterMessage, NodeName, Role } from '../cluster/messages.js';
 import { ClusterNode, type ClusterEvent } from '../cluster/node.js';
+import type { StrengthOptions } from '../cluster/strength.js';
 import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
 import { randomInt } from '../cluster/random.js';
-import { resolveTiming, type ClusterTiming } from '../cluster/timing.js';
-import { contractBounds, InvariantChecker, type ContractBounds, type CrashCheck, type SimView, type Violation } from './checkers.js';
+import { deadBoundMs, resolveTiming, type ClusterTiming } from '../cluster/timing.js';
+import {
+  contractBounds,
+  InvariantChecker,
+  type ContractBounds,
+  type CrashCheck,
+  type MonitorsCheck,
+  type SimView,
+  type Violation,
+} from './checkers.js';
 import { EventQueue } from './event-queue.js';
 import { faultEndMs, isNetworkFault, NetworkHealth, type Fault } from './faults.js';
 import { deliveryBoundMs, SimNetwork, type NetworkOptions } from './network.js';
@@ -53,6 +62,9 @@ export interface SimulateOptions {
   /** Node-start spread: each node boots at a random time in [0, bootSpreadMs). */
   bootSpreadMs?: number;
   observer?: SimObserver;
+  /** The Monitor leader keeps the Assigners at this minimum, in pairs, by promoting Empty nodes
+   * (StrengthKeeper); off when absent. */
+  strength?: Pick<StrengthOptions, 'assignersMin'> & Partial<StrengthOptions>;
 }
 
 export interface SimResult {
@@ -65,6 +77,8 @@ export interface SimResult {
   messagesSent: number;
   messagesLost: number;
   crashChecks: { checked: number; skipped: number };
+  /** Hydra wins, and (h) Monitor-count checks run and excused. */
+  hydra: { wins: number; checked: number; skipped: number };
   /** Virtual ms from the last fault until the tables converged (null if they never did). */
   settleMs: number | null;
 }
@@ -75,7 +89,8 @@ type SimEvent =
   | { kind: 'timer'; node: number; life: number; id: TimerId; atMs: number }
   | { kind: 'fault'; fault: Fault; id: number }
   | { kind: 'heal'; fault: Fault; id: number }
-  | { kind: 'crash_check'; check: CrashCheck };
+  | { kind: 'crash_check'; check: CrashCheck }
+  | { kind: 'monitors_check'; check: MonitorsCheck };
 
 interface SimNode {
   spec: SimNodeSpec;
@@ -87,6 +102,7 @@ interface SimNode {
   timerAt: Map<TimerId, number>;
   upSinceMs: number;
   monitorSinceMs: number;
+  roleSinceMs: number;
   downSpans: Array<{ fromMs: number; toMs: number }>;
 }
 
@@ -94,6 +110,7 @@ const MESSAGE_CODES: Record<ClusterMessage['type'], number> = {
   heartbeat: 1, heartbeat_ack: 2, gossip_push: 3, gossip_pull: 4, gossip_entries: 5, monitor_heartbeat: 6,
   least_loaded_assigner_request: 7, least_loaded_assigner_reply: 8, vote_request: 9, vote_reply: 10,
   leader_heartbeat: 11, leader_heartbeat_reply: 12, order_role: 13,
+  hydra_vote_request: 14, hydra_vote_reply: 15, hydra_won: 16, hydra_promote: 17, monitor_announce: 18, hydra_won_ack: 19,
 };
 
 export class Simulation implements SimView {
@@ -109,6 +126,12 @@ export class Simulation implements SimView {
   private readonly nodes = new Map<NodeName, SimNode>();
   private readonly byIndex: SimNode[] = [];
   private readonly seedMonitors: NodeName[];
+  /** Every node that has been a Monitor in this run: the leader check's electorate. */
+  private readonly everMonitors = new Set<NodeName>();
+  /** Pinned Assigners are paired in the order listed, as the lab config pairs them. */
+  private readonly buddies = new Map<NodeName, NodeName>();
+  /** When the last pending Monitor-count check falls due. */
+  private lastCheckDueMs = 0;
   private h1 = 0x811c9dc5;
   private h2 = 0x01000193;
   private events = 0;
@@ -124,6 +147,12 @@ export class Simulation implements SimView {
     this.network = new SimNetwork(options.network ?? {}, this.rng.fork());
     this.names = options.nodes.map((n) => n.name);
     this.seedMonitors = options.nodes.filter((n) => n.role === 'monitor').map((n) => n.name);
+    for (const m of this.seedMonitors) this.everMonitors.add(m);
+    const assigners = options.nodes.filter((n) => n.role === 'assigner').map((n) => n.name);
+    for (let i = 0; i + 1 < assigners.length; i += 2) {
+      this.buddies.set(assigners[i] as NodeName, assigners[i + 1] as NodeName);
+      this.buddies.set(assigners[i + 1] as NodeName, assigners[i] as NodeName);
+    }
     const contract = resolveTiming(options.contractTiming);
     this.bounds = contractBounds(contract, deliveryBoundMs(this.network.options), this.seedMonitors.length);
     this.checker = new InvariantChecker(this, this.health, this.bounds);
@@ -142,6 +171,10 @@ export class Simulation implements SimView {
 
   monitorSinceMs(name: NodeName): number {
     return this.get(name).monitorSinceMs;
+  }
+
+  roleSinceMs(name: NodeName): number {
+    return this.get(name).roleSinceMs;
   }
 
   downBetween(name: NodeName, fromMs: number, toMs: number): boolean {
@@ -194,7 +227,7 @@ export class Simulation implements SimView {
     let settleMs: number | null = null;
     for (let t = start; this.runUntil(t); t += SETTLE_CHECK_INTERVAL_MS) {
       const unconverged = this.checker.convergence();
-      const leaderless = this.checker.leadership(this.seedMonitors);
+      const leaderless = this.checker.leadership([...this.everMonitors].sort());
       if (unconverged === null && leaderless === null) {
         settleMs = t - this.lastFaultMs;
         break;
@@ -209,7 +242,7 @@ export class Simulation implements SimView {
       }
     }
     // Crash checks still pending fall due within these bounds.
-    this.runUntil(Math.max(this.nowMs, this.lastFaultMs + this.bounds.ownerDeadMs + this.bounds.gossipMs + 1));
+    this.runUntil(Math.max(this.nowMs, this.lastFaultMs + this.bounds.ownerDeadMs + this.bounds.gossipMs + 1, this.lastCheckDueMs + 1));
     return settleMs;
   }
 
@@ -223,6 +256,7 @@ export class Simulation implements SimView {
       messagesSent: this.sent,
       messagesLost: this.lost,
       crashChecks: { ...this.checker.crashChecks },
+      hydra: { ...this.checker.hydra },
       settleMs,
     };
   }
@@ -244,6 +278,7 @@ export class Simulation implements SimView {
       timerAt: new Map(),
       upSinceMs: bootAtMs,
       monitorSinceMs: bootAtMs,
+      roleSinceMs: bootAtMs,
       downSpans: [],
     };
     this.nodes.set(spec.name, n);
@@ -275,6 +310,9 @@ export class Simulation implements SimView {
       case 'crash_check':
         this.trace(6, 0, 0);
         return this.checker.runCrashCheck(ev.check);
+      case 'monitors_check':
+        this.trace(8, 0, 0);
+        return this.checker.runMonitorsCheck(ev.check);
       default: {
         const impossible: never = ev;
         throw new Error(`unknown sim event ${JSON.stringify(impossible)}`);
@@ -289,7 +327,19 @@ export class Simulation implements SimView {
         name: n.spec.name,
         role: n.spec.role,
         seedMonitors: this.seedMonitors,
+        labNodes: this.names,
+        buddy: this.buddies.get(n.spec.name) ?? null,
         languages: n.spec.languages ?? ['c', 'python'],
+        ...(this.options.strength === undefined
+          ? {}
+          : {
+              strength: {
+                nonPromotable: new Set<NodeName>(),
+                orderRetryMs: 5_000,
+                settleMs: 2 * deadBoundMs(resolveTiming(this.options.nodeTiming)),
+                ...this.options.strength,
+              },
+            }),
         ...(this.options.nodeTiming === undefined ? {} : { timing: this.options.nodeTiming }),
       },
       persisted: n.persisted,
@@ -298,6 +348,7 @@ export class Simulation implements SimView {
     });
     n.upSinceMs = this.nowMs;
     n.monitorSinceMs = this.nowMs;
+    n.roleSinceMs = this.nowMs;
     const open = n.downSpans[n.downSpans.length - 1];
     if (open !== undefined && open.toMs === Number.POSITIVE_INFINITY) open.toMs = this.nowMs;
     this.stepNode(n, { type: 'tick' });
@@ -317,7 +368,11 @@ export class Simulation implements SimView {
     }
     obs?.afterStep?.(n.spec.name, node, out, this.nowMs);
     if (out.persist !== null && this.options.persistence !== 'amnesia') n.persisted = out.persist; // durable before anything is sent
-    for (const note of out.notes) if (note.kind === 'monitor_changed') n.monitorSinceMs = this.nowMs;
+    for (const note of out.notes) {
+      if (note.kind === 'monitor_changed') n.monitorSinceMs = this.nowMs;
+      if (note.kind === 'role_changed') n.roleSinceMs = this.nowMs;
+      if (note.kind === 'role_changed' && note.to === 'monitor') this.everMonitors.add(n.spec.name);
+    }
     for (const m of out.messages) this.send(n.spec.name, m.to, m.message);
     for (const t of out.timers) this.setTimer(n, t.id, t.atMs);
     this.checker.afterStep(n.spec.name, node, out);
@@ -349,7 +404,7 @@ export class Simulation implements SimView {
         return this.boot(n);
       }
       case 'partition':
-        return this.network.addPartition(id, f.side);
+        return this.network.addPartition(id, f.side, this.nowMs);
       case 'drop':
         return this.network.addDrop(id, f.probability);
       case 'load': {
@@ -376,11 +431,21 @@ export class Simulation implements SimView {
     const node = n.node;
     if (node === null) return;
     for (const c of this.checker.onCrash(n.spec.name, node)) this.queue.push(c.atMs, { kind: 'crash_check', check: c.check });
+    const monitors = this.checker.onMonitorCrash(n.spec.name, node);
+    if (monitors !== null) {
+      this.queue.push(monitors.atMs, { kind: 'monitors_check', check: monitors.check });
+      this.lastCheckDueMs = Math.max(this.lastCheckDueMs, monitors.atMs);
+    }
     n.node = null;
     n.life += 1;
     n.timerAt.clear();
     n.downSpans.push({ fromMs: this.nowMs, toMs: Number.POSITIVE_INFINITY });
     this.trace(7, n.index, n.life);
+  }
+
+  /** The sides of the partitions in force now, with when each began. */
+  partitions(): Array<{ side: ReadonlySet<NodeName>; sinceMs: number }> {
+    return this.network.activePartitions();
   }
 
   /** Folds one event into the trace hash (two 32-bit FNV-style lanes). */

@@ -219,7 +219,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       peers.send(from, { type: 'run_evicted', from: name, id, reason: `worker ${name} does not hold run ${id}` });
       return;
     }
-    if (from !== out.buddy && from !== out.assigner) return;
+    // From the buddy after a death, or from any Assigner the run was handed to (an Assigner that
+    // left the role); every cluster member is authenticated.
     log.info({ event: 'takeover', run: id, from: out.assigner, to: from }, `run ${id} now goes to assigner ${from}`);
     out.moveTo(from);
     for (let i = 0; i < out.unacked.length; i += CHUNKS_PER_MESSAGE_MAX) {

@@ -85,22 +85,74 @@ describe('role orders', () => {
   });
 });
 
+/** Polls until `count` of the agents report a role change to `role`; returns them in order. */
+async function promoted(agents: AgentProcess[], role: string, count: number, timeoutMs: number): Promise<Array<{ name: string; time: number }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = agents.flatMap((a) => a.lines.filter((l) => l.event === 'role' && l.role === role).map((l) => ({ name: a.name, time: l.time as number })));
+    if (got.length >= count || Date.now() > deadline) return got.sort((x, y) => x.time - y.time);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('elastic strength', () => {
-  const lab = writeLocalConfig();
-  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1'];
+  // No Worker host runs here: the leader makes one Empty node a Worker host (the minimum is 1),
+  // and the other is there to replace an Assigner.
+  const lab = writeLocalConfig({ empties: 2 });
+  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2'];
   const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const empties = () => [agents.get('empty-1') as AgentProcess, agents.get('empty-2') as AgentProcess];
   after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
 
-  test('an Assigner dies: the Monitor leader promotes the Empty node to Assigner', async () => {
+  test('below the Worker host minimum an Empty node becomes one; an Assigner dies: the leader promotes the other Empty node to Assigner', async () => {
     const mon = agents.get('mon-1') as AgentProcess;
     for (const n of names) await mon.waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
-    // Let the leader settle (it waits before its first order), then take an Assigner away.
-    await new Promise((r) => setTimeout(r, 7_000));
-    assert.ok(!(agents.get('empty-1') as AgentProcess).lines.some((l) => l.event === 'role'), 'no promotion while the Assigners are all there');
+    const host = await promoted(empties(), 'worker', 1, 20_000);
+    assert.equal(host.length, 1, 'one Empty node became a Worker host');
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.deepEqual(await promoted(empties(), 'assigner', 1, 0), [], 'no Assigner promotion while the Assigners are all there');
     const killedAt = Date.now();
     await (agents.get('asg-2') as AgentProcess).kill('SIGKILL');
-    const promoted = await (agents.get('empty-1') as AgentProcess).waitFor((l) => l.event === 'role' && l.role === 'assigner', 15_000);
-    console.log(`# empty-1 promoted to Assigner ${promoted.time - killedAt} ms after asg-2 was killed`);
-    await mon.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.role === 'assigner' && l.status === 'alive', 5_000);
+    const [asg] = await promoted(empties(), 'assigner', 1, 15_000);
+    assert.ok(asg, 'an Empty node became an Assigner');
+    assert.notEqual(asg.name, host[0]?.name);
+    console.log(`# ${asg.name} promoted to Assigner ${asg.time - killedAt} ms after asg-2 was killed`);
+    await mon.waitFor((l) => l.event === 'table' && l.peer === asg.name && l.role === 'assigner' && l.status === 'alive', 5_000);
+  });
+});
+
+describe('the Hydra', () => {
+  const lab = writeLocalConfig({ empties: 3 });
+  const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2', 'empty-3'];
+  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const get = (n: string) => agents.get(n) as AgentProcess;
+  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+
+  test('a Monitor is SIGKILLed: the Assigners elect, both become Monitors, and Empty nodes become Assigners', async () => {
+    for (const n of names) await get('mon-2').waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
+    // The Assigners must have heard the Monitor they are to miss.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const killedAt = Date.now();
+    await get('mon-1').kill('SIGKILL');
+    const campaign = await Promise.race(['asg-1', 'asg-2'].map((a) => get(a).waitFor((l) => /hydra_campaign/.test(l.msg), 10_000)));
+    const won = await Promise.race(['asg-1', 'asg-2'].map((a) => get(a).waitFor((l) => /hydra_won/.test(l.msg), 10_000)));
+    const serving: number[] = [];
+    for (const a of ['asg-1', 'asg-2']) {
+      const line = await get('mon-2').waitFor((l) => l.event === 'table' && l.peer === a && l.role === 'monitor' && l.status === 'alive', 10_000);
+      serving.push(line.time);
+    }
+    const detectedMs = campaign.time - killedAt;
+    const hydraMs = Math.max(...serving) - campaign.time;
+    console.log(`# Hydra election to two serving Monitors: ${hydraMs} ms (detection ${detectedMs} ms after the SIGKILL; won ${won.time - campaign.time} ms after the first campaign)`);
+    assert.ok(detectedMs >= 4 * HEARTBEAT_MS, `not before the 5th missed heartbeat (${detectedMs} ms)`);
+    assert.ok(hydraMs <= 3_000, `two Monitors serving ${hydraMs} ms after detection`);
+    const wins = ['asg-1', 'asg-2'].flatMap((a) => get(a).lines.filter((l) => /hydra_won/.test(l.msg)));
+    assert.equal(wins.length, 1, 'one winner, one pair');
+    // The Monitor leader (mon-2, or a new Monitor) refills the Assigners from Empty nodes, in a pair.
+    // (One Empty node may become a Worker host first: none runs here and the minimum is 1.)
+    const pair = await promoted(['empty-1', 'empty-2', 'empty-3'].map(get), 'assigner', 2, 30_000);
+    const refilledMs = Date.now() - killedAt;
+    console.log(`# Assigners refilled (${pair.map((p) => p.name).join(' + ')}) ${refilledMs} ms after the SIGKILL`);
+    assert.equal(pair.length, 2, 'a pair of Empty nodes promoted');
   });
 });

@@ -7,7 +7,7 @@ import { StateFile } from '../../src/agent/driver.js';
 
 test('the state file keeps the cluster state and the Gateway epochs, whichever is written last', () => {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'codearena-state-')), 'n.json');
-  const cluster = { incarnation: 3, term: 2, votedFor: 'mon-1', lastTerm: 2, orderTerm: 0, orderSeq: 0 };
+  const cluster = { incarnation: 3, term: 2, votedFor: 'mon-1', lastTerm: 2, orderTerm: 0, orderSeq: 0, hydraTerm: 0, hydraVotedFor: null };
   const gateway = { record: { epoch: 2, holder: 'mon-1' }, granted: { epoch: 2, holder: 'mon-1' } };
   const a = new StateFile(file);
   assert.equal(a.load(), null);

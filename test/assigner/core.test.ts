@@ -299,3 +299,22 @@ test('finished runs kept for failover do not crowd out new copies: the count bou
   const ack = b.onReplica('a', { type: 'replica_output', from: 'a', id: 'live', chunks: [chunk(0)] }, 31);
   assert.equal(sends(ack)[0]?.msg.type, 'replica_ack', 'a new run is still copied');
 });
+
+test('an Assigner leaving the role hands every run to another, which takes them over', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const c = new AssignerCore({ ...OPTS, name: 'c' });
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0), chunk(1)] }, 2);
+  const handed = a.handOff('c');
+  assert.equal(a.runCount, 0);
+  assert.deepEqual(sends(handed).map((s) => s.msg.type), ['replica_hold', 'replica_placed', 'replica_output', 'replica_handoff']);
+  const out: AssignerAction[] = [];
+  for (const s of sends(handed)) out.push(...c.onReplica('a', s.msg as Parameters<AssignerCore['onReplica']>[1], 3));
+  assert.deepEqual(to(out, 'w1', 'run_takeover').length, 1);
+  assert.deepEqual(to(out, 'gw', 'run_takeover').length, 1);
+  assert.equal(c.runCount, 1);
+  const attached = c.onAttach('gw', 'r1', 0);
+  assert.deepEqual(to(attached, 'gw', 'run_output').flatMap((m) => (m as { chunks: Array<{ seq: number }> }).chunks.map((x) => x.seq)), [1]);
+});

@@ -30,7 +30,7 @@ test('missed intervals and verdicts: suspect after 2, dead after missedLimit', (
 test('a Monitor suspects, then declares dead, a node it stopped hearing; each once', () => {
   const table = tableWith(row('w1'));
   const fd = new FailureDetector('m1', T);
-  fd.heard('w1', ZERO_LOAD, 0);
+  fd.heard('w1', ZERO_LOAD, 0, 1);
   const notes: string[] = [];
   for (let now = 0; now <= 4000; now += T.failureCheckIntervalMs) {
     const out = newOutbox();
@@ -44,14 +44,14 @@ test('a Monitor suspects, then declares dead, a node it stopped hearing; each on
 test('heartbeats keep a node alive; a suspect node stays suspect until it refutes', () => {
   const table = tableWith(row('w1'));
   const fd = new FailureDetector('m1', T);
-  fd.heard('w1', ZERO_LOAD, 0);
+  fd.heard('w1', ZERO_LOAD, 0, 1);
   fd.check(table, 1000, newOutbox());
   assert.equal(table.get('w1')?.status, 'suspect');
-  fd.heard('w1', ZERO_LOAD, 1100);
+  fd.heard('w1', ZERO_LOAD, 1100, 1);
   fd.check(table, 3000, newOutbox());
   assert.equal(table.get('w1')?.status, 'suspect', 'same incarnation: suspicion stands');
   table.merge(row('w1', { incarnation: 2 }), 3000); // the refuting heartbeat
-  fd.heard('w1', ZERO_LOAD, 3000);
+  fd.heard('w1', ZERO_LOAD, 3000, 2);
   fd.check(table, 3100, newOutbox());
   assert.equal(table.get('w1')?.status, 'alive');
 });
@@ -81,4 +81,17 @@ test('an adopted node gets a grace before its clock starts', () => {
     if (out.notes.some((n) => n.kind === 'declared' && n.status === 'dead')) declared.push(now);
   }
   assert.deepEqual(declared, [T.adoptionGraceMs + T.missedLimit * T.heartbeatIntervalMs]);
+});
+
+test('a newer life learned by gossip is not judged by the old life\'s silence', () => {
+  const table = tableWith(row('w1'));
+  const fd = new FailureDetector('m1', T);
+  fd.heard('w1', ZERO_LOAD, 0, 1);
+  fd.check(table, 1000, newOutbox());
+  // w1 restarted and reports elsewhere; gossip brings its new life before "dead" fell due here.
+  table.merge(row('w1', { incarnation: 2, monitor: 'm1' }), 1200);
+  const out = newOutbox();
+  fd.check(table, 2600, out);
+  assert.equal(table.get('w1')?.status, 'alive', 'the new life gets the adoption grace, not the old deadline');
+  assert.deepEqual(out.notes, []);
 });

@@ -30,10 +30,16 @@ const SAMPLES: ClusterMessage[] = [
   { type: 'leader_heartbeat', from: 'm1', term: 5 },
   { type: 'leader_heartbeat_reply', from: 'm2', term: 5, ok: true },
   { type: 'order_role', from: 'm1', term: 5, seq: 1, target: 'e3', role: 'monitor' },
+  { type: 'hydra_vote_request', from: 'a1', term: 3, silent: ['m1'] },
+  { type: 'hydra_vote_reply', from: 'a2', term: 3, granted: true, leaderTerm: 4, replaced: [] },
+  { type: 'hydra_won', from: 'a1', term: 3, replaced: ['m1'], monitors: ['a1', 'a2'] },
+  { type: 'hydra_won_ack', from: 'a2', term: 3, ok: true, leaderTerm: 4 },
+  { type: 'hydra_promote', from: 'a1', term: 3, orderTerm: 5, target: 'a2', monitors: ['a1', 'a2', 'm2'] },
+  { type: 'monitor_announce', from: 'a1', monitors: ['a1', 'a2'] },
 ];
 
 test('every message type survives msgpack and validation unchanged', () => {
-  assert.equal(new Set(SAMPLES.map((m) => m.type)).size, 13);
+  assert.equal(new Set(SAMPLES.map((m) => m.type)).size, 19);
   for (const m of SAMPLES) {
     const r = parseClusterMessage(unpack(pack(m)), m.from);
     assert.ok(r.ok, `${m.type}: ${r.ok ? '' : r.error}`);

@@ -29,7 +29,7 @@ test('the first step persists the boot incarnation and sends a heartbeat', () =>
 });
 
 test('a restart comes back one incarnation higher, keeping term and vote', () => {
-  const before: PersistentState = { incarnation: 4, term: 9, votedFor: 'm2', lastTerm: 8, orderTerm: 3, orderSeq: 2 };
+  const before: PersistentState = { incarnation: 4, term: 9, votedFor: 'm2', lastTerm: 8, orderTerm: 3, orderSeq: 2, hydraTerm: 6, hydraVotedFor: 'a1' };
   const n = node('worker', before);
   assert.equal(n.incarnation, 5);
   assert.deepEqual(n.step({ type: 'tick' }, 0).persist, { ...before, incarnation: 5 });

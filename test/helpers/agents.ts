@@ -69,16 +69,21 @@ export class AgentProcess {
 }
 
 /** A loopback lab config (the local cluster layout) on ports nobody else in this run uses. */
-export function writeLocalConfig(opts: { workers?: number; secret?: string; gateway?: Record<string, unknown> } = {}): { file: string; dir: string; basePort: number } {
+export function writeLocalConfig(opts: { workers?: number; secret?: string; gateway?: Record<string, unknown>; empties?: number } = {}): { file: string; dir: string; basePort: number } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-lab-'));
   const basePort = 20_000 + Math.floor(Math.random() * 200) * 100 + (process.pid % 50);
   const secret = opts.secret ?? 'test-secret-0123456789abcdefghijklmnop';
   const names = ['gw', 'mon-1', 'mon-2', 'asg-1', 'asg-2', 'wrk-1', 'empty-1'];
   const roles = ['gateway', 'monitor', 'monitor', 'assigner', 'assigner', 'worker', 'empty'];
+  // More Empty nodes take the ports after the Gateway's and the standby's (basePort + 7, + 8).
+  for (let i = 2; i <= (opts.empties ?? 1); i++) {
+    names.push(`empty-${i}`);
+    roles.push('empty');
+  }
   const config = {
     cluster: { name: 'test', secret },
     gateway: { host: 'gw', port: basePort + 7, standbyPort: basePort + 8, ...opts.gateway },
-    nodes: names.map((name, i) => ({ name, address: '127.0.0.1', port: basePort + i, role: roles[i] })),
+    nodes: names.map((name, i) => ({ name, address: '127.0.0.1', port: basePort + (i < 7 ? i : i + 2), role: roles[i] })),
     workers: { perHostMax: opts.workers ?? 2 },
     auth: { enabled: false },
   };

@@ -5,10 +5,32 @@ import { randomInt, randomIntBetween } from '../../src/cluster/random.js';
 import { DEFAULT_TIMING } from '../../src/cluster/timing.js';
 import type { Fault } from '../../src/sim/faults.js';
 import { Xoshiro128 } from '../../src/sim/prng.js';
-import { randomScenario, reproduction } from '../../src/sim/scenario.js';
+import { randomHydraScenario, randomScenario, reproduction } from '../../src/sim/scenario.js';
 import { simulate, Simulation, type SimNodeSpec, type SimResult, type SimulateOptions } from '../../src/sim/simulator.js';
+import { contractBounds, InvariantChecker, type SimView } from '../../src/sim/checkers.js';
+import { NetworkHealth } from '../../src/sim/faults.js';
 
 const RANDOM_SEEDS = 2_500;
+/** The Hydra family (Monitor crashes, both at once in a third, with partitions and loss). */
+const HYDRA_SEEDS = 2_500;
+
+test(`${HYDRA_SEEDS} Hydra seeds (Monitors crash, one or two at once, with partitions and loss) keep every invariant`, (t) => {
+  const started = performance.now();
+  let wins = 0;
+  let checked = 0;
+  const failures: string[] = [];
+  for (let seed = 1; seed <= HYDRA_SEEDS; seed++) {
+    const r = simulate(randomHydraScenario(seed));
+    wins += r.hydra.wins;
+    checked += r.hydra.checked;
+    if (r.violations.length > 0) failures.push(`${r.violations[0]?.invariant}: ${r.violations[0]?.message} — ${reproduction(seed, { hydra: true })}`);
+  }
+  const wallMs = performance.now() - started;
+  t.diagnostic(`${HYDRA_SEEDS} seeds, ${wins} Hydra wins, ${checked} Monitor-count bounds checked, ${wallMs.toFixed(0)} ms`);
+  assert.deepEqual(failures.slice(0, 5), []);
+  assert.ok(wins > HYDRA_SEEDS / 2, `the Hydra really ran (${wins} wins)`);
+  assert.ok(checked > HYDRA_SEEDS / 4, `the Monitor-count bound was really checked (${checked})`);
+});
 
 function cluster(monitors: number, assigners: number, workers: number, empties = 0): SimNodeSpec[] {
   const specs: SimNodeSpec[] = [];
@@ -229,4 +251,123 @@ test('checker (a) flags two leaders in a term when Monitors forget their votes, 
     if (forgetful.violations.some((v) => v.invariant === 'a')) amnesiac += 1;
   }
   assert.ok(amnesiac >= 3, `two leaders in a term found in ${amnesiac} of 60 amnesiac runs`);
+});
+
+// The Hydra: Assigners replace dead Monitors.
+
+/** Records every Hydra win and role change, with virtual times. */
+function hydraWatch(): { wins: Array<{ name: NodeName; atMs: number; term: number; replaced: NodeName[] }>; roles: Array<{ name: NodeName; atMs: number; to: Role }>; observer: SimulateOptions['observer'] } {
+  const wins: Array<{ name: NodeName; atMs: number; term: number; replaced: NodeName[] }> = [];
+  const roles: Array<{ name: NodeName; atMs: number; to: Role }> = [];
+  return {
+    wins,
+    roles,
+    observer: {
+      afterStep(name, _node, out, nowMs) {
+        for (const n of out.notes) {
+          if (n.kind === 'hydra_won') wins.push({ name, atMs: nowMs, term: n.term, replaced: n.replaced });
+          if (n.kind === 'role_changed') roles.push({ name, atMs: nowMs, to: n.to });
+        }
+      },
+    },
+  };
+}
+
+const liveMonitors = (sim: Simulation) => sim.names.filter((n) => sim.node(n)?.role === 'monitor');
+
+test('a Monitor dies: ONE pair of Assigners becomes Monitors, caught up by gossip, and Empty nodes refill the Assigners', () => {
+  const w = hydraWatch();
+  const nodes = cluster(2, 4, 3, 3);
+  const sim = new Simulation({ seed: 31, nodes, durationMs: 30_000, faults: [{ kind: 'crash', atMs: 8_000, node: 'm0' }], strength: { assignersMin: 4 }, observer: w.observer });
+  const r = sim.run();
+  assertClean(r, 'one Monitor crash');
+  assert.equal(w.wins.length, 1, JSON.stringify(w.wins));
+  assert.deepEqual(w.wins[0]?.replaced, ['m0']);
+  const winMs = (w.wins[0]?.atMs ?? Infinity) - 8_000;
+  const t = DEFAULT_TIMING;
+  assert.ok(winMs >= t.missedLimit * t.monitorHeartbeatIntervalMs - t.monitorHeartbeatIntervalMs, `not before 5 missed heartbeats (${winMs} ms)`);
+  assert.ok(winMs <= sim.bounds.hydraMs, `won ${winMs} ms after the crash`);
+  const promoted = w.roles.filter((x) => x.to === 'monitor').map((x) => x.name).sort();
+  assert.equal(promoted.length, 2, `a pair: ${promoted.join(',')}`);
+  assert.deepEqual(liveMonitors(sim).sort(), ['m1', ...promoted].sort());
+  const assigners = sim.names.filter((n) => sim.node(n)?.role === 'assigner');
+  assert.equal(assigners.length, 4, `the leader refilled the Assigners: ${assigners.join(',')}`);
+  assert.ok(assigners.filter((a) => a.startsWith('e')).length === 2, 'from Empty nodes');
+  for (const m of liveMonitors(sim)) {
+    const table = sim.node(m)?.monitor?.table;
+    for (const n of sim.names) if (sim.node(n) !== null) assert.equal(table?.get(n)?.status, 'alive', `${m} knows ${n}`);
+  }
+});
+
+test('both Monitors die at once: the new pair elects a leader of its own and the Assigners are refilled', () => {
+  const w = hydraWatch();
+  const sim = new Simulation({
+    seed: 32, nodes: cluster(2, 4, 2, 3), durationMs: 40_000,
+    faults: [{ kind: 'crash', atMs: 8_000, node: 'm0' }, { kind: 'crash', atMs: 8_000, node: 'm1' }],
+    strength: { assignersMin: 4 }, observer: w.observer,
+  });
+  const r = sim.run();
+  assertClean(r, 'both Monitors crash');
+  assert.equal(w.wins.length, 1, `one Hydra for both: ${JSON.stringify(w.wins)}`);
+  assert.deepEqual(w.wins[0]?.replaced, ['m0', 'm1']);
+  const monitors = liveMonitors(sim);
+  assert.equal(monitors.length, 2);
+  const leaders = monitors.filter((m) => sim.node(m)?.monitor?.election.role === 'leader');
+  assert.equal(leaders.length, 1, 'a leader among the two new Monitors');
+  assert.equal(sim.names.filter((n) => sim.node(n)?.role === 'assigner').length, 4, 'refilled from Empty nodes');
+  for (const n of sim.names) if (sim.node(n) !== null) assert.ok(monitors.includes(sim.node(n)?.reportsTo as NodeName) || monitors.includes(n), `${n} found the new Monitors`);
+});
+
+test('the minority side of a partition makes no role change; the majority side replaces the Monitor it lost', () => {
+  const w = hydraWatch();
+  // a2,a3 (+ m0) are cut off from m1 and a4,a5,a6,a7: for the majority m0 is silent; for the
+  // minority m1 is. Only the majority may act.
+  const sim = new Simulation({
+    seed: 33, nodes: cluster(2, 6, 2, 2), durationMs: 20_000,
+    faults: [{ kind: 'partition', atMs: 6_000, untilMs: 16_000, side: ['m0', 'a2', 'a3'] }],
+    observer: w.observer,
+  });
+  sim.runUntil(15_900);
+  assert.ok(w.wins.length >= 1, 'the majority side replaced m0');
+  for (const win of w.wins) assert.ok(!['a2', 'a3'].includes(win.name), `minority ${win.name} won`);
+  for (const x of w.roles) assert.ok(!['a2', 'a3'].includes(x.name), `minority ${x.name} changed role`);
+  assertClean(sim.run(), 'partition');
+});
+
+test('a Monitor slow to one Assigner only is not replaced', () => {
+  const w = hydraWatch();
+  const sim = new Simulation({
+    seed: 34, nodes: cluster(2, 4, 2), durationMs: 20_000,
+    faults: [{ kind: 'partition', atMs: 5_000, untilMs: 15_000, side: ['a2'] }], observer: w.observer,
+  });
+  assertClean(sim.run(), 'one Assigner cut off');
+  assert.deepEqual(w.wins, []);
+});
+
+test('checker (h) flags Assigners that never hold the Hydra', () => {
+  const never = { hydraTimeoutMinMs: 600_000, hydraTimeoutMaxMs: 600_001 };
+  const r = simulate({ seed: 35, nodes: cluster(2, 4, 2), durationMs: 8_000, faults: [{ kind: 'crash', atMs: 4_000, node: 'm0' }], nodeTiming: never });
+  assert.equal(r.violations[0]?.invariant, 'h', JSON.stringify(r.violations));
+});
+
+test('checkers (f) and (g) flag two Hydra winners in a term and a win on a minority side', () => {
+  let partitions: Array<{ side: ReadonlySet<NodeName>; sinceMs: number }> = [];
+  const view: SimView = {
+    nowMs: 10_000, names: ['a1', 'a2', 'a3'], node: () => null, downBetween: () => false, upSinceMs: () => 0,
+    monitorSinceMs: () => 0, roleSinceMs: () => 0, partitions: () => partitions,
+  };
+  const checker = new InvariantChecker(view, new NetworkHealth(), contractBounds(DEFAULT_TIMING, 45, 2));
+  const win = (name: NodeName, term: number) => ({
+    messages: [], timers: [], persist: null,
+    notes: [{ kind: 'hydra_won' as const, term, replaced: ['m1'], buddy: null, voters: ['a1', 'a2', 'a3'], orderTerm: 2, survivors: [] }],
+  });
+  const node = {} as unknown as Parameters<InvariantChecker['afterStep']>[1];
+  const found = () => checker.violations.map((v) => v.invariant);
+  checker.afterStep('a1', node, win('a1', 4));
+  assert.deepEqual(found(), []);
+  checker.afterStep('a2', node, win('a2', 4));
+  assert.deepEqual(found(), ['f']);
+  partitions = [{ side: new Set(['a3']), sinceMs: 0 }];
+  checker.afterStep('a3', node, win('a3', 5));
+  assert.deepEqual(found(), ['f', 'g']);
 });
