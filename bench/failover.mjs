@@ -6,6 +6,9 @@
 //     must arrive exactly once.
 //  2. Worker death: an interactive run's Worker process is SIGKILLed; time until the client is told
 //     node_lost (bound: 5 heartbeat intervals + 1 = 3 s).
+//  3. Gateway takeover: the Gateway process is SIGKILLed; last reply from it -> first reply from the
+//     standby (100 ms Gateway heartbeats; on loopback the standby serves on the next port).
+//  4. The Hydra: a Monitor is SIGKILLed; time until two Assigners serve as Monitors (the cluster view).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -87,6 +90,13 @@ async function pidOf(name) {
 
 const assigner = { detect: [], resume: [], takeover: [] };
 const worker = [];
+const gateway = [];
+const hydraAll = [];
+const hydraAfterCampaign = [];
+const standbyUrl = `http://127.0.0.1:${PORT + 1}`;
+async function healthy(u) {
+  try { return (await fetch(`${u}/healthz`, { signal: AbortSignal.timeout(200) })).ok; } catch { return false; }
+}
 for (let t = 0; t < TRIALS; t++) {
   const up = await startUp();
   try {
@@ -125,7 +135,33 @@ for (let t = 0; t < TRIALS; t++) {
     const r2 = await run2.done;
     if (r2.status !== 'node_lost') throw new Error(`worker trial ${t}: ${r2.status}`);
     worker.push(performance.now() - wKilled);
-    console.log(`trial ${t + 1}: assigner dead after ${detect.toFixed(0)} ms, lines again after ${(resumeAt - killedAt).toFixed(0)} ms; worker node_lost told after ${worker.at(-1).toFixed(0)} ms`);
+    // 3. Gateway
+    let lastOld = 0;
+    for (let i = 0; i < 20; i++) { if (await healthy(url)) lastOld = performance.now(); await sleep(5); }
+    const gwPid = await pidOf('gw');
+    process.kill(gwPid, 'SIGKILL');
+    const gwKilled = performance.now();
+    let firstNew = 0;
+    while (performance.now() - gwKilled < 10_000) { if (await healthy(standbyUrl)) { firstNew = performance.now(); break; } await sleep(5); }
+    if (!firstNew) throw new Error(`trial ${t}: the standby never served`);
+    gateway.push(firstNew - lastOld);
+    // 4. Hydra: a Monitor that is not serving as Gateway
+    const view = await (await fetch(`${standbyUrl}/api/v1/cluster`)).json();
+    const serving = view.nodes.find((n) => n.role === 'gateway')?.name;
+    const victim = view.nodes.filter((n) => n.role === 'monitor' && n.state === 'alive' && n.name !== serving && n.pid).map((n) => n.name)[0];
+    const monKilledEpoch = Date.now();
+    process.kill(view.nodes.find((n) => n.name === victim).pid, 'SIGKILL');
+    let hydra = null;
+    while (Date.now() - monKilledEpoch < 20_000) {
+      const v = await (await fetch(`${standbyUrl}/api/v1/cluster`)).json();
+      if (v.nodes.filter((n) => /^asg-/.test(n.name) && n.role === 'monitor' && n.state === 'alive').length === 2) { hydra = Date.now() - monKilledEpoch; break; }
+      await sleep(20);
+    }
+    const campaign = up.firstLog((j) => /hydra_campaign/.test(j.msg ?? '')) - monKilledEpoch;
+    if (hydra === null) throw new Error(`trial ${t}: no Hydra pair serving 20 s after ${victim} was killed`);
+    hydraAll.push(hydra);
+    hydraAfterCampaign.push(hydra - campaign);
+    console.log(`trial ${t + 1}: assigner dead after ${detect.toFixed(0)} ms, lines again after ${(resumeAt - killedAt).toFixed(0)} ms; worker node_lost told after ${worker.at(-1).toFixed(0)} ms; Gateway ${gateway.at(-1).toFixed(0)} ms; Hydra pair serving ${hydra} ms after the kill (${hydraAfterCampaign.at(-1)} ms after the first campaign)`);
   } finally {
     await up.stop();
   }
@@ -135,3 +171,5 @@ console.log(`  Assigner SIGKILL -> declared dead by the Monitors      ${median(a
 console.log(`  Assigner SIGKILL -> the run's output flows again        ${median(assigner.resume).toFixed(0)}   (every line exactly once in every trial)`);
 console.log(`  takeover itself (flows again - declared dead)           ${median(assigner.takeover).toFixed(0)}`);
 console.log(`  Worker SIGKILL -> client told node_lost                 ${median(worker).toFixed(0)}   (bound 5 x 500 + 500 = 3000)`);
+console.log(`  Gateway: last reply from it -> first from the standby  ${median(gateway).toFixed(0)}   (100 ms Gateway heartbeats; keepalived's VRRP default: 3 x 1 s adverts + skew ≈ 3600)`);
+console.log(`  Monitor SIGKILL -> two Assigners serving as Monitors    ${median(hydraAll).toFixed(0)}   (of which after the first Hydra campaign: ${median(hydraAfterCampaign).toFixed(0)}; target ≤ 3000)`);

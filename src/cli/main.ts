@@ -122,6 +122,10 @@ program
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
       process.once('SIGINT', () => resolve());
+      // The host holds the other end of stdin: end of file means it died.
+      process.stdin.once('end', () => resolve());
+      process.stdin.once('close', () => resolve());
+      process.stdin.resume();
     });
     await w.stop();
     process.exit(0);

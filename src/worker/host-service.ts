@@ -23,7 +23,9 @@ export function startWorkerHost(ctx: AgentContext & { configPath: string; stateD
     if (stopping) return;
     const startedAt = Date.now();
     const child = spawn(process.execPath, [CLI, 'worker-proc', '--config', ctx.configPath, '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // stdin is a pipe nobody writes: it closes when this host dies, however it dies, and the
+      // Worker process then stops too (no orphan Worker outlives its host).
+      stdio: ['pipe', 'inherit', 'inherit'],
     });
     children.set(i, child);
     child.on('exit', (code, signal) => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
@@ -102,7 +103,21 @@ describe('elastic strength', () => {
   const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2'];
   const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
   const empties = () => [agents.get('empty-1') as AgentProcess, agents.get('empty-2') as AgentProcess];
-  after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
+  after(async () => {
+    await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
+    // The promoted Worker host was SIGKILLed: its Worker processes must not outlive it.
+    let left = '';
+    for (let i = 0; i < 50; i++) {
+      try {
+        left = execFileSync('pgrep', ['-af', '--', `worker-proc --config ${lab.file}`], { encoding: 'utf8' }).trim();
+      } catch {
+        left = ''; // pgrep exits 1 when nothing matches
+      }
+      if (left === '') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(left, '', 'no Worker process outlives its SIGKILLed host');
+  });
 
   test('below the Worker host minimum an Empty node becomes one; an Assigner dies: the leader promotes the other Empty node to Assigner', async () => {
     const mon = agents.get('mon-1') as AgentProcess;
