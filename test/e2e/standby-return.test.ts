@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,23 +12,10 @@ const cluster = new UpCluster(['--workers', '1']);
 
 before(() => cluster.ready());
 after(async () => {
-  assert.equal(await cluster.stop(), 0, 'up stops cleanly');
-  let left = '';
-  try {
-    left = execFileSync('pgrep', ['-af', '--', cluster.logDir], { encoding: 'utf8' }).trim();
-  } catch {
-    // pgrep exits 1 when nothing matches
-  }
-  assert.equal(left, '', 'no process left behind');
+  await cluster.stopCleanly();
 });
 
-async function healthy(url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(250) })).ok;
-  } catch {
-    return false;
-  }
-}
+const healthy = (url: string) => UpCluster.healthy(url);
 
 function gatewayLog(): Array<Record<string, unknown>> {
   return readFileSync(path.join(cluster.logDir, 'gw.log'), 'utf8')

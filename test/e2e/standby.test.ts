@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,23 +21,10 @@ let oldGateway: AgentProcess | null = null;
 before(() => cluster.ready());
 after(async () => {
   await oldGateway?.kill('SIGKILL');
-  assert.equal(await cluster.stop(), 0, 'up stops cleanly');
-  let left = '';
-  try {
-    left = execFileSync('pgrep', ['-af', '--', cluster.logDir], { encoding: 'utf8' }).trim();
-  } catch {
-    // pgrep exits 1 when nothing matches
-  }
-  assert.equal(left, '', 'no process left behind');
+  await cluster.stopCleanly();
 });
 
-async function healthy(url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(250) })).ok;
-  } catch {
-    return false;
-  }
-}
+const healthy = (url: string) => UpCluster.healthy(url);
 
 async function runHello(url: string, text: string): Promise<Record<string, unknown>> {
   const r = await fetch(`${url}/api/v1/runs`, {

@@ -24,19 +24,7 @@ before(async () => {
   await cluster.ready();
   url = cluster.url;
 });
-after(async () => {
-  const code = await cluster.stop();
-  assert.equal(code, 0, 'up stops cleanly');
-  // Every node and Worker process was started with the cluster's config path on its command line.
-  let left = '';
-  try {
-    left = execFileSync('pgrep', ['-af', '--', cluster.logDir], { encoding: 'utf8' }).trim();
-  } catch {
-    // pgrep exits 1 when nothing matches
-  }
-  assert.ok(cluster.logDir.length > 0);
-  assert.equal(left, '', 'no process left behind');
-});
+after(() => cluster.stopCleanly());
 
 /** The process id of Worker process `name` (wrk-1-wN) of this cluster. */
 function workerPid(name: string): number {

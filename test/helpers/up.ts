@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,29 @@ export class UpCluster {
 
   headers(): Record<string, string> {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** Stops `up` (SIGTERM) and checks it exited 0 and left no process of this cluster behind. */
+  async stopCleanly(): Promise<void> {
+    assert.equal(await this.stop(), 0, 'up stops cleanly');
+    assert.ok(this.logDir.length > 0);
+    // Every node and Worker process was started with the cluster's config path on its command line.
+    let left = '';
+    try {
+      left = execFileSync('pgrep', ['-af', '--', this.logDir], { encoding: 'utf8' }).trim();
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+    assert.equal(left, '', 'no process left behind');
+  }
+
+  /** Whether the Gateway at url answers /healthz (within 250 ms). */
+  static async healthy(url: string): Promise<boolean> {
+    try {
+      return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(250) })).ok;
+    } catch {
+      return false;
+    }
   }
 
   stop(): Promise<number | null> {

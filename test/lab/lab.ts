@@ -36,6 +36,10 @@ export const LAB_PCS: readonly PcSpec[] = [
   { name: 'wrk-2', ip: `${LAB_PREFIX}.22`, role: 'worker' },
   { name: 'empty-1', ip: `${LAB_PREFIX}.31`, role: 'empty' },
   { name: 'empty-2', ip: `${LAB_PREFIX}.32`, role: 'empty' },
+  // Spares for everything that takes Empty nodes over a whole lab run: the Hydra's refills, the
+  // Worker host added while runs stay queued, the replacement of a dead Assigner.
+  { name: 'empty-3', ip: `${LAB_PREFIX}.33`, role: 'empty' },
+  { name: 'empty-4', ip: `${LAB_PREFIX}.34`, role: 'empty' },
 ];
 export const CLIENT_NS = 'client';
 export const CLIENT_IP = `${LAB_PREFIX}.100`;

@@ -175,7 +175,23 @@ export const SCENARIOS: Scenario[] = [
     // Monitor drops out of the Assigners' loads until it fails over, but only a Monitor's "dead"
     // ends its runs, so nothing should start again.
     guarantees: { noRunLost: true, allOk: true, detects: true, rejoins: false, newRunsOk: true },
-    pending: 'the dead Monitor is not replaced yet (the Hydra: Assigners elect a replacement pair, issue 5), so no leader remains to promote anyone; then assert the Monitors are back to 2',
+    async during(ctx) {
+      // The Hydra: the Assigners elect a pair that become Monitors; at least 2 serve again.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const view = await ctx.lab.client.call<ClusterSnapshot>('wait_ready', { alive: [], notAlive: [ctx.target], workerProcesses: 0, assigners: 0, timeoutMs: 5_000 }, 10_000);
+        const monitors = view.nodes.filter((n) => n.role === 'monitor' && n.state === 'alive').map((n) => n.name);
+        if (monitors.length >= 2) {
+          ctx.notes.push(`Monitors back to ${monitors.length} (${monitors.join(', ')}) by +${view.atMs - ctx.faultAtMs} ms`);
+          return;
+        }
+        if (Date.now() > deadline) {
+          ctx.violations.push(`only ${monitors.length} Monitors 20 s after the kill: ${monitors.join(', ')}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
   },
   {
     id: 'f',
