@@ -4,7 +4,7 @@
 //  2. Throughput of trivial C runs with 2 Workers: through the stack vs a bare loop of sandboxed runs.
 //  3. One run printing 100 MB: MB/s end to end (WebSocket) vs the same run via the runner.
 //  4. 100 concurrent interactive runs, each echoing a line sent every 100 ms: stdin -> output latency
-//     (on a second cluster whose Workers take many runs each), vs one such run alone.
+//     (on a second cluster: 8 Worker processes taking 13 runs each), vs one such run alone.
 //  5. Worker process memory (RSS and PSS from /proc) idle, and busy during 4.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,12 +18,13 @@ import { SandboxPool } from '../dist/src/sandbox/sandbox-process.js';
 const RUNS = Number(process.env.RUNS ?? 100);
 const CLI = fileURLToPath(new URL('../bin/codearena.js', import.meta.url));
 const PORT = 18_580;
-const url = `http://127.0.0.1:${PORT}`;
+let url = `http://127.0.0.1:${PORT}`;
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-async function startUp(args) {
-  const child = spawn(process.execPath, [CLI, 'up', '--port', String(PORT), '--base-port', '18470', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startUp(args, port = PORT, basePort = 18_470) {
+  url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [CLI, 'up', '--port', String(port), '--base-port', String(basePort), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   // Whatever happens to this script, the cluster it started goes too.
   process.on('exit', () => child.kill('SIGTERM'));
   await new Promise((resolve, reject) => {
@@ -119,11 +120,14 @@ await pool.stop();
 await stopUp();
 
 // 4 and 5: many interactive runs at once, on Workers that take 25 runs each.
-// It says "ready" once running, so the lines are timed from then (not through the compile).
-const ECHO = '#include <stdio.h>\nint main(void){char b[512];puts("ready");fflush(stdout);while(fgets(b,sizeof b,stdin)){fputs(b,stdout);fflush(stdout);}return 0;}\n';
+// It says "ready" once running, so the lines are timed from then. Python, not C: 100 compiles at
+// once would take this 2-core machine ~15 s of CPU before the first line.
+const ECHO = 'import sys\nprint("ready", flush=True)\nfor line in sys.stdin:\n    print(line, end="", flush=True)\n';
 const SESSIONS = Number(process.env.SESSIONS ?? 100);
 const LINES = Number(process.env.LINES ?? 50);
-up = await startUp(['--workers', '4', '--slots', String(Math.ceil(SESSIONS / 4)), '--queue-max', String(SESSIONS * 2)]);
+// Ports of its own: the first cluster's may not all be free again yet.
+const HOSTS = 8; // Worker processes; each takes up to 16 runs
+up = await startUp(['--workers', String(HOSTS), '--slots', String(Math.ceil(SESSIONS / HOSTS)), '--queue-max', String(SESSIONS * 2)], PORT + 200, 18_600);
 async function workerPids() {
   const view = await (await fetch(`${url}/api/v1/cluster`)).json();
   return view.nodes.filter((n) => /-w\d+$/.test(n.name) && n.pid).map((n) => n.pid);
@@ -137,7 +141,8 @@ function memoryOf(pids) {
   });
   return { rss: Math.max(...rows.map((r) => r.rss)), pss: Math.max(...rows.map((r) => r.pss)), uss: Math.max(...rows.map((r) => r.uss)) };
 }
-await new Promise((r) => setTimeout(r, 2000));
+// Each Worker process fills a pool of 14 sandboxes at start: let 8 of them finish on 2 cores.
+await new Promise((r) => setTimeout(r, 20_000));
 const pids = await workerPids();
 const idle = memoryOf(pids);
 
@@ -150,7 +155,7 @@ function session(lines, samples) {
     let sent = 0;
     let timer = null;
     ws.on('error', reject);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'start', language: 'c', source: ECHO, interactive: true, wall_time_limit: 120 })));
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'start', language: 'python', source: ECHO, interactive: true, wall_time_limit: 120 })));
     const sendOne = () => {
       if (sent === lines) { clearInterval(timer); ws.send(JSON.stringify({ type: 'eof' })); return; }
       const line = `line ${++sent}`;
@@ -189,5 +194,5 @@ console.log(`4. interactive echo, a line every 100 ms, stdin -> output latency i
 console.log(`   one session alone                                              ${pct(alone, 0.5).toFixed(1).padStart(6)} ${pct(alone, 0.99).toFixed(1).padStart(7)}   ${alone.length}`);
 console.log(`   ${String(SESSIONS).padStart(3)} sessions at once                                          ${pct(loaded, 0.5).toFixed(1).padStart(6)} ${pct(loaded, 0.99).toFixed(1).padStart(7)}   ${loaded.length}`);
 const mem = (m) => `RSS ${m.rss.toFixed(1)} / PSS ${m.pss.toFixed(1)} / USS ${m.uss.toFixed(1)}`;
-console.log(`5. Worker process memory, MB (largest of ${pids.length} Workers): idle ${mem(idle)}; busy (${Math.ceil(SESSIONS / 4)} runs each) ${mem(busy)}`);
+console.log(`5. Worker process memory, MB (largest of ${pids.length} Workers): idle ${mem(idle)}; busy (${Math.ceil(SESSIONS / HOSTS)} runs each) ${mem(busy)}`);
 await stopUp();

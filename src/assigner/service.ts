@@ -11,6 +11,8 @@ const VIEW_POLL_MS = 100;
 const WORKER_SILENT_LOST_MS = 10_000;
 /** How long an Assigner leaving its role waits for another Assigner to hand its runs to. */
 const HANDOFF_WAIT_MS = 120_000;
+/** Acknowledgements (cumulative) wait this long to be merged with the next ones. */
+const ACK_COALESCE_MS = 5;
 /** A finished run's output stays with its pair this long: a client resuming through a new Gateway finds it. */
 const FINISHED_RETAIN_MS = 5 * 60_000;
 /** …and at most this many bytes of finished output per Assigner (own runs and the buddy's copies). */
@@ -40,9 +42,25 @@ export function startAssigner(ctx: AgentContext): RoleService {
   /** Workers gone from the Monitors' loads without being declared dead: name → since when. */
   const missing = new Map<string, number>();
 
+  // Acknowledgements are cumulative: within ACK_COALESCE_MS only the newest per (peer, run) goes
+  // out, so a chatty interactive run costs one ack pair per window, not one per line.
+  const acks = new Map<string, { to: string; msg: RunMessage }>();
+  let ackTimer: NodeJS.Timeout | null = null;
+  const flushAcks = () => {
+    ackTimer = null;
+    for (const { to, msg } of acks.values()) ctx.peers.send(to, msg);
+    acks.clear();
+  };
   const apply = (actions: AssignerAction[]) => {
     for (const a of actions) {
       if (a.kind === 'send') {
+        if (a.msg.type === 'run_ack' || a.msg.type === 'replica_ack') {
+          const key = `${a.to}|${a.msg.type}|${a.msg.id}`;
+          const prev = acks.get(key)?.msg as { exit: boolean } | undefined;
+          acks.set(key, { to: a.to, msg: prev?.exit ? { ...a.msg, exit: true } : a.msg });
+          ackTimer ??= setTimeout(flushAcks, ACK_COALESCE_MS);
+          continue;
+        }
         ctx.peers.send(a.to, a.msg);
         continue;
       }
@@ -173,6 +191,8 @@ export function startAssigner(ctx: AgentContext): RoleService {
     },
     async stop() {
       stopped = true;
+      if (ackTimer) clearTimeout(ackTimer);
+      flushAcks();
       clearInterval(poll);
       for (const t of timers.values()) clearTimeout(t);
     },

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentContext } from '../agent/agent.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
-import type { ClusterMessage } from '../cluster/messages.js';
+import type { ClusterMessage, WireEntry } from '../cluster/messages.js';
+import { leastLoadedAssigner } from '../cluster/placement-query.js';
 import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
@@ -213,7 +214,9 @@ export class ClusterBackend implements RunBackend {
         const a = await tryOne(this.nextMonitor());
         if (a !== undefined) return a;
       }
-      return null;
+      // No Monitor answered in time (they may be overloaded): the Gateway's own copy of the
+      // table, at most TABLE_REFRESH_MS old, names one as well.
+      return leastLoadedAssigner((this.table?.rows ?? []) as unknown as WireEntry[]);
     })();
   }
 
@@ -240,7 +243,7 @@ export class ClusterBackend implements RunBackend {
   }
 
   private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
-    if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run');
+    if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
     const entry: InFlight = { assigner, buddy: null, sink, ack: null, queued: false, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity };
     this.runs.set(run.id, entry);
     await new Promise<void>((resolve, reject) => {

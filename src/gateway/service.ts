@@ -25,6 +25,8 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     auth: { enabled: ctx.config.auth.enabled, tokens: ctx.config.auth.tokens.map((t) => ({ token: t.token, user: t.user, concurrentRunsMax: t.concurrentRunsMax })) },
     limitsMax: ctx.config.sandbox.limitsMax,
     sourceBytesMax: ctx.config.sandbox.sourceBytesMax,
+    // Auth off (a local cluster): one shared user, bounded like an Assigner's queue.
+    anonymousRunsMax: ctx.config.queue.runsMax,
     resumeKey: deriveResumeKey(ctx.config.cluster.secret),
   });
   await app.ready();
