@@ -154,7 +154,8 @@ for (let t = 0; t < TRIALS; t++) {
     let hydra = null;
     while (Date.now() - monKilledEpoch < 20_000) {
       const v = await (await fetch(`${standbyUrl}/api/v1/cluster`)).json();
-      if (v.nodes.filter((n) => /^asg-/.test(n.name) && n.role === 'monitor' && n.state === 'alive').length === 2) { hydra = Date.now() - monKilledEpoch; break; }
+      // The Hydra's pair: two nodes that were not configured Monitors now serve as Monitors.
+      if (v.nodes.filter((n) => !/^mon-/.test(n.name) && n.role === 'monitor' && n.state === 'alive').length >= 2) { hydra = Date.now() - monKilledEpoch; break; }
       await sleep(20);
     }
     const campaign = up.firstLog((j) => /hydra_campaign/.test(j.msg ?? '')) - monKilledEpoch;
