@@ -75,7 +75,16 @@ interface HeldRun extends RunRecord {
   acked: number;
   /** When this Assigner last asked the Worker to send again (after a gap). */
   resendAskedMs: number;
+  /**
+   * Messages for the Gateway wait until the buddy holds the run: the Gateway must never hear of
+   * a run that only one Assigner knows (if that one died, nobody would carry the run on).
+   * null once the buddy acknowledged the hold (or there is no buddy).
+   */
+  deferred: RunMessage[] | null;
 }
+
+/** Gateway messages held for one run until its buddy copy is acknowledged (~1 round trip). */
+const DEFERRED_MAX = 4096;
 
 /** A gap in a Worker's output is asked to be sent again at most this often. */
 const RESEND_ASK_MS = 1_000;
@@ -151,7 +160,7 @@ export class AssignerCore {
     if (this.queue.length >= this.opts.queueMax || this.runCount >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
+    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
     this.runs.set(spec.id, run);
     this.queue.push(spec.id);
     return [...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 }), ...this.pump(nowMs)];
@@ -177,7 +186,7 @@ export class AssignerCore {
     const qi = this.queue.indexOf(id);
     if (qi >= 0) this.queue.splice(qi, 1);
     const out: AssignerAction[] = [
-      this.send(run.gateway, { type: 'run_started', from: this.opts.name, id, worker, buddy: this.buddy }),
+      ...this.toGateway(run, { type: 'run_started', from: this.opts.name, id, worker, buddy: this.buddy }),
       ...this.toBuddy({ type: 'replica_placed', from: this.opts.name, id, worker }),
     ];
     for (const i of run.input.splice(0)) out.push(this.send(worker, { ...i, from: this.opts.name }));
@@ -223,7 +232,7 @@ export class AssignerCore {
       return [...out, ...this.pump(nowMs)];
     }
     if (fresh.length === 0) return [this.ackWorker(msg.id, run)];
-    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_output', from: this.opts.name, id: msg.id, chunks: fresh })];
+    const out: AssignerAction[] = this.toGateway(run, { type: 'run_output', from: this.opts.name, id: msg.id, chunks: fresh });
     if (this.buddy === null) {
       run.acked = run.chunks.length - 1;
       out.push(this.ackWorker(msg.id, run));
@@ -294,6 +303,7 @@ export class AssignerCore {
     const out: AssignerAction[] = [];
     for (const [id, run] of this.runs) {
       if (buddy === null) {
+        out.push(...this.release_(run));
         run.acked = run.chunks.length - 1;
         if (run.worker && (run.phase === 'running' || run.phase === 'finished')) out.push(this.ackWorker(id, run));
         continue;
@@ -332,14 +342,15 @@ export class AssignerCore {
     if (msg.type === 'replica_ack') return this.onReplicaAck(from, msg.id, msg.seq, msg.exit);
     if (msg.type === 'replica_hold') {
       const known = this.replicas.get(msg.id);
+      const ackHold = [this.send(from, { type: 'replica_ack', from: this.opts.name, id: msg.id, seq: -1, exit: false })];
       if (known && known.owner === from) {
         known.gateway = msg.gateway;
-        return [];
+        return ackHold;
       }
-      // Bounded: past it the copy is refused (never acknowledged, so its Workers keep the output).
+      // Bounded: past it the copy is refused (never acknowledged, so the run stays unknown to its Gateway).
       if (this.liveReplicas() >= 2 * this.opts.runsMax) return [];
       this.replicas.set(msg.id, { owner: from, gateway: msg.gateway, spec: msg.run, attempts: msg.attempts, worker: null, chunks: [], bytes: 0, result: null, finishedAtMs: 0 });
-      return [];
+      return ackHold;
     }
     const r = this.replicas.get(msg.id);
     if (!r || r.owner !== from) return [];
@@ -368,10 +379,12 @@ export class AssignerCore {
 
   private onReplicaAck(from: string, id: string, seq: number, exit: boolean): AssignerAction[] {
     const run = this.runs.get(id);
-    if (from !== this.buddy || !run || !run.worker) return [];
+    if (from !== this.buddy || !run) return [];
+    const released = run.deferred !== null ? this.release_(run) : [];
+    if (!run.worker) return released;
     run.acked = Math.min(Math.max(run.acked, seq), run.chunks.length - 1);
-    if (exit && run.phase !== 'finished') return [];
-    return [this.ackWorker(id, run, exit)];
+    if (exit && run.phase !== 'finished') return released;
+    return [...released, this.ackWorker(id, run, exit)];
   }
 
   /** A Worker says it runs a run this Assigner holds a copy of (its Assigner may die before saying so). */
@@ -379,8 +392,9 @@ export class AssignerCore {
     const r = this.replicas.get(id);
     if (r && r.worker === null) r.worker = worker;
     const run = this.runs.get(id);
-    // Taken over while the dead Assigner's offer was out: the Worker that took it keeps it.
-    if (run && (run.phase === 'queued' || run.phase === 'offered') && run.worker !== worker) {
+    // Taken over while the dead Assigner's offer was out: the Worker that took it keeps it (if this
+    // Assigner offered it again meanwhile — to that Worker or another — the other's "yes" is killed).
+    if (run && (run.phase === 'queued' || run.phase === 'offered')) {
       return [this.send(worker, { type: 'run_takeover', from: this.opts.name, id }), ...this.startedOn(id, run, worker)];
     }
     return [];
@@ -398,7 +412,7 @@ export class AssignerCore {
       this.replicas.delete(id);
       if (this.runs.has(id)) continue;
       const phase: Phase = r.result ? 'finished' : r.worker ? 'running' : 'queued';
-      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
+      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, deferred: null, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
       this.runs.set(id, run);
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
@@ -445,7 +459,7 @@ export class AssignerCore {
     Object.assign(run, { phase: 'queued', worker: null, lastPosition: 0, chunks: [], bytes: 0, acked: -1 });
     this.queue.unshift(id);
     return [
-      this.send(run.gateway, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 }),
+      ...this.toGateway(run, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 }),
       ...this.toBuddy({ type: 'replica_restart', from: this.opts.name, id, attempts: run.attempts }),
     ];
   }
@@ -457,7 +471,7 @@ export class AssignerCore {
     run.finishedAtMs = nowMs;
     const qi = this.queue.indexOf(id);
     if (qi >= 0) this.queue.splice(qi, 1);
-    const out: AssignerAction[] = [this.send(run.gateway, { type: 'run_exit', from: this.opts.name, id, result, lastSeq: run.chunks.length - 1 })];
+    const out: AssignerAction[] = this.toGateway(run, { type: 'run_exit', from: this.opts.name, id, result, lastSeq: run.chunks.length - 1 });
     if (this.buddy !== null) out.push(this.send(this.buddy, { type: 'replica_exit', from: this.opts.name, id, result }));
     else if (run.worker) out.push(this.ackWorker(id, run));
     return [...out, ...this.retain(this.runs, id, run, nowMs)];
@@ -557,7 +571,7 @@ export class AssignerCore {
       const run = this.runs.get(id) as HeldRun;
       if (run.lastPosition !== i + 1) {
         run.lastPosition = i + 1;
-        out.push(this.send(run.gateway, { type: 'run_queued', from: this.opts.name, id, position: i + 1, buddy: this.buddy }));
+        out.push(...this.toGateway(run, { type: 'run_queued', from: this.opts.name, id, position: i + 1, buddy: this.buddy }));
       }
     });
     if (retry) out.push({ kind: 'timer', key: 'retry', atMs: nowMs + this.opts.retryAfterMs });
@@ -566,6 +580,19 @@ export class AssignerCore {
 
   private send(to: string, msg: RunMessage): AssignerAction {
     return { kind: 'send', to, msg };
+  }
+
+  private toGateway(run: HeldRun, msg: RunMessage): AssignerAction[] {
+    if (run.deferred === null) return [this.send(run.gateway, msg)];
+    if (run.deferred.length < DEFERRED_MAX) run.deferred.push(msg);
+    return [];
+  }
+
+  /** The buddy holds the run (or there is no buddy any more): what waited goes to the Gateway. */
+  private release_(run: HeldRun): AssignerAction[] {
+    const waiting = run.deferred ?? [];
+    run.deferred = null;
+    return waiting.map((m) => this.send(run.gateway, m));
   }
 
   private toBuddy(msg: RunMessage): AssignerAction[] {

@@ -21,6 +21,8 @@ import type { HeartbeatThreadData } from './heartbeat-thread.js';
 export const UNACKED_BYTES_MAX = 4 * 1024 * 1024;
 /** A run's end waits this long for an acknowledgement before the Worker forgets it. */
 const HELD_END_MS_MAX = 10 * 60_000;
+/** A run's end not acknowledged this long is sent again (with what is unacknowledged before it). */
+const END_RESEND_MS = 5_000;
 /** How long a run's output waits for acknowledgements before going on without them. */
 const ACK_WAIT_MS_MAX = 30_000;
 
@@ -223,10 +225,15 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     // left the role); every cluster member is authenticated.
     log.info({ event: 'takeover', run: id, from: out.assigner, to: from }, `run ${id} now goes to assigner ${from}`);
     out.moveTo(from);
+    resendHeld(out);
+  }
+
+  /** Sends the run's Assigner what it has not acknowledged: the chunks, and the end if there is one. */
+  function resendHeld(out: HeldOutput): void {
     for (let i = 0; i < out.unacked.length; i += CHUNKS_PER_MESSAGE_MAX) {
-      peers.send(from, { type: 'run_output', from: name, id, chunks: out.unacked.slice(i, i + CHUNKS_PER_MESSAGE_MAX) });
+      peers.send(out.assigner, { type: 'run_output', from: name, id: out.id, chunks: out.unacked.slice(i, i + CHUNKS_PER_MESSAGE_MAX) });
     }
-    if (out.end) peers.send(from, out.end);
+    if (out.end) peers.send(out.assigner, out.end);
   }
 
   /** Ends nobody acknowledged for this long are forgotten: both Assigners of the pair are gone. */
@@ -237,9 +244,12 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
         log.warn({ event: 'unacked', run: id }, `run ${id}: nobody acknowledged its end in ${HELD_END_MS_MAX / 1000} s; forgetting it`);
         out.ackUpTo(Number.MAX_SAFE_INTEGER);
         held.delete(id);
+      } else if (out.end && now - out.endedAtMs > END_RESEND_MS) {
+        // An end not acknowledged by now was lost on the way (a link reset): send it again.
+        resendHeld(out);
       }
     }
-  }, 10_000);
+  }, END_RESEND_MS);
   forgetUnacked.unref();
 
   function dispatch(from: string, msg: WireMessage): void {
@@ -250,7 +260,16 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     const m = msg as RunMessage;
     switch (m.type) {
       case 'offer': {
-        if (held.has(m.run.id)) return; // a resent offer for a run already going here
+        if (held.has(m.run.id)) {
+          // Already going here. From the run's buddy it means the buddy holds the run now (it took
+          // over and offered it again): say yes and send it what was not acknowledged. (An offer
+          // from anyone else is a stale one, e.g. from an Assigner that died after sending it.)
+          if (from === held.get(m.run.id)?.buddy) {
+            peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: true });
+            onTakeover(from, m.run.id);
+          }
+          return;
+        }
         const a = decide(m.run);
         // The answer leaves before the sandbox work starts: the Assigner is waiting on it.
         peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}) });

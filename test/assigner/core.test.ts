@@ -199,8 +199,12 @@ test('output is copied to the buddy and the Worker is acknowledged only once the
   a.onMonitorHeartbeat([worker('w1', 2)], 0);
   const submitted = a.onSubmit('gw', spec('r1'), 0);
   assert.deepEqual(to(submitted, 'w1', 'offer').map((m) => (m as { buddy: string }).buddy), ['b'], 'the offer names the buddy');
-  deliver(a, 'a', b, 'b', submitted);
-  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r1', true, 1));
+  const holdAck = deliver(a, 'a', b, 'b', submitted);
+  const started = a.onOfferReply('w1', 'r1', true, 1);
+  assert.equal(to(started, 'gw', 'run_started').length, 0, 'the Gateway hears of the run only once the buddy holds it');
+  deliver(a, 'a', b, 'b', started);
+  const released = a.onReplica('b', (sends(holdAck)[0] as { msg: Parameters<AssignerCore['onReplica']>[1] }).msg, 1);
+  assert.equal(to(released, 'gw', 'run_started').length, 1, 'released by the buddy\'s acknowledgement of the hold');
   const out = a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0), chunk(1)] }, 2);
   assert.equal(to(out, 'gw', 'run_output').length, 1, 'relayed at once');
   assert.equal(to(out, 'w1', 'run_ack').length, 0, 'not acknowledged before the buddy has it');
