@@ -6,39 +6,28 @@
 //  4. 100 concurrent interactive runs, each echoing a line sent every 100 ms: stdin -> output latency
 //     (on a second cluster: 8 Worker processes taking 13 runs each), vs one such run alone.
 //  5. Worker process memory (RSS and PSS from /proc) idle, and busy during 4.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { startUp as startCluster } from './up.mjs';
 import { findLanguage } from '../dist/src/sandbox/languages.js';
 import { validateLimits } from '../dist/src/sandbox/limits.js';
 import { startRun } from '../dist/src/sandbox/runner.js';
 import { SandboxPool } from '../dist/src/sandbox/sandbox-process.js';
 
 const RUNS = Number(process.env.RUNS ?? 100);
-const CLI = fileURLToPath(new URL('../bin/codearena.js', import.meta.url));
 const PORT = 18_580;
 let url = `http://127.0.0.1:${PORT}`;
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function startUp(args, port = PORT, basePort = 18_470) {
-  url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [CLI, 'up', '--port', String(port), '--base-port', String(basePort), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  // Whatever happens to this script, the cluster it started goes too.
-  process.on('exit', () => child.kill('SIGTERM'));
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', () => reject(new Error('up exited')));
-  });
-  return child;
+  const cluster = await startCluster({ args, port, basePort });
+  url = cluster.url;
+  return cluster;
 }
 let up = await startUp(['--workers', '2']);
-const stopUp = () => new Promise((r) => { if (up.exitCode !== null) return r(); up.once('exit', r); up.kill('SIGTERM'); });
+const stopUp = () => up.stop();
 process.on('uncaughtException', (err) => { console.error(err); process.exit(1); });
 process.on('unhandledRejection', (err) => { console.error(err); process.exit(1); });
 

@@ -9,49 +9,16 @@
 //  3. Gateway takeover: the Gateway process is SIGKILLed; last reply from it -> first reply from the
 //     standby (100 ms Gateway heartbeats; on loopback the standby serves on the next port).
 //  4. The Hydra: a Monitor is SIGKILLed; time until two Assigners serve as Monitors (the cluster view).
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { startUp as startCluster } from './up.mjs';
 
 const TRIALS = Number(process.env.TRIALS ?? 5);
-const CLI = fileURLToPath(new URL('../bin/codearena.js', import.meta.url));
 const PORT = 18_680;
 const url = `http://127.0.0.1:${PORT}`;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function startUp() {
-  const child = spawn(process.execPath, [CLI, 'up', '--workers', '2', '--port', String(PORT), '--base-port', '18620'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CODEARENA_KEEP_LOGS: '1' } });
-  process.on('exit', () => child.kill('SIGTERM'));
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('listening on')) resolve();
-    });
-    child.once('exit', () => reject(new Error('up exited')));
-  });
-  const logDir = /logs in (\S+)/.exec(err)?.[1];
-  return {
-    /** Epoch ms of the first log line (any node) matching pred. */
-    firstLog(pred) {
-      let best = Infinity;
-      for (const f of readdirSync(logDir).filter((x) => x.endsWith('.log'))) {
-        for (const line of readFileSync(path.join(logDir, f), 'utf8').split('\n')) {
-          if (!line.startsWith('{')) continue;
-          const j = JSON.parse(line);
-          if (pred(j) && j.time < best) best = j.time;
-        }
-      }
-      return best;
-    },
-    stop: () => new Promise((r) => { if (child.exitCode !== null) return r(); child.once('exit', () => { rmSync(logDir, { recursive: true, force: true }); r(); }); child.kill('SIGTERM'); }),
-  };
-}
+const startUp = () => startCluster({ args: ['--workers', '2'], port: PORT, basePort: 18_620 });
 const getJson = async (path) => (await fetch(`${url}${path}`)).json();
 
 /** An interactive run printing `n i` every 10 ms for `lines` lines; records when each line arrived. */

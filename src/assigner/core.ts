@@ -303,7 +303,7 @@ export class AssignerCore {
     const out: AssignerAction[] = [];
     for (const [id, run] of this.runs) {
       if (buddy === null) {
-        out.push(...this.release_(run));
+        out.push(...this.releaseDeferred(run));
         run.acked = run.chunks.length - 1;
         if (run.worker && (run.phase === 'running' || run.phase === 'finished')) out.push(this.ackWorker(id, run));
         continue;
@@ -380,7 +380,7 @@ export class AssignerCore {
   private onReplicaAck(from: string, id: string, seq: number, exit: boolean): AssignerAction[] {
     const run = this.runs.get(id);
     if (from !== this.buddy || !run) return [];
-    const released = run.deferred !== null ? this.release_(run) : [];
+    const released = run.deferred !== null ? this.releaseDeferred(run) : [];
     if (!run.worker) return released;
     run.acked = Math.min(Math.max(run.acked, seq), run.chunks.length - 1);
     if (exit && run.phase !== 'finished') return released;
@@ -487,7 +487,12 @@ export class AssignerCore {
     this.finishedLog.push({ map, id, rec });
     this.finishedBytes += rec.bytes;
     this.forget(nowMs);
-    if (this.expireArmed) return [];
+    return this.armExpiry(nowMs);
+  }
+
+  /** One 'expire' timer while anything finished is kept (it fires every quarter of the retain time). */
+  private armExpiry(nowMs: number): AssignerAction[] {
+    if (this.expireArmed || this.finishedLog.length === 0) return [];
     this.expireArmed = true;
     return [{ kind: 'timer', key: 'expire', atMs: nowMs + Math.max(1, Math.floor(this.opts.finishedRetainMs / 4)) }];
   }
@@ -507,9 +512,7 @@ export class AssignerCore {
   private expire(nowMs: number): AssignerAction[] {
     this.expireArmed = false;
     this.forget(nowMs);
-    if (this.finishedLog.length === 0) return [];
-    this.expireArmed = true;
-    return [{ kind: 'timer', key: 'expire', atMs: nowMs + Math.max(1, Math.floor(this.opts.finishedRetainMs / 4)) }];
+    return this.armExpiry(nowMs);
   }
 
   private passOver(id: string, run: HeldRun, nowMs: number): AssignerAction[] {
@@ -589,7 +592,7 @@ export class AssignerCore {
   }
 
   /** The buddy holds the run (or there is no buddy any more): what waited goes to the Gateway. */
-  private release_(run: HeldRun): AssignerAction[] {
+  private releaseDeferred(run: HeldRun): AssignerAction[] {
     const waiting = run.deferred ?? [];
     run.deferred = null;
     return waiting.map((m) => this.send(run.gateway, m));

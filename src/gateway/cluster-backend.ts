@@ -47,6 +47,11 @@ interface InFlight {
   resendAskedMs: number;
 }
 
+/** A run this Gateway starts relaying: nothing received, no input sent yet. */
+function inFlight(assigner: string, sink: RunSink, queued: boolean): InFlight {
+  return { assigner, buddy: null, sink, ack: null, queued, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity };
+}
+
 /** Missing chunks are asked for at most this often per run. */
 const RESEND_ASK_MS = 1_000;
 
@@ -244,7 +249,7 @@ export class ClusterBackend implements RunBackend {
 
   private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
     if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
-    const entry: InFlight = { assigner, buddy: null, sink, ack: null, queued: false, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity };
+    const entry = inFlight(assigner, sink, false);
     this.runs.set(run.id, entry);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -282,7 +287,7 @@ export class ClusterBackend implements RunBackend {
         this.attaching.delete(id);
         // The sink exists before the Assigner's replayed chunks (next on the same link) arrive.
         const sink = adopt({ run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from });
-        this.runs.set(id, { assigner: from, buddy: null, sink, ack: null, queued: msg.phase === 'queued', lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity });
+        this.runs.set(id, inFlight(from, sink, msg.phase === 'queued'));
         resolve(true);
       });
       // All chunks (-1): the Gateway keeps the whole output for GET and later resumes; each client
