@@ -166,17 +166,32 @@ export class AssignerCore {
     return [...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 }), ...this.pump(nowMs)];
   }
 
-  onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number): AssignerAction[] {
+  /**
+   * A Worker's load told directly (a slot came free, or with its answer to an offer): fresher than
+   * the Monitors' copy. A Worker with a free slot may be asked again by runs it refused.
+   */
+  onWorkerLoad(worker: string, load: WorkerLoadView['load'], nowMs: number): AssignerAction[] {
+    const w = this.workers.get(worker);
+    if (!w) return [];
+    w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+    if (load.slotsFree === 0) return [];
+    for (const id of this.queue) this.runs.get(id)?.tried.delete(worker);
+    return this.pump(nowMs);
+  }
+
+  onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number, load?: WorkerLoadView['load']): AssignerAction[] {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
     if (w && w.offersInFlight > 0) w.offersInFlight--;
+    if (w && load) w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
       return accepted && run?.worker !== worker ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];
     }
     if (!accepted) return this.passOver(id, run, nowMs);
     const out = this.startedOn(id, run, worker);
-    if (w) w.load = { ...w.load, slotsFree: Math.max(0, w.load.slotsFree - 1), slotsBusy: w.load.slotsBusy + 1 };
+    // The Worker's own figures already count this run.
+    if (w && !load) w.load = { ...w.load, slotsFree: Math.max(0, w.load.slotsFree - 1), slotsBusy: w.load.slotsBusy + 1 };
     return out;
   }
 

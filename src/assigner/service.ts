@@ -140,7 +140,9 @@ export function startAssigner(ctx: AgentContext): RoleService {
         case 'run_evicted':
           return apply(core.onEvicted(from, msg.id, now));
         case 'offer_reply':
-          return apply(core.onOfferReply(from, msg.id, msg.accepted, now));
+          return apply(core.onOfferReply(from, msg.id, msg.accepted, now, msg.load));
+        case 'worker_load':
+          return apply(core.onWorkerLoad(from, msg.load, now));
         case 'run_claim':
           return apply(core.onClaim(from, msg.id));
         case 'run_attach':

@@ -68,6 +68,16 @@ export function unmeasuredResult(status: RunResultWire['status'], language: stri
   return { status, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language, version: '', ...(message ? { message: message.slice(0, TEXT_MAX) } : {}) };
 }
 
+/** A Worker's load as it tells an Assigner directly (the Monitors' copy is up to a heartbeat old). */
+export const WorkerLoadWireSchema = z.object({
+  psiCpu: z.number().min(0).max(1),
+  psiMemory: z.number().min(0).max(1),
+  psiIo: z.number().min(0).max(1),
+  slotsFree: z.number().int().min(0).max(1024),
+  slotsBusy: z.number().int().min(0).max(1024),
+});
+export type WorkerLoadWire = z.infer<typeof WorkerLoadWireSchema>;
+
 const from = { from: NodeNameSchema };
 /** The buddy Assigner of the run's Assigner: who takes the run over if its Assigner dies. */
 const buddy = { buddy: NodeNameSchema.nullable().optional() };
@@ -110,7 +120,11 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   // the pair; the Worker may forget it. Until then the Worker keeps it to send again.
   z.object({ type: z.literal('run_ack'), ...from, id: RunId, seq: Seq, exit: z.boolean() }),
   // Worker -> Assigner
-  z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional() }),
+  // load: the Worker's slots and pressure counting this answer (a refusal for a full Worker says so).
+  z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional(), load: WorkerLoadWireSchema.optional() }),
+  // Worker -> the Assigners that offered it runs lately: a slot came free. Two Assigners place on
+  // the same Workers; without this the one whose run did not end waits for the next load report.
+  z.object({ type: z.literal('worker_load'), ...from, load: WorkerLoadWireSchema }),
   // Worker -> the offering Assigner's buddy: "I run it", in case the Assigner dies before telling.
   z.object({ type: z.literal('run_claim'), ...from, id: RunId }),
 

@@ -23,6 +23,9 @@ export const UNACKED_BYTES_MAX = 4 * 1024 * 1024;
 const HELD_END_MS_MAX = 10 * 60_000;
 /** A run's end not acknowledged this long is sent again (with what is unacknowledged before it). */
 const END_RESEND_MS = 5_000;
+/** Assigners told when a slot comes free: those that offered a run in the last minute, at most 16. */
+const OFFERERS_MAX = 16;
+const OFFERER_FORGET_MS = 60_000;
 /** How long a run's output waits for acknowledgements before going on without them. */
 const ACK_WAIT_MS_MAX = 30_000;
 
@@ -150,10 +153,25 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
 
   const peers = memberLinks({ config, name, book, log, dispatch: (from, msg) => dispatch(from, msg) });
 
-  const load = () => {
+  const load = (busy = running.size) => {
     const p = psi.read();
-    return { psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: Math.max(0, slots - running.size), slotsBusy: running.size };
+    return { psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: Math.max(0, slots - busy), slotsBusy: busy };
   };
+  // Assigners that offered runs lately hear at once when a slot comes free (bounded; oldest dropped).
+  const offeredBy = new Map<string, number>();
+  function rememberOfferer(assigner: string): void {
+    offeredBy.delete(assigner);
+    offeredBy.set(assigner, nowMs());
+    if (offeredBy.size > OFFERERS_MAX) offeredBy.delete(offeredBy.keys().next().value as string);
+  }
+  function tellSlotFree(): void {
+    const now = nowMs();
+    const l = load();
+    for (const [assigner, at] of offeredBy) {
+      if (now - at > OFFERER_FORGET_MS) offeredBy.delete(assigner);
+      else peers.send(assigner, { type: 'worker_load', from: name, load: l });
+    }
+  }
 
   /** Whether to take an offered run: a free slot, the PC's pressure below the bound, the toolchain. */
   function decide(run: RunSpecWire): { ok: boolean; reason?: string } {
@@ -202,6 +220,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       out.end = evicted ? { type: 'run_evicted', from: name, id: run.id, reason: evicted } : { type: 'run_exit', from: name, id: run.id, result, lastSeq: out.lastSeq };
       out.endedAtMs = nowMs();
       peers.send(out.assigner, out.end);
+      tellSlotFree();
     })();
   }
 
@@ -271,8 +290,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
           return;
         }
         const a = decide(m.run);
+        rememberOfferer(from);
         // The answer leaves before the sandbox work starts: the Assigner is waiting on it.
-        peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}) });
+        peers.send(from, { type: 'offer_reply', from: name, id: m.run.id, accepted: a.ok, ...(a.reason ? { reason: a.reason } : {}), load: load(running.size + (a.ok ? 1 : 0)) });
         if (!a.ok) {
           log.info({ event: 'refused', run: m.run.id, reason: a.reason }, `refused run ${m.run.id}: ${a.reason}`);
           return;

@@ -68,6 +68,22 @@ test('a stale load report does not make the Assigner offer a slot its own run ho
   assert.deepEqual(offers(done), ['w1'], 'the freed slot is offered at once');
 });
 
+test('a Worker\'s own word on its load: a full Worker is not asked again until it says a slot is free, then at once', () => {
+  // Two Assigners place on the same Worker: this one learns of the other's run only from the Worker.
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  const full = { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 0, slotsBusy: 1 };
+  const refused = a.onOfferReply('w1', 'r1', false, 5, full);
+  assert.deepEqual(offers(refused), [], 'the Worker said it is full');
+  assert.deepEqual(offers(a.onMonitorHeartbeat([], 10)), [], 'still full as far as this Assigner knows');
+  assert.deepEqual(offers(a.onWorkerLoad('w1', { ...full, slotsFree: 1, slotsBusy: 0 }, 20)), ['w1'], 'a slot came free: offered at once, not after the retry');
+  assert.deepEqual(offers(a.onWorkerLoad('nobody', { ...full, slotsFree: 4 }, 21)), [], 'a Worker the Monitors never listed is ignored');
+  const accepted = a.onOfferReply('w1', 'r1', true, 25, full);
+  assert.ok(sends(accepted).some((x) => x.msg.type === 'run_started'));
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r2'), 30)), [], 'its reply counted the run it took');
+});
+
 test('a dead Worker\'s batch run starts again elsewhere, at most 3 placements', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1), worker('w3', 1), worker('w4', 1)], 0);
