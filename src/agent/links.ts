@@ -3,7 +3,7 @@ import { listen, type Listener } from '../wire/index.js';
 import type { AddressBook } from './address-book.js';
 import type { Logger } from './log.js';
 import { PeerLinks } from './peers.js';
-import { WireMessageSchema, type WireMessage } from './wire-messages.js';
+import { WireMessageForm, type WireMessage } from './wire-messages.js';
 
 /** Handles one message; a returned promise holds back that link's next message (back-pressure). */
 export type Dispatch = (from: string, msg: WireMessage) => void | Promise<void>;
@@ -21,7 +21,7 @@ export function memberLinks(o: LinkOptions): PeerLinks<WireMessage> {
   return new PeerLinks<WireMessage>({
     name: o.name,
     secret: o.config.cluster.secret as string,
-    schema: WireMessageSchema,
+    schema: WireMessageForm,
     logger: o.log,
     resolve: (p) => o.book.resolve(p),
     onMessage: (from, msg) => void o.dispatch(from, msg),
@@ -35,7 +35,7 @@ export function listenForMembers(o: LinkOptions & { host: string; port: number }
     port: o.port,
     secret: o.config.cluster.secret as string,
     name: o.name,
-    schema: WireMessageSchema,
+    schema: WireMessageForm,
     logger: o.log,
     acceptPeer: (p) => o.book.has(p),
     onConnection: (conn) =>

@@ -1,4 +1,4 @@
-import { connect, type Connection, type WireLogger } from '../wire/index.js';
+import { connect, type Connection, type MessageSchema, type WireLogger } from '../wire/index.js';
 import type { z } from 'zod';
 
 /** Where a peer listens. */
@@ -31,7 +31,7 @@ interface Link<T> {
 export interface PeerLinksOptions<T> {
   name: string;
   secret: string;
-  schema: z.ZodType<T>;
+  schema: MessageSchema<T>;
   logger: WireLogger;
   resolve: (peer: string) => Endpoint | null;
   /** Messages a peer sends back on a link this node opened. */
@@ -105,7 +105,7 @@ export class PeerLinks<T> {
       return;
     }
     link.connecting = true;
-    connect({ host: ep.host, port: ep.port, secret: this.opts.secret, name: this.opts.name, schema: this.opts.schema, logger: this.opts.logger, expectedPeerName: to })
+    connect<T>({ host: ep.host, port: ep.port, secret: this.opts.secret, name: this.opts.name, schema: this.opts.schema, logger: this.opts.logger, expectedPeerName: to })
       .then((conn) => {
         link.connecting = false;
         if (this.closed) return conn.close();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
-import { RunMessageSchema, type RunMessage } from '../runs/messages.js';
+import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../runs/messages.js';
+import type { WireForm } from '../wire/index.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayFailoverMessageSchema, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 
@@ -16,6 +17,24 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
   ...GatewayFailoverMessageSchema.options,
 ]);
 export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage;
+
+/** The same union as it travels: run output with its chunks packed (see runs/messages.ts). */
+const WireFormSchema = z.discriminatedUnion('type', [
+  ...ClusterMessageSchema.options,
+  ...RunWireSchema.options,
+  ...AgentMessageSchema.options,
+  ...GatewayFailoverMessageSchema.options,
+]);
+
+/** What node agents' links check and encode messages with. */
+export const WireMessageForm: WireForm<WireMessage> = {
+  schema: WireFormSchema,
+  toWire: (msg) => (isRunMessage(msg) ? runMessageToWire(msg) : msg),
+  fromWire: (wire) => {
+    const msg = wire as z.infer<typeof WireFormSchema>;
+    return RUN_TYPES.has(msg.type) ? runMessageFromWire(msg as z.infer<typeof RunWireSchema>) : (msg as WireMessage);
+  },
+};
 
 const CLUSTER_TYPES = new Set<string>(ClusterMessageSchema.options.map((o) => o.shape.type.value));
 const RUN_TYPES = new Set<string>(RunMessageSchema.options.map((o) => o.shape.type.value));

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodeArenaError } from '../common/errors.js';
-import { stopChildren } from '../common/processes.js';
+import { childNodeFlags, stopChildren } from '../common/processes.js';
 import { loadConfig, randomSecret } from '../config/index.js';
 import { accountingDir, removeAccountingGroups } from '../worker/accounting.js';
 
@@ -92,7 +92,7 @@ export async function upCommand(opts: UpOptions): Promise<number> {
   const children: ChildProcess[] = [];
   for (const [name] of NODES) {
     const log = openSync(path.join(dir, `${name}.log`), 'a');
-    children.push(spawn(process.execPath, [CLI, 'node', '--config', file, '--name', name, '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', log, log] }));
+    children.push(spawn(process.execPath, [...childNodeFlags(), CLI, 'node', '--config', file, '--name', name, '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', log, log] }));
   }
   let stopping = false;
   const stopAll = async () => {

@@ -14,3 +14,12 @@ export function stopChildren(children: Iterable<ChildProcess>, graceMs: number):
     ),
   ).then(() => undefined);
 }
+
+/**
+ * Node flags for the node agents and Worker processes a cluster starts, from CODEARENA_NODE_FLAGS
+ * (space-separated; e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile every process, which
+ * NODE_OPTIONS does not allow).
+ */
+export function childNodeFlags(): string[] {
+  return (process.env.CODEARENA_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+}

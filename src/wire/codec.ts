@@ -48,14 +48,34 @@ export interface CodecOptions {
   payloadBytesMax?: number;
 }
 
-export function createCodec<T>(schema: z.ZodType<T>, options: CodecOptions = {}): Codec<T> {
+/**
+ * Messages whose form on the wire differs from their form in memory (run output: many 1500-byte
+ * chunks travel as one buffer and their sizes). The schema checks the wire form; fromWire gets
+ * only what passed it.
+ */
+export interface WireForm<T> {
+  schema: z.ZodType<unknown>;
+  toWire(msg: T): unknown;
+  fromWire(wire: unknown): T;
+}
+
+/** What a codec checks messages with: a schema of the messages as they are, or a wire form. */
+export type MessageSchema<T> = z.ZodType<T> | WireForm<T>;
+
+function formOf<T>(schema: MessageSchema<T>): WireForm<T> {
+  if ('toWire' in schema) return schema;
+  return { schema, toWire: (msg) => msg, fromWire: (wire) => wire as T };
+}
+
+export function createCodec<T>(schema: MessageSchema<T>, options: CodecOptions = {}): Codec<T> {
+  const form = formOf(schema);
   const payloadBytesMax = options.payloadBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
   assertFrameBound(payloadBytesMax);
   let sentSeq = SEQ_FIRST - 1;
   let receivedSeq = SEQ_FIRST - 1;
   return {
     encode(msg: T): Buffer {
-      const parsed = validateMessage(schema, msg, 'outgoing');
+      const parsed = validateMessage(form.schema, form.toWire(msg), 'outgoing');
       assert.ok(sentSeq < Number.MAX_SAFE_INTEGER, 'seq exhausted'); // 285 years at 1M frames/s
       const payload = packEnvelope({ v: PROTOCOL_VERSION, seq: sentSeq + 1, msg: parsed });
       // Checked before the seq is spent: a refused message must not leave a gap the peer sees.
@@ -67,7 +87,7 @@ export function createCodec<T>(schema: z.ZodType<T>, options: CodecOptions = {})
       const envelope = unpackEnvelope(payload);
       checkSequence(envelope.seq, receivedSeq);
       receivedSeq = envelope.seq;
-      return validateMessage(schema, envelope.msg, 'incoming');
+      return form.fromWire(validateMessage(form.schema, envelope.msg, 'incoming'));
     },
   };
 }

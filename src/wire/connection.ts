@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { TLSSocket } from 'node:tls';
-import type { z } from 'zod';
-import { createCodec, type Codec } from './codec.js';
+import { createCodec, type Codec, type MessageSchema } from './codec.js';
 import { isWireError, WireError } from './errors.js';
 import { assertFrameBound, encodeFrame, FRAME_BYTES_MAX_DEFAULT, FRAME_HEADER_BYTES, FrameDecoder } from './frame.js';
 
@@ -53,7 +52,7 @@ export interface WireLogger {
 export interface ConnectionOptions<T> {
   socket: TLSSocket;
   peerName: string;
-  schema: z.ZodType<T>;
+  schema: MessageSchema<T>;
   limits: WireLimits;
   logger: WireLogger;
 }

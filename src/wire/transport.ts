@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import type { z } from 'zod';
+import type { MessageSchema } from './codec.js';
 import { Connection, resolveLimits, type WireLimits, type WireLogger } from './connection.js';
 import { WireError } from './errors.js';
 import { derivePsk, isPeerName, PSK_CIPHERS, PSK_TLS_VERSION } from './psk.js';
@@ -20,7 +20,7 @@ export interface ListenOptions<T> {
   secret: string;
   /** This node's name, sent as the PSK identity hint so clients know whom they reached. */
   name: string;
-  schema: z.ZodType<T>;
+  schema: MessageSchema<T>;
   logger: WireLogger;
   onConnection: (connection: Connection<T>) => void;
   /** Told of every peer refused before a connection existed (wrong secret, not TLS, timeout). */
@@ -43,7 +43,7 @@ export interface ConnectOptions<T> {
   secret: string;
   /** This node's name, sent as the PSK identity. */
   name: string;
-  schema: z.ZodType<T>;
+  schema: MessageSchema<T>;
   logger: WireLogger;
   /** Refuse the server unless it names itself so: catches a wrong address in the config. */
   expectedPeerName?: string;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { workersPerHost } from '../config/index.js';
 import type { AgentContext, RoleService } from '../agent/agent.js';
-import { stopChildren } from '../common/processes.js';
+import { childNodeFlags, stopChildren } from '../common/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/codearena.js', import.meta.url));
 /** A Worker that keeps dying is restarted at most this often. */
@@ -22,7 +22,7 @@ export function startWorkerHost(ctx: AgentContext & { configPath: string; stateD
   const launch = (i: number) => {
     if (stopping) return;
     const startedAt = Date.now();
-    const child = spawn(process.execPath, [CLI, 'worker-proc', '--config', ctx.configPath, '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
+    const child = spawn(process.execPath, [...childNodeFlags(), CLI, 'worker-proc', '--config', ctx.configPath, '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
       // stdin is a pipe nobody writes: it closes when this host dies, however it dies, and the
       // Worker process then stops too (no orphan Worker outlives its host).
       stdio: ['pipe', 'inherit', 'inherit'],
