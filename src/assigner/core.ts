@@ -163,7 +163,8 @@ export class AssignerCore {
     const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
     this.runs.set(spec.id, run);
     this.queue.push(spec.id);
-    return [...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 }), ...this.pump(nowMs)];
+    // The offer first: it is on the run's path; the copy goes to the buddy right behind it.
+    return [...this.pump(nowMs), ...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id: spec.id, gateway, run: spec, attempts: 0 })];
   }
 
   /**

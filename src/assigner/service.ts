@@ -57,7 +57,15 @@ export function startAssigner(ctx: AgentContext): RoleService {
         if (a.msg.type === 'run_ack' || a.msg.type === 'replica_ack') {
           const key = `${a.to}|${a.msg.type}|${a.msg.id}`;
           const prev = acks.get(key)?.msg as { exit: boolean } | undefined;
-          acks.set(key, { to: a.to, msg: prev?.exit ? { ...a.msg, exit: true } : a.msg });
+          const msg = prev?.exit ? { ...a.msg, exit: true } : a.msg;
+          if (msg.exit || msg.seq < 0) {
+            // A run's hold (the Gateway hears of the run only after it) or its end: at once. Acks
+            // are cumulative, so this one covers any still waiting.
+            acks.delete(key);
+            ctx.peers.send(a.to, msg);
+            continue;
+          }
+          acks.set(key, { to: a.to, msg });
           ackTimer ??= setTimeout(flushAcks, ACK_COALESCE_MS);
           continue;
         }

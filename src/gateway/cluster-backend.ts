@@ -227,13 +227,25 @@ export class ClusterBackend implements RunBackend {
 
   /** The least-loaded Assigner by a Monitor's answer: the last one if it is fresh, else a new one. */
   private async pickAssigner(fresh: boolean): Promise<string | null> {
-    const asking = this.askAssigner().then((a) => {
+    const last = this.lastAnswer;
+    if (!fresh && last && Date.now() - last.atMs < ASSIGNER_ANSWER_TTL_MS) {
+      // Asked again for the next run, after this one's submit has left (off its path), once at a time.
+      if (!this.refreshing) {
+        this.refreshing = true;
+        setImmediate(() => void this.askAndKeep().finally(() => (this.refreshing = false)));
+      }
+      return last.assigner;
+    }
+    return this.askAndKeep();
+  }
+
+  private refreshing = false;
+
+  private askAndKeep(): Promise<string | null> {
+    return this.askAssigner().then((a) => {
       if (a) this.lastAnswer = { assigner: a, atMs: Date.now() };
       return a;
     });
-    const last = this.lastAnswer;
-    if (!fresh && last && Date.now() - last.atMs < ASSIGNER_ANSWER_TTL_MS) return last.assigner;
-    return asking;
   }
 
   async start(run: AcceptedRun, sink: RunSink): Promise<void> {
