@@ -85,6 +85,11 @@ interface HeldRun extends RunRecord {
 
 /** Gateway messages held for one run until its buddy copy is acknowledged (~1 round trip). */
 const DEFERRED_MAX = 4096;
+/**
+ * A Worker's own report of its load outranks the Monitors' copy this long: theirs is up to a
+ * heartbeat (and a poll) old and would show a slot busy that was freed since.
+ */
+const DIRECT_LOAD_FRESH_MS = 1_000;
 
 /** A gap in a Worker's output is asked to be sent again at most this often. */
 const RESEND_ASK_MS = 1_000;
@@ -94,6 +99,8 @@ export const ATTEMPTS_MAX = 3;
 
 interface WorkerState extends WorkerLoadView {
   heardMs: number;
+  /** When the Worker last told its load itself (worker_load, offer_reply). */
+  toldMs: number;
   offersInFlight: number;
 }
 
@@ -148,7 +155,10 @@ export class AssignerCore {
     for (const w of workers) {
       const prev = this.workers.get(w.name);
       if (prev && w.incarnation < prev.incarnation) continue; // news of an older life
-      this.workers.set(w.name, { ...w, heardMs: nowMs, offersInFlight: prev && prev.incarnation === w.incarnation ? prev.offersInFlight : 0 });
+      const sameLife = prev !== undefined && prev.incarnation === w.incarnation;
+      // The Worker's own word, if recent, is newer than the Monitors' copy (up to a heartbeat old).
+      const load = sameLife && nowMs - prev.toldMs < DIRECT_LOAD_FRESH_MS ? prev.load : w.load;
+      this.workers.set(w.name, { ...w, load, heardMs: nowMs, toldMs: sameLife ? prev.toldMs : -Infinity, offersInFlight: sameLife ? prev.offersInFlight : 0 });
       // A higher incarnation is a restarted Worker: what ran in its previous life is gone.
       if (prev && w.incarnation > prev.incarnation) out.push(...this.loseRuns(w.name, nowMs));
     }
@@ -175,6 +185,7 @@ export class AssignerCore {
     const w = this.workers.get(worker);
     if (!w) return [];
     w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+    w.toldMs = nowMs;
     if (load.slotsFree === 0) return [];
     for (const id of this.queue) this.runs.get(id)?.tried.delete(worker);
     return this.pump(nowMs);
@@ -184,7 +195,10 @@ export class AssignerCore {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
     if (w && w.offersInFlight > 0) w.offersInFlight--;
-    if (w && load) w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+    if (w && load) {
+      w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+      w.toldMs = nowMs;
+    }
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
       return accepted && run?.worker !== worker ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];

@@ -77,11 +77,18 @@ test('a Worker\'s own word on its load: a full Worker is not asked again until i
   const refused = a.onOfferReply('w1', 'r1', false, 5, full);
   assert.deepEqual(offers(refused), [], 'the Worker said it is full');
   assert.deepEqual(offers(a.onMonitorHeartbeat([], 10)), [], 'still full as far as this Assigner knows');
+  assert.deepEqual(offers(a.onMonitorHeartbeat([worker('w1', 1)], 12)), [], 'the Monitors\' older copy does not override the Worker\'s word');
   assert.deepEqual(offers(a.onWorkerLoad('w1', { ...full, slotsFree: 1, slotsBusy: 0 }, 20)), ['w1'], 'a slot came free: offered at once, not after the retry');
   assert.deepEqual(offers(a.onWorkerLoad('nobody', { ...full, slotsFree: 4 }, 21)), [], 'a Worker the Monitors never listed is ignored');
   const accepted = a.onOfferReply('w1', 'r1', true, 25, full);
   assert.ok(sends(accepted).some((x) => x.msg.type === 'run_started'));
   assert.deepEqual(offers(a.onSubmit('gw', spec('r2'), 30)), [], 'its reply counted the run it took');
+  assert.deepEqual(offers(a.onMonitorHeartbeat([worker('w1', 1)], 40)), [], 'the run counts against the Monitors\' copy too');
+  assert.deepEqual(offers(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 50)), ['w1'], 'its own run ended: the slot is free');
+  a.onOfferReply('w1', 'r2', true, 60, full);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r3'), 70)), []);
+  assert.deepEqual(offers(a.onMonitorHeartbeat([worker('w1', 2, 0)], 500)), [], 'within a second the Worker\'s word stands');
+  assert.deepEqual(offers(a.onMonitorHeartbeat([worker('w1', 2, 0)], 2000)), ['w1'], 'a second later the Monitors\' copy counts again');
 });
 
 test('a dead Worker\'s batch run starts again elsewhere, at most 3 placements', () => {
