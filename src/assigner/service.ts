@@ -12,7 +12,7 @@ const WORKER_SILENT_LOST_MS = 10_000;
 /** How long an Assigner leaving its role waits for another Assigner to hand its runs to. */
 const HANDOFF_WAIT_MS = 120_000;
 /** Acknowledgements (cumulative) wait this long to be merged with the next ones. */
-const ACK_COALESCE_MS = 5;
+const ACK_COALESCE_MS = 20;
 /** A finished run's output stays with its pair this long: a client resuming through a new Gateway finds it. */
 const FINISHED_RETAIN_MS = 5 * 60_000;
 /** …and at most this many bytes of finished output per Assigner (own runs and the buddy's copies). */
