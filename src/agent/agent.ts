@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { isClusterMessage, isGatewayFailoverMessage, type WireMessage } from './wire-messages.js';
 import { startGatewayFailover, type GatewayFailoverHandle } from '../gateway/failover-service.js';
 import type { CommandRunner } from '../gateway/vip.js';
+import { isGatewayBound } from '../gateway/bound.js';
 import type { RunMessage } from '../runs/messages.js';
 
 /** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
@@ -56,7 +57,6 @@ export interface AgentOptions {
 }
 
 /** Messages for a Gateway: its API's, wherever this node serves it. */
-const GATEWAY_BOUND = new Set<string>(['least_loaded_assigner_reply', 'table_reply', 'run_queued', 'run_started', 'run_output', 'run_exit', 'run_refused', 'run_restart', 'run_attached', 'run_takeover']);
 
 export interface AgentHandle {
   name: string;
@@ -140,7 +140,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
     // What a Gateway receives goes to the Gateway API where this node serves it (or holds it warm).
     const gatewayApi = failover?.api();
-    if (gatewayApi && GATEWAY_BOUND.has(msg.type)) return gatewayApi.backend.handle(from, msg as Parameters<typeof gatewayApi.backend.handle>[1]);
+    if (gatewayApi && isGatewayBound(msg)) return gatewayApi.backend.handle(from, msg);
     // The Monitors' answers to the Gateway are for its service, not its cluster core.
     if (msg.type === 'least_loaded_assigner_reply') return service?.handle(from, msg);
     if (isClusterMessage(msg)) return driver.receive(from, msg);

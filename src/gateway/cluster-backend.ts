@@ -6,9 +6,11 @@ import { leastLoadedAssigner } from '../cluster/placement-query.js';
 import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
+import type { GatewayBoundMessage } from './bound.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
+
 const ASK_MONITOR_TIMEOUT_MS = 500;
 /**
  * A Monitor's answer stays good this long: each run asks again, but a run that comes within this
@@ -97,7 +99,7 @@ export class ClusterBackend implements RunBackend {
   }
 
   /** Messages for the Gateway: Monitors' answers and the runs' streams from Assigners. */
-  handle(from: string, msg: RunMessage | AgentMessage | ClusterMessage): void {
+  handle(from: string, msg: GatewayBoundMessage): void {
     switch (msg.type) {
       case 'table_reply':
         this.table = { rows: msg.rows, leader: msg.leader, term: msg.term, atMs: Date.now() };
@@ -119,8 +121,10 @@ export class ClusterBackend implements RunBackend {
         return this.onRunMessage(from, msg);
       case 'run_takeover':
         return this.onTakeover(from, msg.id);
-      default:
-        this.ctx.log.debug({ type: msg.type, from }, 'gateway ignored a message');
+      default: {
+        const never: never = msg;
+        return never;
+      }
     }
   }
 

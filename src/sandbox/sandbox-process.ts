@@ -301,6 +301,37 @@ export class SandboxProcess {
 
 let nextId = 0;
 
+/**
+ * Kills sandboxes left behind by a Worker that was killed while one was starting. bwrap's outer
+ * process dies with its parent, but a child it had already cloned into the new namespaces, still
+ * waiting for its user-ID map, is orphaned there for good. Such a process is a bwrap whose command
+ * is ca-init and whose parent is gone (ppid 1); a sandbox in use always has its outer bwrap as parent.
+ * Returns the PIDs it killed. `procDir` is for tests.
+ */
+export function killOrphanSandboxes(procDir = '/proc'): number[] {
+  const killed: number[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync(procDir).filter((d) => /^\d+$/.test(d));
+  } catch {
+    return killed;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(path.join(procDir, pid, 'stat'), 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== 1) continue;
+      const argv = readFileSync(path.join(procDir, pid, 'cmdline'), 'utf8').split('\0');
+      if (path.basename(argv[0] ?? '') !== 'bwrap' || argv[argv.length - 2] !== '/.ca-init') continue;
+      process.kill(Number(pid), 'SIGKILL');
+      killed.push(Number(pid));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return killed;
+}
+
 /** Keeps a few sandboxes started ahead so a run does not wait for bwrap's namespace set-up. */
 export class SandboxPool {
   private readonly idle: SandboxProcess[] = [];

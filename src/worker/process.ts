@@ -12,7 +12,7 @@ import { loadConfig } from '../config/index.js';
 import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
-import { SandboxPool } from '../sandbox/sandbox-process.js';
+import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
 import { joinAccountingGroup } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
@@ -142,6 +142,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   });
   // One spare beyond the slots: a run arriving right after another ended finds a sandbox ready
   // while the pool refills in the background.
+  const orphans = killOrphanSandboxes();
+  if (orphans.length > 0) log.warn({ event: 'orphans', pids: orphans }, `killed ${orphans.length} sandbox(es) a killed Worker left half-started`);
   const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots + 1 });
   pool.refill();
   // Runs whose program is going (they hold a slot) …

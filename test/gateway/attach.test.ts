@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { AgentContext } from '../../src/agent/agent.js';
+import { isGatewayBound } from '../../src/gateway/bound.js';
 import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
 import { resumeToken } from '../../src/gateway/run-store.js';
 import { buildGateway } from '../../src/gateway/server.js';
@@ -66,6 +67,7 @@ function spec(id: string): RunSpecWire {
 /** The fake Assigner speaks: every message checked against the wire schema first. */
 function fromAssigner(name: string, msg: RunMessage): void {
   const parsed = RunMessageSchema.parse(msg);
+  assert.ok(isGatewayBound(parsed), `${parsed.type} is not for a Gateway`);
   backend.handle(name, parsed);
 }
 
