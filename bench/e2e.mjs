@@ -6,7 +6,7 @@
 //  4. 100 concurrent interactive runs, each echoing a line sent every 100 ms: stdin -> output latency
 //     (on a second cluster: 8 Worker processes taking 13 runs each), vs one such run alone.
 //  5. Worker process memory (RSS and PSS from /proc) idle, and busy during 4.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startUp as startCluster } from './up.mjs';
@@ -185,3 +185,10 @@ console.log(`   ${String(SESSIONS).padStart(3)} sessions at once                
 const mem = (m) => `RSS ${m.rss.toFixed(1)} / PSS ${m.pss.toFixed(1)} / USS ${m.uss.toFixed(1)}`;
 console.log(`5. Worker process memory, MB (largest of ${pids.length} Workers): idle ${mem(idle)}; busy (${Math.ceil(SESSIONS / HOSTS)} runs each) ${mem(busy)}`);
 await stopUp();
+// The floor under any Worker process: this Node, idle, with one idle worker_threads thread (the
+// heartbeat thread the design asks for) and nothing else loaded.
+const floorChild = spawn(process.execPath, ['-e', "new (require('node:worker_threads').Worker)('setInterval(() => {}, 1000)', { eval: true }); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 2000));
+const floor = memoryOf([floorChild.pid]);
+floorChild.kill();
+console.log(`   floor: a bare Node ${process.versions.node} process with one idle worker thread: ${mem(floor)}`);
