@@ -68,7 +68,7 @@ describe('virtual IP through the node agents (fake ip/arping)', () => {
   test('the Gateway takes the address and announces it; the standby without CAP_NET_ADMIN says so once and serves on its own address; the old Gateway drops it', async () => {
     await gw.waitFor((l) => l.event === 'vip', 20_000);
     assert.deepEqual(commands(log('gw')), ['ip -o -4 addr show', `ip addr add ${VIP}/8 dev lo`, `arping -U -c 2 -I lo ${VIP}`]);
-    assert.equal(await healthy(gwPort), true);
+    await until(() => healthy(gwPort), 10_000, 'the Gateway API to answer');
     const mon1 = monitors[0] as AgentProcess;
     await mon1.waitFor((l) => l.event === 'gateway_standby' && l.acting === true, 20_000);
     await new Promise((r) => setTimeout(r, 500)); // the standby hears the Gateway for a while
@@ -87,7 +87,7 @@ describe('virtual IP through the node agents (fake ip/arping)', () => {
     await gw.waitFor((l) => l.event === 'gateway_stepped_down', 5_000);
     await until(() => commands(log('gw')).includes(`ip addr del ${VIP}/8 dev lo`), 5_000, 'the old Gateway to drop the address');
     await until(async () => !(await healthy(gwPort)), 5_000, 'the old Gateway to close its port');
-    assert.equal(await healthy(standbyPort), true);
+    await until(() => healthy(standbyPort), 5_000, "the standby to keep serving");
     assert.deepEqual(commands(log('mon-2')), [], 'the other Monitor never touched the address');
   });
 });

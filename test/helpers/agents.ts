@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI } from './cli.js';
+import { claimPortRange } from './ports.js';
 
 export interface LogLine {
   time: number;
@@ -71,7 +72,7 @@ export class AgentProcess {
 /** A loopback lab config (the local cluster layout) on ports nobody else in this run uses. */
 export function writeLocalConfig(opts: { workers?: number; secret?: string; gateway?: Record<string, unknown>; empties?: number } = {}): { file: string; dir: string; basePort: number } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-lab-'));
-  const basePort = 20_000 + Math.floor(Math.random() * 200) * 100 + (process.pid % 50);
+  const basePort = claimPortRange();
   const secret = opts.secret ?? 'test-secret-0123456789abcdefghijklmnop';
   const names = ['gw', 'mon-1', 'mon-2', 'asg-1', 'asg-2', 'wrk-1', 'empty-1'];
   const roles = ['gateway', 'monitor', 'monitor', 'assigner', 'assigner', 'worker', 'empty'];

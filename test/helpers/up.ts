@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI } from './cli.js';
+import { claimPortRange } from './ports.js';
 
 /** A `codearena up` cluster started by a test, on ports of its own. */
 export class UpCluster {
@@ -27,11 +28,11 @@ export class UpCluster {
   }
 
   /**
-   * Ports from a random slot of 200 below 32768, so they never meet the kernel's ephemeral ports
-   * (outgoing connections) — a slot another test holds makes ready() try another one.
+   * Ports from a range of 200 this test process claims (helpers/ports.ts); should `up` still find
+   * one in use (by something outside the tests), ready() tries another range.
    */
   private start(): void {
-    const slot = Math.floor(Math.random() * 58) * 200 + 20_800;
+    const slot = claimPortRange();
     this.out = '';
     this.err = '';
     this.child = spawn(process.execPath, [CLI, 'up', '--port', String(slot + 150), '--base-port', String(slot), ...this.args], {
