@@ -45,13 +45,14 @@ export async function getJson(gateways: string[], path: string, headers: Record<
  * (e.g. refuse a token) in the same packet that completes the handshake.
  */
 export class StreamConnection {
-  private readonly queue: string[] = [];
+  /** JSON text messages as strings, binary output frames as Buffers. */
+  private readonly queue: Array<string | Buffer> = [];
   private closed = false;
   private wake: (() => void) | null = null;
 
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (d: Buffer) => {
-      this.queue.push(d.toString('utf8'));
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      this.queue.push(isBinary ? d : d.toString('utf8'));
       this.poke();
     });
     ws.on('close', () => {
@@ -68,12 +69,12 @@ export class StreamConnection {
   }
 
   /** The next message, or null once the connection has closed and the queue is empty. */
-  async next(): Promise<string | null> {
+  async next(): Promise<string | Buffer | null> {
     while (this.queue.length === 0) {
       if (this.closed) return null;
       await new Promise<void>((r) => (this.wake = r));
     }
-    return this.queue.shift() as string;
+    return this.queue.shift() as string | Buffer;
   }
 
   send(msg: unknown): void {

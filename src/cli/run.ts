@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { CodeArenaError } from '../common/errors.js';
 import type { RunView, ServerMessage } from '../gateway/api-types.js';
+import { decodeOutputFrame } from '../gateway/output-frame.js';
 import { findLanguage, languageForFile } from '../sandbox/languages.js';
 import { SOURCE_BYTES_MAX } from '../sandbox/limits.js';
 import { authHeaders, gatewayList, openStream, type StreamConnection } from './client.js';
@@ -67,6 +68,12 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   }
   process.once('SIGINT', () => send({ type: 'kill' }));
 
+  const onOutput = (stream: 'stdout' | 'stderr' | 'compile', seq: number, data: Buffer): void => {
+    if (seq <= lastSeq) return;
+    lastSeq = seq;
+    if (opts.json) out[stream].push(data);
+    else (stream === 'stdout' ? process.stdout : process.stderr).write(data);
+  };
   const onMessage = (msg: ServerMessage): void => {
     switch (msg.type) {
       case 'accepted':
@@ -87,14 +94,8 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
         out.compile = [];
         if (!opts.json) process.stderr.write(`\ncodearena: the machine running the program was lost; running it again (attempt ${msg.attempt})\n`);
         return;
-      case 'output': {
-        if (msg.seq <= lastSeq) return;
-        lastSeq = msg.seq;
-        const data = Buffer.from(msg.data, 'base64');
-        if (opts.json) out[msg.stream].push(data);
-        else (msg.stream === 'stdout' ? process.stdout : process.stderr).write(data);
-        return;
-      }
+      case 'output':
+        return onOutput(msg.stream, msg.seq, Buffer.from(msg.data, 'base64'));
       case 'exit':
         result = msg.result;
         return;
@@ -110,12 +111,19 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   const deadline = () => Date.now() + RESUME_FOR_MS;
   let resumeUntil = deadline();
   for (;;) {
-    if (!runId) send({ type: 'start', language: language.id, source, interactive, ...(stdin !== undefined ? { stdin } : {}) });
-    else send({ type: 'resume', id: runId, resume_token: token, last_seq: lastSeq });
+    // Output comes as binary frames: no base64 to decode, however much the program prints.
+    if (!runId) send({ type: 'start', language: language.id, source, interactive, binary_output: true, ...(stdin !== undefined ? { stdin } : {}) });
+    else send({ type: 'resume', id: runId, resume_token: token, last_seq: lastSeq, binary_output: true });
     while (!result) {
       const raw = await conn.next();
       if (raw === null) break;
-      onMessage(JSON.parse(raw) as ServerMessage);
+      if (typeof raw === 'string') {
+        onMessage(JSON.parse(raw) as ServerMessage);
+        continue;
+      }
+      const frame = decodeOutputFrame(raw);
+      if (!frame) throw new CodeArenaError('BAD_INPUT', 'the gateway sent a malformed output frame', 'run the same CodeArena version on the gateway and here');
+      onOutput(frame.stream, frame.seq, frame.data);
     }
     if (result) break;
     if (!runId || Date.now() > resumeUntil) {

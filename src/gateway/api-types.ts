@@ -40,8 +40,11 @@ const ONE_SOURCE = { message: 'give exactly one of "source" or "files"' };
 export const RunSpecSchema = z.strictObject(RunSpecFields).refine(oneSource, ONE_SOURCE);
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
+/** WebSocket only: output as binary frames (see encodeOutputFrame) instead of base64 in JSON. */
+const binaryOutput = { binary_output: z.boolean().optional() };
+
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ ...RunSpecFields, type: z.literal('start') }),
+  z.strictObject({ ...RunSpecFields, ...binaryOutput, type: z.literal('start') }),
   z.strictObject({ type: z.literal('stdin'), data: z.string().max(STDIN_MESSAGE_BYTES_MAX) }),
   z.strictObject({ type: z.literal('eof') }),
   z.strictObject({ type: z.literal('kill') }),
@@ -51,6 +54,7 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
     resume_token: z.string().max(128),
     /** The last sequence number the client has; -1 when it has none. */
     last_seq: z.number().int().min(-1),
+    ...binaryOutput,
   }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;

@@ -10,6 +10,7 @@ import { findLanguage } from '../sandbox/languages.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, validateLimits, type Limits } from '../sandbox/limits.js';
 import { checkFiles } from '../sandbox/runner.js';
 import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
+import { encodeOutputFrame } from './output-frame.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
@@ -50,8 +51,10 @@ export const WS_OUTPUT_MESSAGE_BYTES_MAX = 64 * 1024;
 class OutputCoalescer {
   private pending: { stream: 'stdout' | 'stderr' | 'compile'; firstSeq: number; seq: number; parts: Buffer[]; bytes: number } | null = null;
   private scheduled = false;
+  /** The client asked for output as binary frames. */
+  binary = false;
 
-  constructor(private readonly send: (m: ServerMessage) => void) {}
+  constructor(private readonly send: (m: ServerMessage | Buffer) => void) {}
 
   push(e: RunEvent): void {
     if (e.type !== 'output') {
@@ -81,7 +84,8 @@ class OutputCoalescer {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    this.send({ type: 'output', stream: p.stream, seq: p.seq, first_seq: p.firstSeq, data: Buffer.concat(p.parts).toString('base64') });
+    if (this.binary) this.send(encodeOutputFrame({ stream: p.stream, firstSeq: p.firstSeq, seq: p.seq }, p.parts));
+    else this.send({ type: 'output', stream: p.stream, seq: p.seq, first_seq: p.firstSeq, data: Buffer.concat(p.parts).toString('base64') });
   }
 }
 
@@ -303,14 +307,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     });
   });
 
-  function sendTo(socket: WebSocket, msg: ServerMessage): void {
+  function sendTo(socket: WebSocket, msg: ServerMessage | Buffer): void {
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > WS_BUFFERED_BYTES_MAX) {
       // A client that does not read must not make the Gateway hold its output twice; it can resume.
       socket.close(4408, 'client too slow; resume with your token');
       return;
     }
-    socket.send(serverMessageJson(msg));
+    if (Buffer.isBuffer(msg)) socket.send(msg, { binary: true });
+    else socket.send(serverMessageJson(msg));
   }
 
   function streamSession(socket: WebSocket, who: AuthToken): void {
@@ -335,8 +340,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
         switch (m.type) {
           case 'start': {
             if (rec) throw new ApiError(400, 'ALREADY_STARTED', 'this connection already has a run; open another');
-            const { type: _t, ...spec } = m;
+            const { type: _t, binary_output: binary, ...spec } = m;
             const r = await accept(spec, who, true);
+            out.binary = binary === true;
             sendTo(socket, { type: 'accepted', id: r.id, resume_token: r.token });
             attach(r, -1);
             return;
@@ -345,6 +351,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
             const r = store.get(m.id) ?? (await adopt(m.id, m.resume_token));
             if (!r || !tokenMatches(store.key, r.id, m.resume_token)) throw new ApiError(404, 'NOT_FOUND', 'no run with that id and resume token');
             unsubscribe();
+            out.binary = m.binary_output === true;
             attach(r, m.last_seq);
             return;
           }

@@ -142,6 +142,29 @@ describe('gateway WebSocket', () => {
     c2.close();
   });
 
+  test('binary output: frames carry the exact bytes, numbered; everything else stays JSON; resume keeps the mode', async () => {
+    const bytes = Buffer.from(Array.from({ length: 20 * 256 }, (_, i) => i % 256)); // not UTF-8
+    const c = await WsClient.open(`ws://${base}/api/v1/runs/stream`, BOB);
+    c.send({ type: 'start', language: 'python', source: 'import sys\nsys.stdout.buffer.write(bytes(range(256)) * 20)\n', interactive: false, binary_output: true });
+    const acc = await c.waitFor((m): m is Extract<typeof m, { type: 'accepted' }> => m.type === 'accepted');
+    const exit = await c.waitFor((m): m is Extract<typeof m, { type: 'exit' }> => m.type === 'exit');
+    assert.equal(exit.result.status, 'ok');
+    const frames = c.messages.filter((m) => m.type === 'output') as Array<{ seq: number; first_seq: number; data: string }>;
+    assert.ok(c.binaryFrames > 0 && c.binaryFrames === frames.length, 'every output message came as a binary frame');
+    const seqs = frames.flatMap((m) => Array.from({ length: m.seq - m.first_seq + 1 }, (_, k) => m.first_seq + k));
+    assert.deepEqual(seqs, seqs.map((_, i) => i));
+    assert.ok(Buffer.concat(frames.map((m) => Buffer.from(m.data, 'base64'))).equals(bytes), 'the bytes as written');
+    c.close();
+    const r = await WsClient.open(`ws://${base}/api/v1/runs/stream`, BOB);
+    r.send({ type: 'resume', id: acc.id, resume_token: acc.resume_token, last_seq: 1, binary_output: true });
+    await r.waitFor((m) => m.type === 'exit');
+    const rest = r.messages.filter((m) => m.type === 'output') as Array<{ first_seq: number; data: string }>;
+    assert.equal(r.binaryFrames, rest.length);
+    assert.equal(rest[0]?.first_seq, 2);
+    assert.ok(Buffer.concat(rest.map((m) => Buffer.from(m.data, 'base64'))).equals(bytes.subarray(2 * 1500)), 'exactly the rest');
+    r.close();
+  });
+
   test('resume with a wrong token is refused', async () => {
     const c = await WsClient.open(`ws://${base}/api/v1/runs/stream`, BOB);
     c.send({ type: 'resume', id: 'nope', resume_token: 'x', last_seq: -1 });

@@ -1,15 +1,26 @@
 import WebSocket from 'ws';
 import type { ServerMessage } from '../../src/gateway/api-types.js';
+import { decodeOutputFrame } from '../../src/gateway/output-frame.js';
 
 /** A test WebSocket client that queues server messages and waits for the ones asked for. */
 export class WsClient {
   readonly messages: ServerMessage[] = [];
+  /** Output frames that came binary (binary_output). */
+  binaryFrames = 0;
   private waiters: Array<() => void> = [];
   closed = false;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (d) => {
-      this.messages.push(JSON.parse(d.toString()) as ServerMessage);
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        // Output asked for as binary frames: kept like the JSON form, and counted.
+        const f = decodeOutputFrame(d);
+        if (!f) throw new Error(`malformed output frame: ${d.subarray(0, 16).toString('hex')}`);
+        this.binaryFrames++;
+        this.messages.push({ type: 'output', stream: f.stream, seq: f.seq, first_seq: f.firstSeq, data: f.data.toString('base64') });
+      } else {
+        this.messages.push(JSON.parse(d.toString()) as ServerMessage);
+      }
       for (const w of this.waiters.splice(0)) w();
     });
     ws.on('close', () => {
