@@ -44,6 +44,9 @@ export async function getJson(gateways: string[], path: string, headers: Record<
  * A run-stream connection whose messages are queued from the first byte: the Gateway may speak
  * (e.g. refuse a token) in the same packet that completes the handshake.
  */
+/** A stream connection that hears nothing (not even the Gateway's 5 s pings) this long is dead. */
+const SILENT_DEAD_MS = 15_000;
+
 export class StreamConnection {
   /** JSON text messages as strings, binary output frames as Buffers. */
   private readonly queue: Array<string | Buffer> = [];
@@ -51,11 +54,21 @@ export class StreamConnection {
   private wake: (() => void) | null = null;
 
   constructor(readonly ws: WebSocket) {
+    let heardMs = Date.now();
     ws.on('message', (d: Buffer, isBinary: boolean) => {
+      heardMs = Date.now();
       this.queue.push(isBinary ? d : d.toString('utf8'));
       this.poke();
     });
+    // The Gateway pings every 5 s: a connection silent for three pings is dead (the Gateway's PC
+    // switched off, its address moved) — close it, so the caller resumes.
+    ws.on('ping', () => (heardMs = Date.now()));
+    const watchdog = setInterval(() => {
+      if (Date.now() - heardMs > SILENT_DEAD_MS) ws.terminate();
+    }, 1_000);
+    watchdog.unref();
     ws.on('close', () => {
+      clearInterval(watchdog);
       this.closed = true;
       this.poke();
     });

@@ -96,10 +96,14 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
         serving = false;
         log.warn({ event: 'gateway_stepped_down', epoch: n.epoch, newer: n.record }, `stepped down as Gateway: epoch ${n.record.epoch} belongs to ${n.record.holder} (ours was ${n.epoch})`);
         later(async () => {
-          // The address first: clients' next packets must not reach a Gateway that is closing.
-          await vip?.release();
           const a = api;
           api = null;
+          // Clients first, while the address is still ours: the close frames reach them and they
+          // resume (through the address, at the new Gateway). A client left on a connection whose
+          // address moved would wait for output that never comes (the lab found runs lost so).
+          a?.dropClients();
+          // Then the address: clients' next packets must not reach a Gateway that is closing.
+          await vip?.release();
           await a?.close(true);
         });
         return;

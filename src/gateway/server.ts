@@ -39,6 +39,8 @@ export interface GatewayOptions {
 export const WS_BUFFERED_BYTES_MAX = 8 * 1024 * 1024;
 /** Largest WebSocket message a client may send. */
 export const WS_MESSAGE_BYTES_MAX = 2 * 1024 * 1024;
+/** How often the Gateway pings each WebSocket client (see the pinger in buildGateway). */
+export const WS_PING_MS = 5_000;
 /** Largest output message to a client: consecutive chunks are merged up to this. */
 export const WS_OUTPUT_MESSAGE_BYTES_MAX = 64 * 1024;
 
@@ -293,8 +295,27 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  // Every client is pinged every WS_PING_MS: one that has not answered the previous ping is gone
+  // (its PC switched off, a network cut) and is dropped; clients may likewise take a connection
+  // that stays silent for 3 pings as dead and resume.
+  const alive = new WeakMap<WebSocket, boolean>();
+  const pinger = setInterval(() => {
+    for (const client of app.websocketServer.clients) {
+      if (alive.get(client) === false) {
+        client.terminate();
+        continue;
+      }
+      alive.set(client, false);
+      client.ping();
+    }
+  }, WS_PING_MS);
+  pinger.unref();
+  app.addHook('onClose', async () => clearInterval(pinger));
+
   app.register(async (scope) => {
     scope.get('/api/v1/runs/stream', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+      alive.set(socket, true);
+      socket.on('pong', () => alive.set(socket, true));
       let who: AuthToken;
       try {
         who = userOf(req);

@@ -12,6 +12,8 @@ export interface GatewayApi {
   /** Stops serving: open WebSockets are closed (clients resume elsewhere). `keepRuns`: the runs go
    * on under the next Gateway (a step-down), instead of being killed (the agent stopping). */
   close(keepRuns: boolean): Promise<void>;
+  /** Closes every open WebSocket (1012: resume elsewhere) while this node still holds the address. */
+  dropClients(): void;
 }
 
 /**
@@ -42,6 +44,9 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
       closed = true;
       backend.keepRunsOnClose = keepRuns;
       await app.close();
+    },
+    dropClients() {
+      for (const client of app.websocketServer.clients) client.close(1012, 'this gateway stepped down: resume with your token');
     },
   };
 }

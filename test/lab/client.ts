@@ -149,7 +149,15 @@ async function loadRun(spec: ProgramSpec, interactive: boolean, deadlineMs: numb
         ws.terminate();
       }, Math.max(0, deadlineMs - Date.now()));
       ws.on('open', () => ws.send(JSON.stringify(first)));
+      // As `codearena run` does: a connection silent for three of the Gateway's 5 s pings is dead.
+      let heardMs = Date.now();
+      ws.on('ping', () => (heardMs = Date.now()));
+      const watchdog = setInterval(() => {
+        if (Date.now() - heardMs > 15_000) ws.terminate();
+      }, 1_000);
+      ws.on('close', () => clearInterval(watchdog));
       ws.on('message', (raw) => {
+        heardMs = Date.now();
         const m = JSON.parse(raw.toString()) as ServerMessage;
         switch (m.type) {
           case 'accepted':
@@ -236,14 +244,25 @@ async function loadRun(spec: ProgramSpec, interactive: boolean, deadlineMs: numb
     const got = Buffer.concat(parts).toString();
     rep.streamOk = got === expected;
     rep.streamPrefixOk = expected.startsWith(got);
-    try {
-      const r = await fetch(`${GATEWAY}/api/v1/runs/${rep.id}`, { headers, signal: AbortSignal.timeout(5_000) });
-      const v = (await r.json()) as { stdout: string; worker: string | null; assigner: string | null };
-      rep.storedOk = v.stdout === expected;
-      rep.worker = v.worker;
-      rep.assigner = v.assigner;
-    } catch (err) {
-      rep.error = `GET after exit: ${(err as Error).message}`;
+    // Asked again on a connection failure (the address may be moving to a new Gateway right now),
+    // as any client would; a wrong answer is not asked again.
+    const giveUpAt = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const r = await fetch(`${GATEWAY}/api/v1/runs/${rep.id}`, { headers, signal: AbortSignal.timeout(5_000) });
+        const v = (await r.json()) as { stdout: string; worker: string | null; assigner: string | null };
+        rep.storedOk = v.stdout === expected;
+        rep.worker = v.worker;
+        rep.assigner = v.assigner;
+        break;
+      } catch (err) {
+        if (Date.now() < giveUpAt) {
+          await sleep(200);
+          continue;
+        }
+        rep.error = `GET after exit: ${(err as Error).message}`;
+        break;
+      }
     }
   }
   return rep;
