@@ -33,6 +33,8 @@ export interface GatewayOptions {
   /** Key of the resume tokens (deriveResumeKey of the cluster secret): shared by every Gateway of
    * a lab, so a standby that took over honours the old Gateway's tokens. Default: one per process. */
   resumeKey?: Buffer;
+  /** How often WebSocket clients are pinged (default WS_PING_MS); tests shorten it. */
+  wsPingMs?: number;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -308,7 +310,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       alive.set(client, false);
       client.ping();
     }
-  }, WS_PING_MS);
+  }, opts.wsPingMs ?? WS_PING_MS);
   pinger.unref();
   app.addHook('onClose', async () => clearInterval(pinger));
 

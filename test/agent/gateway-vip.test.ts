@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { AgentProcess, writeLocalConfig } from '../helpers/agents.js';
+import { WsClient } from '../helpers/ws-client.js';
 
 // The virtual-IP path through real node agents, with `ip` and `arping` replaced by scripts that
 // record their arguments (CODEARENA_VIP_BIN_DIR): nothing touches this machine's interfaces.
@@ -73,6 +74,8 @@ describe('virtual IP through the node agents (fake ip/arping)', () => {
     await mon1.waitFor((l) => l.event === 'gateway_standby' && l.acting === true, 20_000);
     await new Promise((r) => setTimeout(r, 500)); // the standby hears the Gateway for a while
 
+    // A client of the Gateway that will step down: it must be told to resume elsewhere.
+    const client = await WsClient.open(`ws://127.0.0.1:${gwPort}/api/v1/runs/stream`);
     process.kill(gw.child.pid as number, 'SIGSTOP');
     await mon1.waitFor((l) => l.event === 'gateway_serve', 5_000);
     await until(() => healthy(standbyPort), 5_000, 'the standby to serve');
@@ -85,6 +88,9 @@ describe('virtual IP through the node agents (fake ip/arping)', () => {
 
     process.kill(gw.child.pid as number, 'SIGCONT');
     await gw.waitFor((l) => l.event === 'gateway_stepped_down', 5_000);
+    await until(() => client.closed, 5_000, 'the old Gateway to close its WebSockets');
+    assert.equal(client.closeCode, 1012);
+    assert.match(client.closeReason, /stepped down: resume/);
     await until(() => commands(log('gw')).includes(`ip addr del ${VIP}/8 dev lo`), 5_000, 'the old Gateway to drop the address');
     await until(async () => !(await healthy(gwPort)), 5_000, 'the old Gateway to close its port');
     await until(() => healthy(standbyPort), 5_000, "the standby to keep serving");

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { LocalBackend } from '../../src/gateway/local-backend.js';
 import { buildGateway } from '../../src/gateway/server.js';
+import WebSocket from 'ws';
 import { WsClient } from '../helpers/ws-client.js';
 
 const TOKENS = [
@@ -203,6 +204,34 @@ describe('gateway WebSocket', () => {
     await c.waitFor((m) => m.type === 'error');
     await new Promise((r) => c.ws.once('close', r));
     assert.equal(c.closed, true);
+  });
+});
+
+describe('WebSocket liveness', () => {
+  test('the Gateway pings its clients and drops one that stops answering', async () => {
+    const app2 = await buildGateway({ backend: new LocalBackend({ slots: 1, queueMax: 1 }), auth: { enabled: false, tokens: [] }, wsPingMs: 100 });
+    await app2.listen({ host: '127.0.0.1', port: 0 });
+    const url = `ws://127.0.0.1:${(app2.server.address() as { port: number }).port}/api/v1/runs/stream`;
+    try {
+      const open = (autoPong: boolean) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url, { autoPong });
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        });
+      const answering = await open(true);
+      const silent = await open(false);
+      let pings = 0;
+      answering.on('ping', () => pings++);
+      const closed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));
+      assert.equal(await closed, 1006, 'terminated: it never answered a ping');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(pings >= 3, `pinged ${pings} times`);
+      assert.equal(answering.readyState, WebSocket.OPEN, 'a client that answers stays');
+      answering.close();
+    } finally {
+      await app2.close();
+    }
   });
 });
 

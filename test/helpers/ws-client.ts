@@ -9,6 +9,8 @@ export class WsClient {
   binaryFrames = 0;
   private waiters: Array<() => void> = [];
   closed = false;
+  closeCode: number | null = null;
+  closeReason = '';
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (d: Buffer, isBinary: boolean) => {
@@ -23,7 +25,9 @@ export class WsClient {
       }
       for (const w of this.waiters.splice(0)) w();
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
       this.closed = true;
       for (const w of this.waiters.splice(0)) w();
     });
