@@ -394,7 +394,10 @@ export class GatewayFailover {
       this.nextHeartbeatAtMs = nowMs + this.opts.intervalMs;
       const silentLimit = this.opts.missedLimit * this.opts.intervalMs;
       const useTarget = this.target !== null && nowMs - this.targetAckMs <= silentLimit;
-      const to = useTarget ? [this.target as NodeName] : this.view.live;
+      // Until the standby acks, every live Monitor and the standby too: after a Hydra the Monitors
+      // name a standby this node's table may not list as a Monitor yet, and a standby that hears
+      // nothing takes over (the lab saw exactly that).
+      const to = useTarget ? [this.target as NodeName] : [...new Set([...this.view.live, ...(this.target === null ? [] : [this.target])])];
       for (const m of to) this.send(m, { type: 'gw_heartbeat', from: this.opts.self, epoch: this.myEpoch });
     }
     this.due(this.nextHeartbeatAtMs);

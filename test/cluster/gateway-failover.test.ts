@@ -50,6 +50,8 @@ class Lab {
   readonly serving = new Map<string, number>();
   /** Monitors as the tables see them: up ones, unless a test says otherwise. */
   liveOverride: ((name: string) => string[]) | null = null;
+  /** Monitors as a non-Monitor's (the Gateway's) table sees them, when a test says otherwise. */
+  gatewayLive: string[] | null = null;
   /** Per node, designations it sees; a test can forge them. */
 
   constructor(readonly monitors: string[], readonly gateway = 'gw', seed = 1) {
@@ -72,7 +74,7 @@ class Lab {
   view(name: string): FailoverView {
     const isMonitor = this.monitors.includes(name);
     const live = this.liveOverride ? this.liveOverride(name) : this.monitors.filter((m) => this.node(m).up);
-    if (!isMonitor) return { isMonitor: false, term: 0, leader: false, voters: this.monitors, live: this.monitors };
+    if (!isMonitor) return { isMonitor: false, term: 0, leader: false, voters: this.monitors, live: this.gatewayLive ?? this.monitors };
     return { isMonitor, term: this.term, leader: this.leader === name, voters: this.monitors, live };
   }
 
@@ -175,6 +177,21 @@ describe('Gateway standby state machine', () => {
     lab.run(60_000);
     assert.deepEqual([...lab.serving], [['gw', 1]]);
     assert.equal(lab.servedBy.size, 1);
+  });
+
+  test('a new standby the Gateway\'s table does not list as a Monitor yet still hears it (after a Hydra): no takeover', () => {
+    const lab = new Lab(['mon-1', 'mon-2', 'mon-3']);
+    lab.run(3_000); // steady: the Gateway heartbeats the standby the leader named
+    // The Monitors change under the Gateway: the leader now names mon-3, which the Gateway's table
+    // does not list as a Monitor, and mon-3 misses the first heartbeats sent to it.
+    lab.liveOverride = () => ['mon-3'];
+    lab.gatewayLive = ['mon-1', 'mon-2'];
+    lab.cuts.add('gw|mon-3');
+    lab.run(1_000);
+    lab.cuts.delete('gw|mon-3');
+    lab.run(15_000);
+    assert.deepEqual([...lab.serving], [['gw', 1]], 'the Gateway keeps its epoch');
+    assert.equal(lab.node('mon-3').core.actingStandby, true);
   });
 
   test('the Gateway dies: the standby takes over with epoch 2 after missedLimit intervals', () => {

@@ -118,7 +118,9 @@ async function inner(): Promise<number> {
   const ok = failure === null && violated.length === 0;
   if (!ok) process.stdout.write(`\n${lab.logTails()}\nlab: logs kept in ${lab.dir}\n`);
   await lab.stop();
-  if (ok) lab.removeFiles();
+  // CODEARENA_LAB_KEEP=1 keeps the logs of a passing lab too (a failing one keeps them anyway).
+  if (ok && process.env.CODEARENA_LAB_KEEP !== '1') lab.removeFiles();
+  else if (ok) process.stdout.write(`lab: logs in ${lab.dir}\n`);
   process.stdout.write(`lab: ${ok ? 'passed' : 'FAILED'}; lab time ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   return ok ? 0 : 1;
 }
