@@ -254,25 +254,46 @@ export class ClusterBackend implements RunBackend {
 
   async start(run: AcceptedRun, sink: RunSink): Promise<void> {
     if (this.runs.size >= RUNS_IN_FLIGHT_MAX) throw new QueueFullError(`the gateway relays ${RUNS_IN_FLIGHT_MAX} runs already`);
+    const first = await this.pickAssigner(false);
+    if (!first) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
+    const entry = inFlight(first, sink, false);
+    this.runs.set(run.id, entry);
     try {
-      await this.submit(run, sink, await this.pickAssigner(false));
+      await this.submit(run, entry, first);
     } catch (err) {
-      if (!(err instanceof AckTimeout)) throw err;
+      if (!(err instanceof AckTimeout)) {
+        this.runs.delete(run.id);
+        throw err;
+      }
       // The Assigner named a moment ago did not answer: ask a Monitor afresh, once.
-      await this.submit(run, sink, await this.pickAssigner(true));
+      const second = await this.pickAssigner(true);
+      if (second !== first) {
+        // If the first got the run after all, it must not run it beside the second's copy.
+        this.ctx.peers.send(first, { type: 'run_kill', from: this.ctx.self.name, id: run.id });
+        this.runs.delete(run.id);
+        if (!second) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
+        const next = inFlight(second, sink, false);
+        this.runs.set(run.id, next);
+        return this.submit(run, next, second).catch((e: unknown) => {
+          this.runs.delete(run.id);
+          throw e;
+        });
+      }
+      // The same Assigner, alive: it may hold the run already and wait for its buddy to hold it too
+      // (a buddy that just died and is not declared dead yet). Submitting again is harmless (a run
+      // is taken once per id); the run's record stays, so nothing it sends meanwhile is lost.
+      return this.submit(run, entry, first).catch((e: unknown) => {
+        this.runs.delete(run.id);
+        throw e;
+      });
     }
   }
 
-  private async submit(run: AcceptedRun, sink: RunSink, assigner: string | null): Promise<void> {
-    if (!assigner) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
-    const entry = inFlight(assigner, sink, false);
-    this.runs.set(run.id, entry);
-    await new Promise<void>((resolve, reject) => {
+  /** Sends the run to the Assigner and waits for its first word of it (queued, started, ...). */
+  private submit(run: AcceptedRun, entry: InFlight, assigner: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         entry.ack = null;
-        this.runs.delete(run.id);
-        // If it got the run after all, it must not run it beside the next Assigner's copy.
-        this.ctx.peers.send(assigner, { type: 'run_kill', from: this.ctx.self.name, id: run.id });
         reject(new AckTimeout(`assigner ${assigner} did not take the run in time`));
       }, ACK_TIMEOUT_MS);
       entry.ack = (err) => {

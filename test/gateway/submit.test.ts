@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import type { AgentContext } from '../../src/agent/agent.js';
+import type { AcceptedRun, RunSink } from '../../src/gateway/backend.js';
+import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
+import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
+
+/**
+ * A Gateway's backend whose Monitor names `answers[i]` at its i-th question, and whose Assigners
+ * answer a submit only when `answerSubmit` says so.
+ */
+function lab(answers: string[], answerSubmit: (to: string, nth: number) => boolean) {
+  const sent: Array<{ to: string; type: string }> = [];
+  let asked = 0;
+  let submits = 0;
+  let backend: ClusterBackend;
+  const ctx = {
+    config: {
+      cluster: { name: 'test', secret: 'test-secret-0123456789abcdefghijklmnop' },
+      nodes: [
+        { name: 'gw', address: '127.0.0.1', port: 1, role: 'gateway' },
+        { name: 'mon-1', address: '127.0.0.1', port: 2, role: 'monitor' },
+      ],
+    },
+    self: { name: 'gw', address: '127.0.0.1', port: 1 },
+    peers: {
+      send: (to: string, msg: { type: string; requestId?: string; run?: { id: string } }) => {
+        sent.push({ to, type: msg.type });
+        if (msg.type === 'least_loaded_assigner_request') {
+          const assigner = answers[Math.min(asked++, answers.length - 1)] as string;
+          setImmediate(() => backend.handle('mon-1', { type: 'least_loaded_assigner_reply', from: 'mon-1', requestId: msg.requestId as string, assigner }));
+        }
+        if (msg.type === 'run_submit' && answerSubmit(to, ++submits)) {
+          const id = msg.run?.id as string;
+          setImmediate(() => backend.handle(to, { type: 'run_queued', from: to, id, position: 1, buddy: null }));
+        }
+        return true;
+      },
+    },
+    book: { resolve: () => null },
+    log: pino({ level: 'silent' }),
+  } as unknown as AgentContext;
+  backend = new ClusterBackend(ctx);
+  return { backend, sent };
+}
+
+const run: AcceptedRun = { id: 'r1', user: 'anonymous', language: 'python', files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive: false, limits: { ...DEFAULT_LIMITS } };
+function sink(): RunSink & { queuedAt: number[] } {
+  const queuedAt: number[] = [];
+  return { queuedAt, queued: (p) => queuedAt.push(p), started: () => {}, output: () => {}, restarted: () => {}, reassigned: () => {}, exit: () => {} };
+}
+
+test('an Assigner slow to take a run (its buddy just died) is asked again, never told to kill it', async () => {
+  // The Monitor names asg-1 both times; asg-1 answers only the second submit.
+  const { backend, sent } = lab(['asg-1', 'asg-1'], (_to, nth) => nth === 2);
+  const s = sink();
+  let said: string[] = [];
+  try {
+    await backend.start(run, s);
+    said = sent.filter((m) => m.type === 'run_submit' || m.type === 'run_kill').map((m) => `${m.type}>${m.to}`);
+  } finally {
+    await backend.close(); // (it kills the runs it still relays: not part of what is checked)
+  }
+  assert.deepEqual(s.queuedAt, [1]);
+  assert.deepEqual(said, ['run_submit>asg-1', 'run_submit>asg-1']);
+});
+
+test('a silent Assigner replaced by another is told to kill the run, in case it got it', async () => {
+  const { backend, sent } = lab(['asg-1', 'asg-2'], (to) => to === 'asg-2');
+  const s = sink();
+  let said: string[] = [];
+  try {
+    await backend.start(run, s);
+    said = sent.filter((m) => m.type === 'run_submit' || m.type === 'run_kill').map((m) => `${m.type}>${m.to}`);
+  } finally {
+    await backend.close(); // (it kills the runs it still relays: not part of what is checked)
+  }
+  assert.deepEqual(s.queuedAt, [1]);
+  assert.deepEqual(said, ['run_submit>asg-1', 'run_kill>asg-1', 'run_submit>asg-2']);
+});
