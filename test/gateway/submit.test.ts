@@ -51,31 +51,27 @@ function sink(): RunSink & { queuedAt: number[] } {
   return { queuedAt, queued: (p) => queuedAt.push(p), started: () => {}, output: () => {}, restarted: () => {}, reassigned: () => {}, exit: () => {} };
 }
 
-test('an Assigner slow to take a run (its buddy just died) is asked again, never told to kill it', async () => {
-  // The Monitor names asg-1 both times; asg-1 answers only the second submit.
-  const { backend, sent } = lab(['asg-1', 'asg-1'], (_to, nth) => nth === 2);
+/** Starts the run; what the Gateway said to Assigners (submits and kills) until it was taken. */
+async function submitted(answers: string[], answerSubmit: (to: string, nth: number) => boolean): Promise<{ said: string[]; queuedAt: number[] }> {
+  const { backend, sent } = lab(answers, answerSubmit);
   const s = sink();
-  let said: string[] = [];
   try {
     await backend.start(run, s);
-    said = sent.filter((m) => m.type === 'run_submit' || m.type === 'run_kill').map((m) => `${m.type}>${m.to}`);
+    return { said: sent.filter((m) => m.type === 'run_submit' || m.type === 'run_kill').map((m) => `${m.type}>${m.to}`), queuedAt: s.queuedAt };
   } finally {
     await backend.close(); // (it kills the runs it still relays: not part of what is checked)
   }
-  assert.deepEqual(s.queuedAt, [1]);
-  assert.deepEqual(said, ['run_submit>asg-1', 'run_submit>asg-1']);
+}
+
+test('an Assigner slow to take a run (its buddy just died) is asked again, never told to kill it', async () => {
+  // The Monitor names asg-1 both times; asg-1 answers only the second submit.
+  const r = await submitted(['asg-1', 'asg-1'], (_to, nth) => nth === 2);
+  assert.deepEqual(r.queuedAt, [1]);
+  assert.deepEqual(r.said, ['run_submit>asg-1', 'run_submit>asg-1']);
 });
 
 test('a silent Assigner replaced by another is told to kill the run, in case it got it', async () => {
-  const { backend, sent } = lab(['asg-1', 'asg-2'], (to) => to === 'asg-2');
-  const s = sink();
-  let said: string[] = [];
-  try {
-    await backend.start(run, s);
-    said = sent.filter((m) => m.type === 'run_submit' || m.type === 'run_kill').map((m) => `${m.type}>${m.to}`);
-  } finally {
-    await backend.close(); // (it kills the runs it still relays: not part of what is checked)
-  }
-  assert.deepEqual(s.queuedAt, [1]);
-  assert.deepEqual(said, ['run_submit>asg-1', 'run_kill>asg-1', 'run_submit>asg-2']);
+  const r = await submitted(['asg-1', 'asg-2'], (to) => to === 'asg-2');
+  assert.deepEqual(r.queuedAt, [1]);
+  assert.deepEqual(r.said, ['run_submit>asg-1', 'run_kill>asg-1', 'run_submit>asg-2']);
 });
