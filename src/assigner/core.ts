@@ -104,6 +104,12 @@ interface WorkerState extends WorkerLoadView {
   offersInFlight: number;
 }
 
+/** The Worker's own report of its load (copied: the message is not kept). */
+function told(w: WorkerState, load: WorkerLoadView['load'], nowMs: number): void {
+  w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
+  w.toldMs = nowMs;
+}
+
 export class AssignerCore {
   private readonly workers = new Map<string, WorkerState>();
   private readonly runs = new Map<string, HeldRun>();
@@ -184,8 +190,7 @@ export class AssignerCore {
   onWorkerLoad(worker: string, load: WorkerLoadView['load'], nowMs: number): AssignerAction[] {
     const w = this.workers.get(worker);
     if (!w) return [];
-    w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
-    w.toldMs = nowMs;
+    told(w, load, nowMs);
     if (load.slotsFree === 0) return [];
     for (const id of this.queue) this.runs.get(id)?.tried.delete(worker);
     return this.pump(nowMs);
@@ -195,10 +200,7 @@ export class AssignerCore {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
     if (w && w.offersInFlight > 0) w.offersInFlight--;
-    if (w && load) {
-      w.load = { psiCpu: load.psiCpu, psiMemory: load.psiMemory, psiIo: load.psiIo, slotsFree: load.slotsFree, slotsBusy: load.slotsBusy };
-      w.toldMs = nowMs;
-    }
+    if (w && load) told(w, load, nowMs);
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
       return accepted && run?.worker !== worker ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];

@@ -255,38 +255,39 @@ export class ClusterBackend implements RunBackend {
   async start(run: AcceptedRun, sink: RunSink): Promise<void> {
     if (this.runs.size >= RUNS_IN_FLIGHT_MAX) throw new QueueFullError(`the gateway relays ${RUNS_IN_FLIGHT_MAX} runs already`);
     const first = await this.pickAssigner(false);
-    if (!first) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
-    const entry = inFlight(first, sink, false);
-    this.runs.set(run.id, entry);
+    let entry = this.track(run.id, first, sink);
     try {
-      await this.submit(run, entry, first);
+      try {
+        await this.submit(run, entry, entry.assigner);
+      } catch (err) {
+        if (!(err instanceof AckTimeout)) throw err;
+        // The Assigner named a moment ago did not answer: ask a Monitor afresh, once. Named again,
+        // it is alive and may hold the run already, waiting for its buddy to hold it too (a buddy
+        // that just died and is not declared dead yet): submitting again is harmless (a run is
+        // taken once per id) and the run's record stays, so nothing it sends meanwhile is lost.
+        const second = await this.pickAssigner(true);
+        if (second !== first) {
+          // If the first got the run after all, it must not run it beside the second's copy.
+          this.ctx.peers.send(entry.assigner, { type: 'run_kill', from: this.ctx.self.name, id: run.id });
+          entry = this.track(run.id, second, sink);
+        }
+        await this.submit(run, entry, entry.assigner);
+      }
     } catch (err) {
-      if (!(err instanceof AckTimeout)) {
-        this.runs.delete(run.id);
-        throw err;
-      }
-      // The Assigner named a moment ago did not answer: ask a Monitor afresh, once.
-      const second = await this.pickAssigner(true);
-      if (second !== first) {
-        // If the first got the run after all, it must not run it beside the second's copy.
-        this.ctx.peers.send(first, { type: 'run_kill', from: this.ctx.self.name, id: run.id });
-        this.runs.delete(run.id);
-        if (!second) throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
-        const next = inFlight(second, sink, false);
-        this.runs.set(run.id, next);
-        return this.submit(run, next, second).catch((e: unknown) => {
-          this.runs.delete(run.id);
-          throw e;
-        });
-      }
-      // The same Assigner, alive: it may hold the run already and wait for its buddy to hold it too
-      // (a buddy that just died and is not declared dead yet). Submitting again is harmless (a run
-      // is taken once per id); the run's record stays, so nothing it sends meanwhile is lost.
-      return this.submit(run, entry, first).catch((e: unknown) => {
-        this.runs.delete(run.id);
-        throw e;
-      });
+      this.runs.delete(run.id);
+      throw err;
     }
+  }
+
+  /** The run's record, relayed through this Assigner (none: no Assigner is alive). */
+  private track(id: string, assigner: string | null, sink: RunSink): InFlight {
+    if (!assigner) {
+      this.runs.delete(id);
+      throw new NoCapacityError('no Assigner is alive to take the run (none in the Monitors\' table)');
+    }
+    const entry = inFlight(assigner, sink, false);
+    this.runs.set(id, entry);
+    return entry;
   }
 
   /** Sends the run to the Assigner and waits for its first word of it (queued, started, ...). */
