@@ -14,6 +14,8 @@ export interface AcceptedRun {
   stdin: string;
   interactive: boolean;
   limits: Limits;
+  /** Command-line arguments after the program (Jobe's runargs, Piston's and Judge0's args). */
+  args?: string[];
 }
 
 export interface OutputChunk {

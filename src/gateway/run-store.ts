@@ -139,6 +139,11 @@ export class RunRecord implements RunSink {
     if (msg.type === 'exit') this.listeners.clear();
   }
 
+  /** One stream's bytes as kept, undecoded (the peers' dialects send them base64 or decode them their way). */
+  bytes(stream: OutputChunk['stream']): Buffer {
+    return Buffer.concat(this.chunks.filter((c) => c.stream === stream).map((c) => c.data));
+  }
+
   private text(pred: (c: OutputChunk) => boolean): string {
     return Buffer.concat(this.chunks.filter(pred).map((c) => c.data)).toString('utf8');
   }

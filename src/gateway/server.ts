@@ -14,6 +14,8 @@ import { encodeOutputFrame } from './output-frame.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
+import type { GatewayCore, RunExtras } from './compat/common.js';
+import { registerJobe } from './compat/jobe.js';
 
 export interface AuthToken {
   token: string;
@@ -161,17 +163,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(websocket, { options: { maxPayload: WS_MESSAGE_BYTES_MAX } });
 
-  function userOf(req: FastifyRequest): AuthToken {
+  /** The user a token names (anyone when auth is off), or null for a missing or wrong one. */
+  function userByKey(given: string): AuthToken | null {
     if (!opts.auth.enabled) return { token: '', user: 'anonymous', concurrentRunsMax: opts.anonymousRunsMax ?? 64 };
+    return opts.auth.tokens.find((t) => t.token.length === given.length && timingSafeEqual(Buffer.from(t.token), Buffer.from(given))) ?? null;
+  }
+
+  function userOf(req: FastifyRequest): AuthToken {
     const header = req.headers.authorization ?? '';
     const q = (req.query as { token?: string } | undefined)?.token;
-    const given = header.startsWith('Bearer ') ? header.slice(7) : (q ?? '');
-    const found = opts.auth.tokens.find((t) => t.token.length === given.length && timingSafeEqual(Buffer.from(t.token), Buffer.from(given)));
+    const found = userByKey(header.startsWith('Bearer ') ? header.slice(7) : (q ?? ''));
     if (!found) throw new ApiError(401, 'UNAUTHORIZED', 'missing or invalid bearer token');
     return found;
   }
 
-  async function accept(spec: RunSpec, who: AuthToken, interactiveDefault: boolean): Promise<RunRecord> {
+  async function accept(spec: RunSpec, who: AuthToken, interactiveDefault: boolean, extras: RunExtras = {}): Promise<RunRecord> {
     const langs = await opts.backend.languages();
     let langId: string;
     try {
@@ -193,6 +199,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       if (spec.wall_time_limit !== undefined) partial.wallTimeMs = spec.wall_time_limit * 1000;
       if (spec.memory_limit !== undefined) partial.memoryKb = spec.memory_limit;
       if (spec.output_limit !== undefined) partial.outputBytesMax = spec.output_limit;
+      if (extras.processesMax !== undefined) partial.processesMax = extras.processesMax;
       limits = validateLimits({ ...DEFAULT_LIMITS, ...partial }, limitsMax);
       checkFiles({ source: Buffer.alloc(0), files: files.map((f) => ({ name: f.name, content: Buffer.alloc(0) })) });
     } catch (err) {
@@ -219,6 +226,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       stdin: spec.stdin ?? '',
       interactive: spec.interactive ?? interactiveDefault,
       limits,
+      ...(extras.args?.length ? { args: extras.args } : {}),
     };
     const rec = store.create(run);
     const t0 = Date.now();
@@ -400,6 +408,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       }
     });
   }
+
+  // The peers' dialects (Jobe, Piston, Judge0): thin translations onto accept() above.
+  const core: GatewayCore = { accept, userByKey, authEnabled: opts.auth.enabled, backend: opts.backend, limitsMax, sourceBytesMax };
+  registerJobe(app, core);
 
   app.addHook('onClose', async () => {
     await opts.backend.close();

@@ -8,6 +8,9 @@ import { z } from 'zod';
 export const RUN_ID_LENGTH_MAX = 64;
 export const RUN_FILES_MAX = 16;
 export const RUN_SOURCE_BYTES_MAX = 1024 * 1024;
+/** Command-line arguments of one run, and the length of one. */
+export const RUN_ARGS_MAX = 64;
+export const RUN_ARG_BYTES_MAX = 4096;
 export const RUN_STDIN_BYTES_MAX = 16 * 1024 * 1024;
 /** One output chunk: the runner cuts at 1500 bytes. */
 export const CHUNK_BYTES_MAX = 1500;
@@ -37,6 +40,7 @@ export const RunSpecWireSchema = z.object({
   stdin: z.string().max(RUN_STDIN_BYTES_MAX),
   interactive: z.boolean(),
   limits: LimitsSchema,
+  args: z.array(z.string().max(RUN_ARG_BYTES_MAX)).max(RUN_ARGS_MAX).optional(),
 });
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 

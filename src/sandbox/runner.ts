@@ -48,6 +48,8 @@ export interface RunRequest {
   /** A pseudo-terminal: prompts without newline appear at once; stdout and stderr merge. */
   interactive: boolean;
   limits: Limits;
+  /** Arguments after the program's own command (argv[1..]). */
+  args?: string[];
   pool?: SandboxPool;
   /** Chunks buffered between the runner and its consumer before the program is paused. */
   queueChunksMax?: number;
@@ -269,7 +271,7 @@ class Run {
     const r = language.run(sourceName, limits.memoryKb);
     const phase: PhaseCommand = {
       mode: this.req.interactive ? 'pty' : 'pipes',
-      argv: r.argv,
+      argv: this.req.args?.length ? [...r.argv, ...this.req.args] : r.argv,
       env: r.env,
       cpuTimeMs: limits.cpuTimeMs,
       wallTimeMs: limits.wallTimeMs,

@@ -193,6 +193,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
       stdin: Buffer.from(run.stdin),
       interactive: run.interactive,
       limits: run.limits,
+      ...(run.args ? { args: run.args } : {}),
       pool,
     });
     if (!run.interactive) handle.endInput();
