@@ -16,6 +16,7 @@ import { createMetrics } from './metrics.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
 import type { GatewayCore, RunExtras } from './compat/common.js';
 import { registerJobe } from './compat/jobe.js';
+import { registerPiston } from './compat/piston.js';
 
 export interface AuthToken {
   token: string;
@@ -412,6 +413,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   // The peers' dialects (Jobe, Piston, Judge0): thin translations onto accept() above.
   const core: GatewayCore = { accept, userByKey, authEnabled: opts.auth.enabled, backend: opts.backend, limitsMax, sourceBytesMax };
   registerJobe(app, core);
+  registerPiston(app, core);
 
   app.addHook('onClose', async () => {
     await opts.backend.close();
