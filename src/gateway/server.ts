@@ -17,6 +17,7 @@ import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-sto
 import type { GatewayCore, RunExtras } from './compat/common.js';
 import { registerJobe } from './compat/jobe.js';
 import { registerPiston } from './compat/piston.js';
+import { registerJudge0 } from './compat/judge0.js';
 
 export interface AuthToken {
   token: string;
@@ -414,6 +415,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   const core: GatewayCore = { accept, userByKey, authEnabled: opts.auth.enabled, backend: opts.backend, limitsMax, sourceBytesMax };
   registerJobe(app, core);
   registerPiston(app, core);
+  registerJudge0(app, core);
 
   app.addHook('onClose', async () => {
     await opts.backend.close();
