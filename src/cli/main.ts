@@ -72,6 +72,16 @@ program
     process.exitCode = await statusCommand(opts);
   });
 
+const problem = program.command('problem').description('problems for judge mode');
+problem
+  .command('check')
+  .description('validate a problem folder or zip (or a folder of them): one line per problem found')
+  .argument('<problem>', 'a Kattis package, a folder of NAME.in/NAME.out pairs, a zip of either, or a folder of those')
+  .action(async (target: string) => {
+    const { problemCheckCommand } = await import('./problem.js');
+    process.exitCode = problemCheckCommand(target);
+  });
+
 program
   .command('up')
   .description('start a whole local cluster on this machine (Gateway, 2 Monitors, 2 Assigners, a Worker host, an Empty node)')

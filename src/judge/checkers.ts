@@ -14,8 +14,12 @@ export type CheckerSpec =
   | { kind: 'tokens' }
   /** Numbers equal within absEps OR within relEps of the expected value; other tokens exactly. */
   | { kind: 'float'; absEps: number; relEps: number }
-  /** A program run in the sandbox with files `input`, `expected` and `output` in its work dir. */
-  | { kind: 'custom'; language: string; source: string };
+  /**
+   * A program run in the sandbox (compiled once, like a submission). testlib: `checker input
+   * /dev/stdin answer`, exit 0/1/7; kattis: `validator input answer .` with the output on stdin,
+   * exit 42/43. The first file is the main source.
+   */
+  | { kind: 'custom'; language: string; protocol: 'testlib' | 'kattis'; files: Array<{ name: string; content: string }> };
 
 export const FLOAT_EPS_DEFAULT = 1e-6;
 /** Characters of expected/got kept in a wrong answer's excerpt. */
@@ -159,10 +163,16 @@ export interface CheckerRunEnd {
  * by a limit, crashing, or exiting with anything else is the judge's fault, never the student's
  * success: internal_error.
  */
-export function interpretCheckerExit(end: CheckerRunEnd): CheckOutcome {
+export function interpretCheckerExit(end: CheckerRunEnd, protocol: 'testlib' | 'kattis' = 'testlib'): CheckOutcome {
   const message = end.stderr.slice(0, CHECKER_MESSAGE_BYTES_MAX).trim();
   if (end.status !== 'ok' && end.status !== 'runtime_error') {
     return { verdict: 'internal_error', message: `checker ended with ${end.status}${message ? `: ${message}` : ''}` };
+  }
+  if (protocol === 'kattis') {
+    // Kattis output validators: 42 accepted, 43 wrong answer, anything else the validator's fault.
+    if (end.exitCode === 42) return { verdict: 'accepted' };
+    if (end.exitCode === 43) return { verdict: 'wrong_answer', diff: null, ...(message ? { message } : {}) };
+    return { verdict: 'internal_error', message: `validator exited ${end.exitCode ?? 'by a signal'}${message ? `: ${message}` : ''}` };
   }
   switch (end.exitCode) {
     case 0:
