@@ -14,6 +14,8 @@ export interface AcceptedRun {
   stdin: string;
   interactive: boolean;
   limits: Limits;
+  /** Arguments after the program's command (a judge's checker gets its files' names). */
+  args?: string[];
 }
 
 export interface OutputChunk {

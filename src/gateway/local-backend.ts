@@ -43,6 +43,7 @@ export class LocalBackend implements RunBackend {
       stdin: Buffer.from(run.stdin),
       interactive: run.interactive,
       limits: run.limits,
+      ...(run.args ? { args: run.args } : {}),
       pool: this.pool,
     });
     this.running.set(run.id, handle);

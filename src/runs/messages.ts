@@ -37,6 +37,8 @@ export const RunSpecWireSchema = z.object({
   stdin: z.string().max(RUN_STDIN_BYTES_MAX),
   interactive: z.boolean(),
   limits: LimitsSchema,
+  /** Arguments after the program's command (a judge's checker: its files' names). */
+  args: z.array(z.string().max(256)).max(8).optional(),
 });
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 
@@ -60,6 +62,8 @@ export const RunResultWireSchema = z.object({
   version: z.string().max(128),
   limits_mechanism: z.enum(['cgroup-v2', 'cgroup-v1', 'rlimit']).optional(),
   message: z.string().max(TEXT_MAX).optional(),
+  /** The compiler ran (false: the Worker's compile cache had the build). */
+  compiled: z.boolean().optional(),
 });
 export type RunResultWire = z.infer<typeof RunResultWireSchema>;
 
