@@ -149,7 +149,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   pool.refill();
   // One compile cache per Worker host (its processes share the state dir): a judge submission's
   // tests compile once on the host, whichever of its processes runs them.
-  configureCompileCache({ dir: path.join(opts.stateDir, 'compile-cache') });
+  configureCompileCache({ dir: path.join(opts.stateDir, `${opts.host}-compile-cache`) });
   // Runs whose program is going (they hold a slot) …
   const running = new Map<string, { handle: RunHandle; interactive: boolean; evicted: string | null }>();
   // … and every run whose output is not yet acknowledged by its Assigner pair: kept to send again
