@@ -15,9 +15,9 @@ export type CheckerSpec =
   /** Numbers equal within absEps OR within relEps of the expected value; other tokens exactly. */
   | { kind: 'float'; absEps: number; relEps: number }
   /**
-   * A program run in the sandbox (compiled once, like a submission). testlib: `checker input
-   * /dev/stdin answer`, exit 0/1/7; kattis: `validator input answer .` with the output on stdin,
-   * exit 42/43. The first file is the main source.
+   * A program run in the sandbox (compiled once, like a submission). testlib: `checker input.data
+   * output.data answer.data`, exit 0/1/7; kattis: `validator input.data answer.data .` with the
+   * output on stdin, exit 42/43. The first file is the main source.
    */
   | { kind: 'custom'; language: string; protocol: 'testlib' | 'kattis'; files: Array<{ name: string; content: string }> };
 

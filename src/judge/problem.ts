@@ -52,10 +52,17 @@ export const PROBLEM_BOUNDS: PackageBounds = {
 };
 export const TESTS_MAX = 200;
 /**
- * A custom checker gets the input and the answer as files of its run, which the run path caps at
- * 1 MiB of files together (the program's output reaches it on stdin, up to the output limit).
+ * A test's input travels in its run's message over the cluster links, whose frames hold 1 MiB:
+ * with room for the program's source, an input may be 768 KiB. (Answers stay on the Gateway.)
  */
-export const CHECKER_FILES_BYTES_MAX = 1024 * 1024;
+export const TEST_INPUT_BYTES_MAX = 768 * 1024;
+/**
+ * A custom checker's run carries its source, the input, the answer and the program's output in
+ * one such message: together at most this. The program's output limit is lowered to fit.
+ */
+export const CHECKER_RUN_BYTES_MAX = 960 * 1024;
+/** Least output room a custom-checker problem leaves the program. */
+const CHECKER_OUTPUT_BYTES_MIN = 4 * 1024;
 export const PROBLEM_NAME_MAX = 100;
 
 export const DEFAULT_JUDGE_LIMITS: Readonly<JudgeLimits> = {
@@ -266,12 +273,22 @@ function finish(d: Draft): Problem {
     points: d.points[t.name] ?? t.points ?? (t.sample ? 0 : 1),
     limits: checkLimits(applyYamlLimits(applyYamlLimits(limits, t.group ? d.testLimits[t.group] : undefined), d.testLimits[t.name]), `limits of test ${t.name}`),
   }));
+  for (const t of tests) {
+    const n = Buffer.byteLength(t.input);
+    if (n > TEST_INPUT_BYTES_MAX) throw new PackageError('PACKAGE_TOO_LARGE', `test ${t.name}: input is ${n} bytes, over the ${TEST_INPUT_BYTES_MAX}-byte cap for a test's input`);
+  }
   if (d.checker.kind === 'custom') {
+    for (const f of d.checker.files) {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(f.name) || f.name.endsWith('.data')) throw new PackageError('BAD_PROBLEM', `checker file name "${f.name}": use letters, digits, "_", "-", "." (not *.data)`);
+    }
     const src = d.checker.files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
     for (const t of tests) {
-      if (src + Buffer.byteLength(t.input) + Buffer.byteLength(t.answer) > CHECKER_FILES_BYTES_MAX) {
-        throw new PackageError('BAD_PROBLEM', `test ${t.name}: with a custom checker, checker + input + answer must fit in ${CHECKER_FILES_BYTES_MAX} bytes`);
+      // The checker sees at most what fits beside the test in one run message: the output limit says so.
+      const room = CHECKER_RUN_BYTES_MAX - src - Buffer.byteLength(t.input) - Buffer.byteLength(t.answer);
+      if (room < CHECKER_OUTPUT_BYTES_MIN) {
+        throw new PackageError('PACKAGE_TOO_LARGE', `test ${t.name}: with a custom checker, checker + input + answer must leave ${CHECKER_OUTPUT_BYTES_MIN} of ${CHECKER_RUN_BYTES_MAX} bytes for the output`);
       }
+      t.limits = { ...t.limits, outputBytesMax: Math.min(t.limits.outputBytesMax, room) };
     }
   }
   const groups = groupNames.map((g) => ({ name: g, points: d.points[g] ?? tests.filter((t) => t.group === g).reduce((n, t) => n + t.points, 0) }));

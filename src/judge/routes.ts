@@ -62,7 +62,7 @@ function zodMessage(err: z.ZodError): string {
 }
 
 const tooLarge = (max: number, what: string) => (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
-  if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return reply.code(413).send({ error: `${what} is over ${max} bytes`, code: 'UPLOAD_TOO_LARGE' });
   }
   const e = err as FastifyError & { statusCode?: number };

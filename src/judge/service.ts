@@ -436,10 +436,16 @@ export class JudgeService {
     }
     const c = problem.checker;
     if (c.kind !== 'custom') throw new Error('checker task without a custom checker');
+    const output = task.output.toString('utf8');
     const files = [...c.files, { name: 'input.data', content: test.input }, { name: 'answer.data', content: test.answer }];
-    // testlib: checker <input> <output> <answer>; Kattis: validator <input> <answer> <feedback_dir> < output.
-    const args = c.protocol === 'testlib' ? ['input.data', '/dev/stdin', 'answer.data'] : ['input.data', 'answer.data', '.'];
-    return { id, user: 'judge', language: c.language, files, main: (c.files[0] as { name: string }).name, stdin: task.output.toString('utf8'), interactive: false, limits: clamp(CHECKER_LIMITS), args };
+    const main = (c.files[0] as { name: string }).name;
+    const limits = clamp(CHECKER_LIMITS);
+    // testlib: checker <input> <output> <answer> (files: its stdin is not a file it can open);
+    // Kattis: validator <input> <answer> <feedback_dir> < output.
+    if (c.protocol === 'testlib') {
+      return { id, user: 'judge', language: c.language, files: [...files, { name: 'output.data', content: output }], main, stdin: '', interactive: false, limits, args: ['input.data', 'output.data', 'answer.data'] };
+    }
+    return { id, user: 'judge', language: c.language, files, main, stdin: output, interactive: false, limits, args: ['input.data', 'answer.data', '.'] };
   }
 
   private start(p: Pending): void {
