@@ -73,6 +73,32 @@ program
   });
 
 program
+  .command('judge')
+  .description('grade a file, or a whole class (a folder with one folder per student, or a zip of one), on a problem')
+  .argument('<problem>', 'a problem folder or zip (Kattis layout or NAME.in/NAME.out), or the id of one the gateway has')
+  .argument('<submissions>', 'a source file, a folder of students, or a zip of one')
+  .option('--gateway <urls>', 'gateway URL(s), comma-separated or the option repeated, tried in order', joinUrls)
+  .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
+  .option('--lang <language>', 'the language of every submission (default: from the file extensions)')
+  .option('--csv <file>', 'write one row per student, one column per test, to this CSV file')
+  .option('--json', 'print the batch result as JSON instead of a table')
+  .option('--timeout <seconds>', 'give up waiting after this long (default 3600)')
+  .action(async (problemArg: string, target: string, opts) => {
+    const { judgeCommand } = await import('./judge.js');
+    process.exitCode = await judgeCommand(problemArg, target, opts);
+  });
+
+const problem = program.command('problem').description('problems for judge mode');
+problem
+  .command('check')
+  .description('validate a problem folder or zip (or a folder of them): one line per problem found')
+  .argument('<problem>', 'a Kattis package, a folder of NAME.in/NAME.out pairs, a zip of either, or a folder of those')
+  .action(async (target: string) => {
+    const { problemCheckCommand } = await import('./problem.js');
+    process.exitCode = problemCheckCommand(target);
+  });
+
+program
   .command('up')
   .description('start a whole local cluster on this machine (Gateway, 2 Monitors, 2 Assigners, a Worker host, an Empty node)')
   .option('--workers <n>', 'Worker processes (default: one per core)')

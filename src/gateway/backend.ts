@@ -14,7 +14,7 @@ export interface AcceptedRun {
   stdin: string;
   interactive: boolean;
   limits: Limits;
-  /** Command-line arguments after the program (Jobe's runargs, Piston's and Judge0's args). */
+  /** Command-line arguments after the program (Jobe's runargs, Piston's and Judge0's args; a judge's checker gets its files' names). */
   args?: string[];
 }
 

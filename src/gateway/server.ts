@@ -13,6 +13,8 @@ import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } f
 import { encodeOutputFrame } from './output-frame.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
+import { registerJudgeRoutes } from '../judge/routes.js';
+import { JudgeService } from '../judge/service.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
 import type { GatewayCore, RunExtras } from './compat/common.js';
 import { registerJobe } from './compat/jobe.js';
@@ -39,6 +41,8 @@ export interface GatewayOptions {
   resumeKey?: Buffer;
   /** How often WebSocket clients are pinged (default WS_PING_MS); tests shorten it. */
   wsPingMs?: number;
+  /** Where the judge keeps problems across restarts (src/judge); none: in memory only. */
+  stateDir?: string | null;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -417,7 +421,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   registerPiston(app, core);
   registerJudge0(app, core);
 
+  // Judge mode (src/judge): problems, submissions and batches, each test a batch run on this backend.
+  const judge = new JudgeService({ backend: opts.backend, stateDir: opts.stateDir ?? null, limitsMax, registry: metrics.registry });
+  await registerJudgeRoutes(app, { judge, backend: opts.backend, userOf, sourceBytesMax });
+
   app.addHook('onClose', async () => {
+    judge.close();
     await opts.backend.close();
   });
   return app;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
@@ -30,6 +31,8 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     // Auth off (a local cluster): one shared user, bounded like an Assigner's queue.
     anonymousRunsMax: ctx.config.queue.runsMax,
     resumeKey: deriveResumeKey(ctx.config.cluster.secret),
+    // Per node: in `up` every node shares one state dir, and a standby must not read the Gateway's disk.
+    stateDir: path.join(ctx.stateDir, `${ctx.self.name}-gateway`),
   });
   await app.ready();
   let closed = false;

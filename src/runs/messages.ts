@@ -64,6 +64,8 @@ export const RunResultWireSchema = z.object({
   version: z.string().max(128),
   limits_mechanism: z.enum(['cgroup-v2', 'cgroup-v1', 'rlimit']).optional(),
   message: z.string().max(TEXT_MAX).optional(),
+  /** The compiler ran (false: the Worker's compile cache had the build). */
+  compiled: z.boolean().optional(),
 });
 export type RunResultWire = z.infer<typeof RunResultWireSchema>;
 

@@ -4,6 +4,7 @@ import { cgroupFactory, type LimitsMechanism } from './cgroups.js';
 import { CHUNK_BYTES_MAX, Chunker, type Chunk, type StreamName } from './chunker.js';
 import type { PhaseCommand, PhaseReport } from './control.js';
 import { versionOf, type LanguageSpec } from './languages.js';
+import { CompileCache, compileCache } from './compile-cache.js';
 import { COMPILE_LIMITS, SOURCE_BYTES_MAX, type Limits } from './limits.js';
 import { SandboxProcess, type SandboxPool } from './sandbox-process.js';
 
@@ -31,6 +32,8 @@ export interface RunResult {
   limits_mechanism: LimitsMechanism;
   /** Set for internal_error (and compile_error when the compiler itself hit a limit). */
   message?: string;
+  /** The compiler ran in this run (false: its build came from the compile cache). Absent: nothing to compile. */
+  compiled?: boolean;
 }
 
 export interface SourceFile {
@@ -45,11 +48,11 @@ export interface RunRequest {
   /** Extra files placed beside the source (data files, headers). */
   files?: SourceFile[];
   stdin?: Buffer;
+  /** Arguments after the program's own command (a judge's checker gets its files' names). */
+  args?: string[];
   /** A pseudo-terminal: prompts without newline appear at once; stdout and stderr merge. */
   interactive: boolean;
   limits: Limits;
-  /** Arguments after the program's own command (argv[1..]). */
-  args?: string[];
   pool?: SandboxPool;
   /** Chunks buffered between the runner and its consumer before the program is paused. */
   queueChunksMax?: number;
@@ -76,6 +79,10 @@ const PAUSED_STREAM_BYTES_MAX = 3 * 64 * 1024;
 export const OVERSHOOT_CHUNKS_MAX = Math.ceil(PAUSED_STREAM_BYTES_MAX / CHUNK_BYTES_MAX) + Math.ceil(COMPILE_LIMITS.outputBytesMax / CHUNK_BYTES_MAX);
 const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SIGKILL = 9;
+/** Extra files with this suffix are data, written after the compile (see phases). */
+export const DATA_FILE_SUFFIX = '.data';
+/** Name of a cached build's archive while it is unpacked in the work dir. */
+const BUILD_TAR = 'ca-build.tar';
 const SIGXCPU = 24;
 /** After this long past the wall limit the host kills bwrap itself (ca-init normally acts first). */
 const WALL_BACKSTOP_MS = 2_000;
@@ -116,6 +123,8 @@ class Run {
   private readonly chunker = new Chunker();
   private outputBytes = 0;
   private compileBytes = 0;
+  /** The compiler's messages as emitted, kept for the compile cache (bounded by COMPILE_LIMITS). */
+  private readonly compileLog: Buffer[] = [];
   private endReason: 'killed' | 'output_limit' | 'wall_backstop' | null = null;
   private inputQueue: Buffer[] = [];
   private inputEnded = false;
@@ -224,54 +233,132 @@ class Run {
     }
   }
 
-  private async phases(sb: SandboxProcess, base: RunResult): Promise<RunResult> {
+  /** Compiles; returns the run's end when it ends here (killed, compile error), else null. */
+  private async compile(sb: SandboxProcess, base: RunResult, c: { argv: string[]; env: Record<string, string> }): Promise<RunResult | null> {
+    const { limits } = this.req;
+    const report = await sb.runPhase(
+      {
+        mode: 'capture',
+        argv: c.argv,
+        env: c.env,
+        cpuTimeMs: COMPILE_LIMITS.cpuTimeMs,
+        wallTimeMs: COMPILE_LIMITS.wallTimeMs,
+        addressSpaceKb: 0,
+        fileSizeKb: limits.fileSizeKb,
+        openFilesMax: 256,
+        processesMax: sb.cgroup ? 0 : COMPILE_LIMITS.processesMax,
+      },
+      (data) => {
+        const room = COMPILE_LIMITS.outputBytesMax - this.compileBytes;
+        this.compileBytes += data.length;
+        if (room > 0) {
+          this.compileLog.push(data.subarray(0, room));
+          this.emit('compile', data.subarray(0, room));
+        }
+      },
+    );
+    if (this.killedByUser()) return this.finish(sb, { ...base, status: 'killed' });
+    if (report.exitCode !== 0) {
+      const why = report.wallLimitHit || report.signal ? 'the compiler was stopped by its limits' : undefined;
+      return this.finish(sb, {
+        ...base,
+        status: 'compile_error',
+        compiled: true,
+        exit_code: report.exitCode,
+        signal: report.signal,
+        ...(why ? { message: why } : {}),
+      });
+    }
+    return null;
+  }
+
+  /** A helper phase (packing or unpacking a build): small fixed bounds, output to `onOutput`. */
+  private helperPhase(sb: SandboxProcess, script: string, onOutput: (d: Buffer) => void): Promise<PhaseReport> {
+    return sb.runPhase(
+      {
+        mode: 'capture',
+        argv: ['/bin/sh', '-c', script],
+        env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' },
+        cpuTimeMs: 10_000,
+        wallTimeMs: 20_000,
+        addressSpaceKb: 0,
+        fileSizeKb: this.req.limits.fileSizeKb,
+        openFilesMax: 64,
+        processesMax: sb.cgroup ? 0 : 8,
+      },
+      onOutput,
+    );
+  }
+
+  /** Packs what the compile left in the work dir into the cache (best effort: a failure only costs recompiles). */
+  private async saveBuild(sb: SandboxProcess, cache: CompileCache, key: string): Promise<void> {
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    const report = await this.helperPhase(sb, `tar -cf - --exclude=${BUILD_TAR} . 2>/dev/null`, (d) => {
+      bytes += d.length;
+      if (bytes <= cache.opts.artifactBytesMax) parts.push(Buffer.from(d));
+    });
+    if (report.exitCode === 0 && bytes <= cache.opts.artifactBytesMax) cache.put(key, { tar: Buffer.concat(parts), compileOutput: Buffer.concat(this.compileLog) });
+  }
+
+  /** Unpacks a cached build into the work dir, replaying the compiler's messages; false if it failed. */
+  private async restoreBuild(sb: SandboxProcess, hit: { tar: Buffer; compileOutput: Buffer }): Promise<boolean> {
+    sb.writeFile(BUILD_TAR, hit.tar);
+    const report = await this.helperPhase(sb, `tar -xf ${BUILD_TAR} 2>&1 && rm -f ${BUILD_TAR}`, () => {});
+    if (report.exitCode !== 0) return false;
+    if (hit.compileOutput.length > 0) this.emit('compile', hit.compileOutput);
+    return true;
+  }
+
+  private async phases(sb: SandboxProcess, baseIn: RunResult): Promise<RunResult> {
+    let base = baseIn;
     const { language, limits } = this.req;
     const sourceName = language.sourceFile(this.req.source.toString('utf8'));
-    for (const f of this.req.files ?? []) sb.writeFile(f.name, f.content);
+    // Files named *.data (a judge checker's input and answer) reach the work dir only after the
+    // compile: the compiler cannot see them, so they rightly stay out of the compile cache's key.
+    const isData = (f: SourceFile) => f.name.endsWith(DATA_FILE_SUFFIX);
+    const buildFiles = (this.req.files ?? []).filter((f) => !isData(f));
+    for (const f of buildFiles) sb.writeFile(f.name, f.content);
     sb.writeFile(sourceName, this.req.source);
     const cg = sb.cgroup;
     const procs = Math.max(limits.processesMax, language.processesMin);
 
+    let compiled: boolean | undefined;
     if (language.compile) {
       cg?.setLimits({ memoryKb: COMPILE_LIMITS.memoryKb, processesMax: COMPILE_LIMITS.processesMax + 1 });
       const c = language.compile(sourceName);
-      const report = await sb.runPhase(
-        {
-          mode: 'capture',
-          argv: c.argv,
-          env: c.env,
-          cpuTimeMs: COMPILE_LIMITS.cpuTimeMs,
-          wallTimeMs: COMPILE_LIMITS.wallTimeMs,
-          addressSpaceKb: 0,
-          fileSizeKb: limits.fileSizeKb,
-          openFilesMax: 256,
-          processesMax: cg ? 0 : COMPILE_LIMITS.processesMax,
-        },
-        (data) => {
-          const room = COMPILE_LIMITS.outputBytesMax - this.compileBytes;
-          this.compileBytes += data.length;
-          if (room > 0) this.emit('compile', data.subarray(0, room));
-        },
-      );
-      if (this.killedByUser()) return this.finish(sb, { ...base, status: 'killed' });
-      if (report.exitCode !== 0) {
-        const why = report.wallLimitHit || report.signal ? 'the compiler was stopped by its limits' : undefined;
-        return this.finish(sb, {
-          ...base,
-          status: 'compile_error',
-          exit_code: report.exitCode,
-          signal: report.signal,
-          ...(why ? { message: why } : {}),
-        });
+      // Batch runs share builds: a judge's tests carry the same source (see compile-cache.ts).
+      const cache = this.req.interactive ? null : compileCache();
+      const key = cache
+        ? CompileCache.key({ language: language.id, compileArgv: c.argv, files: [{ name: sourceName, content: this.req.source }, ...buildFiles] })
+        : '';
+      const release = cache ? await cache.claim(key) : () => {};
+      try {
+        const hit = cache?.get(key);
+        if (cache && hit && (await this.restoreBuild(sb, hit))) {
+          cache.stats.hits++;
+          compiled = false;
+        } else {
+          if (cache) cache.stats.compiles++;
+          compiled = true;
+          const ended = await this.compile(sb, base, c);
+          if (ended) return ended;
+          if (cache) await this.saveBuild(sb, cache, key);
+        }
+      } finally {
+        release();
       }
+      if (this.killedByUser()) return this.finish(sb, { ...base, status: 'killed' });
+      base = { ...base, compiled };
     }
+    for (const f of this.req.files ?? []) if (isData(f)) sb.writeFile(f.name, f.content);
 
     cg?.setLimits({ memoryKb: limits.memoryKb, processesMax: procs + 1 });
     const oomBefore = cg?.oomKills() ?? 0;
     const r = language.run(sourceName, limits.memoryKb);
     const phase: PhaseCommand = {
       mode: this.req.interactive ? 'pty' : 'pipes',
-      argv: this.req.args?.length ? [...r.argv, ...this.req.args] : r.argv,
+      argv: [...r.argv, ...(this.req.args ?? [])],
       env: r.env,
       cpuTimeMs: limits.cpuTimeMs,
       wallTimeMs: limits.wallTimeMs,

@@ -13,6 +13,7 @@ import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMess
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
+import { configureCompileCache } from '../sandbox/compile-cache.js';
 import { joinAccountingGroup } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
@@ -146,6 +147,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   if (orphans.length > 0) log.warn({ event: 'orphans', pids: orphans }, `killed ${orphans.length} sandbox(es) a killed Worker left half-started`);
   const pool = new SandboxPool({ workDirKb: config.sandbox.limitsDefault.workDirKb, tmpDirKb: config.sandbox.limitsDefault.workDirKb, size: slots + 1 });
   pool.refill();
+  // One compile cache per Worker host (its processes share the state dir): a judge submission's
+  // tests compile once on the host, whichever of its processes runs them.
+  configureCompileCache({ dir: path.join(opts.stateDir, `${opts.host}-compile-cache`) });
   // Runs whose program is going (they hold a slot) …
   const running = new Map<string, { handle: RunHandle; interactive: boolean; evicted: string | null }>();
   // … and every run whose output is not yet acknowledged by its Assigner pair: kept to send again
