@@ -13,6 +13,7 @@ import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } f
 import { encodeOutputFrame } from './output-frame.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
+import { registerWeb, type GatewayRole } from './web.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
 
 export interface AuthToken {
@@ -35,6 +36,10 @@ export interface GatewayOptions {
   resumeKey?: Buffer;
   /** How often WebSocket clients are pinged (default WS_PING_MS); tests shorten it. */
   wsPingMs?: number;
+  /** Gateway URLs the web client fails over to (GET /api/v1/gateways); default none. */
+  gateways?: string[];
+  /** Epoch and standby of a cluster Gateway, for the lab dashboard. */
+  gatewayRole?: () => GatewayRole | null;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -296,6 +301,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     for (const n of opts.backend.cluster().nodes) metrics.nodes.inc({ role: n.role, state: n.state });
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  registerWeb(app, { backend: opts.backend, metrics, gateways: opts.gateways ?? [], authorize: userOf, ...(opts.gatewayRole ? { gatewayRole: opts.gatewayRole } : {}) });
 
   // Every client is pinged every WS_PING_MS: one that has not answered the previous ping is gone
   // (its PC switched off, a network cut) and is dropped; clients may likewise take a connection

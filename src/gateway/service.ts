@@ -3,6 +3,7 @@ import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
 import { buildGateway } from './server.js';
+import { gatewayUrls } from './web.js';
 
 /** The client API (HTTP + WebSocket) over the lab's Assigners and Workers, built but not listening. */
 export interface GatewayApi {
@@ -30,6 +31,8 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     // Auth off (a local cluster): one shared user, bounded like an Assigner's queue.
     anonymousRunsMax: ctx.config.queue.runsMax,
     resumeKey: deriveResumeKey(ctx.config.cluster.secret),
+    gateways: gatewayUrls(ctx.config),
+    gatewayRole: () => ({ epoch: backend.epoch, standby: backend.standby }),
   });
   await app.ready();
   let closed = false;
