@@ -38,6 +38,8 @@ let files: SourceFile[] = [];
 let active = 0;
 let session: RunSession | null = null;
 let diagnostics = '';
+/** When the last run was asked for, its first output arrived and it ended (performance.now(); the bench reads it). */
+let lastRun = { runAtMs: 0, firstOutputAtMs: 0, exitAtMs: 0 };
 
 function showMessage(text: string, kind: 'error' | 'info' = 'error'): void {
   messageEl.textContent = text;
@@ -159,6 +161,7 @@ function markErrors(): void {
 
 function run(): void {
   if (session || !language) return;
+  lastRun = { runAtMs: performance.now(), firstOutputAtMs: 0, exitAtMs: 0 };
   hideMessage();
   terminal.clear();
   diagnostics = '';
@@ -171,6 +174,7 @@ function run(): void {
   stopButton.disabled = false;
   const s = new RunSession(gateways, spec, {
     output(stream, data) {
+      if (lastRun.firstOutputAtMs === 0) lastRun.firstOutputAtMs = performance.now();
       terminal.output(stream, data);
       if (stream !== 'stdout' && diagnostics.length < DIAGNOSTIC_CHARS_MAX) diagnostics += new TextDecoder().decode(data);
     },
@@ -178,6 +182,7 @@ function run(): void {
       setStatus(`${text[0]?.toUpperCase()}${text.slice(1)}…`, 'running');
     },
     exit(result) {
+      lastRun.exitAtMs = performance.now();
       statusEl.dataset.gateway = s.gateway;
       finished();
       const moved = s.gateway !== gateways[0] ? ` · resumed on ${new URL(s.gateway).host} after the Gateway changed` : '';
@@ -206,40 +211,44 @@ tokenInput.value = storedToken();
 tokenInput.addEventListener('change', () => {
   storeToken(tokenInput.value.trim());
   hideMessage();
-  void start();
+  // The program kept from last time is in the editor at once; the language list follows.
+selectLanguage(localStorage.getItem(LANGUAGE_KEY) ?? 'c');
+langSelect.replaceChildren(h('option', { value: language }, language));
+editor.focus();
+void start();
 });
 
 async function start(): Promise<void> {
-  gateways = await gatewayList();
-  let langs: Language[];
-  try {
-    langs = await requestJson<Language[]>(location.origin, '/api/v1/languages');
-  } catch (err) {
-    showMessage(err instanceof ApiFailure ? err.message : `The page could not list the languages: ${String(err)}`);
-    return;
-  }
+  // The three questions to the Gateway go out together; the editor is usable meanwhile.
+  const [gws, langsOrError, auth] = await Promise.all([
+    gatewayList(),
+    requestJson<Language[]>(location.origin, '/api/v1/languages').catch((err: unknown) => err as Error),
+    requestJson(location.origin, '/api/v1/cluster').then(
+      () => null,
+      (err: unknown) => err,
+    ),
+  ]);
+  gateways = gws;
   // Auth on? The cluster view needs a token when the lab uses them.
-  try {
-    await requestJson(location.origin, '/api/v1/cluster');
-  } catch (err) {
-    if (err instanceof ApiFailure && err.status === 401) {
-      tokenBox.hidden = false;
-      showMessage(err.message);
-    }
+  if (auth instanceof ApiFailure && auth.status === 401) {
+    tokenBox.hidden = false;
+    showMessage(auth.message);
   }
   if (storedToken()) tokenBox.hidden = false;
+  if (!Array.isArray(langsOrError)) {
+    showMessage(langsOrError instanceof ApiFailure ? langsOrError.message : `The page could not list the languages: ${String(langsOrError)}`);
+    return;
+  }
+  const langs = langsOrError;
   if (langs.length === 0) {
     showMessage('The lab offers no language right now (no Worker is up): try again in a moment.');
     return;
   }
-  const current = langSelect.value && langs.some((l) => l.id === langSelect.value) ? langSelect.value : null;
   langSelect.replaceChildren(...langs.map((l) => h('option', { value: l.id }, l.version ? `${l.name} — ${l.version}` : l.name)));
-  const wanted = current ?? localStorage.getItem(LANGUAGE_KEY);
-  const first = langs.find((l) => l.id === wanted) ?? langs.find((l) => l.id === 'c') ?? langs[0];
+  const first = langs.find((l) => l.id === language) ?? langs.find((l) => l.id === 'c') ?? langs[0];
   langSelect.value = (first as Language).id;
   if (language !== langSelect.value) selectLanguage(langSelect.value);
   runButton.disabled = session !== null;
-  editor.focus();
 }
 
 /** For tests and the curious: what the page holds (read-only use). */
@@ -259,6 +268,13 @@ async function start(): Promise<void> {
   get gateways() {
     return gateways;
   },
+  get lastRun() {
+    return { ...lastRun };
+  },
 };
 
+// The program kept from last time is in the editor at once; the language list follows.
+selectLanguage(localStorage.getItem(LANGUAGE_KEY) ?? 'c');
+langSelect.replaceChildren(h('option', { value: language }, language));
+editor.focus();
 void start();
