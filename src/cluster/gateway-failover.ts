@@ -148,6 +148,11 @@ export class GatewayFailover {
     return { ...this.p.record };
   }
 
+  /** The standby the Monitors' acks named to this Gateway (null while it knows none). */
+  get standby(): NodeName | null {
+    return this.target;
+  }
+
   get actingStandby(): boolean {
     return this.acting;
   }

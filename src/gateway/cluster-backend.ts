@@ -73,6 +73,8 @@ export class ClusterBackend implements RunBackend {
   private lastAnswer: { assigner: string; atMs: number } | null = null;
   /** The Gateway epoch this backend serves under (set when the API starts serving). */
   epoch = 1;
+  /** The Gateway standby this Gateway heartbeats to (set by the failover service; for the dashboard). */
+  standby: string | null = null;
   /** Runs asked of the Assigners (run_attach) and not found yet: id → what to do with the answer. */
   private readonly attaching = new Map<string, (from: string, msg: RunMessageOf<'run_attached'>) => void>();
   /** Set when this Gateway steps down: closing must not kill the runs the next Gateway attaches. */

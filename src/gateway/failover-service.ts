@@ -141,6 +141,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     if (out.persist) stateFile.saveGateway(out.persist);
     for (const m of out.messages) ctx.peers.send(m.to, m.message);
     for (const n of out.notes) onNote(n);
+    if (api) api.backend.standby = core.standby;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
   };

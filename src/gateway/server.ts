@@ -15,6 +15,7 @@ import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } fr
 import { createMetrics } from './metrics.js';
 import { registerJudgeRoutes } from '../judge/routes.js';
 import { JudgeService } from '../judge/service.js';
+import { registerWeb, type GatewayRole } from './web.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
 import type { GatewayCore, RunExtras } from './compat/common.js';
 import { registerJobe } from './compat/jobe.js';
@@ -43,6 +44,10 @@ export interface GatewayOptions {
   wsPingMs?: number;
   /** Where the judge keeps problems across restarts (src/judge); none: in memory only. */
   stateDir?: string | null;
+  /** Gateway URLs the web client fails over to (GET /api/v1/gateways); default none. */
+  gateways?: string[];
+  /** Epoch and standby of a cluster Gateway, for the lab dashboard. */
+  gatewayRole?: () => GatewayRole | null;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -310,6 +315,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     for (const n of opts.backend.cluster().nodes) metrics.nodes.inc({ role: n.role, state: n.state });
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  registerWeb(app, { backend: opts.backend, metrics, gateways: opts.gateways ?? [], authorize: userOf, ...(opts.gatewayRole ? { gatewayRole: opts.gatewayRole } : {}) });
 
   // Every client is pinged every WS_PING_MS: one that has not answered the previous ping is gone
   // (its PC switched off, a network cut) and is dropped; clients may likewise take a connection

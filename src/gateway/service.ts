@@ -4,6 +4,7 @@ import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
 import { buildGateway } from './server.js';
+import { gatewayUrls } from './web.js';
 
 /** The client API (HTTP + WebSocket) over the lab's Assigners and Workers, built but not listening. */
 export interface GatewayApi {
@@ -33,6 +34,8 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     resumeKey: deriveResumeKey(ctx.config.cluster.secret),
     // Per node: in `up` every node shares one state dir, and a standby must not read the Gateway's disk.
     stateDir: path.join(ctx.stateDir, `${ctx.self.name}-gateway`),
+    gateways: gatewayUrls(ctx.config),
+    gatewayRole: () => ({ epoch: backend.epoch, standby: backend.standby }),
   });
   await app.ready();
   let closed = false;

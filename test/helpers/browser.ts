@@ -1,0 +1,60 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+/** Debian's chromium (scripts/setup.sh installs it): no browser build is ever downloaded. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function browserMissing(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  const why = `browser tests skipped: ${CHROMIUM} is missing (Debian's chromium package; scripts/setup.sh installs it as root)`;
+  console.log(`# ${why}`);
+  return why;
+}
+
+/** Where the tests save their screenshots (CI prints the path); CODEARENA_SCREENS_DIR overrides. */
+export const SCREENS_DIR = process.env.CODEARENA_SCREENS_DIR ?? path.join(os.tmpdir(), 'codearena-screens');
+
+/** A headless chromium with a fresh profile (CI runs as root: no sandbox). */
+export class TestBrowser {
+  /** Uncaught errors of the pages (each is a bug of the page); tests assert there are none. */
+  readonly pageErrors: string[] = [];
+
+  private constructor(
+    readonly context: BrowserContext,
+    private readonly profile: string,
+  ) {}
+
+  static async launch(): Promise<TestBrowser> {
+    const profile = mkdtempSync(path.join(os.tmpdir(), 'codearena-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 860 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    return new TestBrowser(context, profile);
+  }
+
+  async page(): Promise<Page> {
+    const page = await this.context.newPage();
+    page.on('pageerror', (err) => this.pageErrors.push(err.message));
+    return page;
+  }
+
+  async close(): Promise<void> {
+    await this.context.close();
+    rmSync(this.profile, { recursive: true, force: true });
+  }
+}
+
+/** Saves a screenshot of the page as SCREENS_DIR/name.png and prints where. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENS_DIR, { recursive: true });
+  const file = path.join(SCREENS_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`# screenshot: ${file}`);
+  return file;
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { browserMissing, screenshot, TestBrowser } from '../helpers/browser.js';
+import { UpCluster } from '../helpers/up.js';
+
+// The lab dashboard (/lab) in Debian's chromium against a `codearena up` cluster (auth on: the
+// token is typed into the page): every node is a tile, the charts fill from the Gateway's metrics,
+// and a Worker host switched off (its agent and its Worker processes SIGKILLed) turns dead.
+
+/** heartbeat 500 ms × missedLimit 5 to suspect, then the Monitors' dead verdict: well inside this. */
+const DEAD_WITHIN_MS = 5_000;
+
+const skip = browserMissing();
+const cluster = skip ? null : new UpCluster(['--workers', '1', '--auth']);
+let browser: TestBrowser | null = null;
+let page: Page;
+
+before(async () => {
+  if (!cluster) return;
+  await cluster.ready();
+  browser = await TestBrowser.launch();
+  page = await browser.page();
+});
+after(async () => {
+  await browser?.close();
+  await cluster?.stopCleanly();
+});
+
+interface NodeRow {
+  name: string;
+  role: string;
+  pid: number | null;
+  state: string;
+}
+
+async function clusterView(): Promise<{ nodes: NodeRow[] }> {
+  return (await (await fetch(`${cluster!.url}/api/v1/cluster`, { headers: cluster!.headers() })).json()) as { nodes: NodeRow[] };
+}
+
+/** Every node on the page: a PC's tile, or a Worker process inside its host's tile. */
+const tiles = () => page.$$eval('[data-node]', (ts) => ts.map((t) => ({ name: t.getAttribute('data-node'), state: t.getAttribute('data-state'), role: t.getAttribute('data-role'), text: (t as HTMLElement).innerText })));
+
+describe('lab dashboard', { skip: skip ?? false }, () => {
+  test('without a token it says so in a sentence; with the token it shows every node of the cluster', async () => {
+    await page.goto(`${cluster!.url}/lab`);
+    await page.waitForSelector('#message:not([hidden])');
+    assert.match((await page.textContent('#message')) ?? '', /^The Gateway needs a valid access token: paste the one your lab gave you into the Token field\.$/);
+    await page.fill('#token', cluster!.token as string);
+    await page.press('#token', 'Enter');
+    // Every node the Gateway knows, once every one has reported (7 nodes and a Worker process in `up --workers 1`).
+    await page.waitForFunction(() => document.querySelectorAll('[data-node][data-state="alive"]').length >= 8, undefined, { timeout: 30_000 });
+    const view = await clusterView();
+    const shown = await tiles();
+    assert.deepEqual(shown.map((t) => t.name).sort(), view.nodes.map((n) => n.name).sort());
+    for (const n of view.nodes) {
+      const t = shown.find((x) => x.name === n.name);
+      assert.equal(t?.role, n.role, `${n.name}'s tile is in its role's group`);
+      assert.match(t?.text ?? '', /\b(alive|suspect|dead)\b/i, 'the state is written, not only coloured');
+    }
+    assert.match((await page.textContent('#leader')) ?? '', /^Monitor leader: mon-\d \(term \d+\)$/);
+    assert.match((await page.textContent('#gateway')) ?? '', /^Gateway epoch \d+ · standby (mon-\d|none yet)$/);
+    await screenshot(page, 'lab-alive');
+  });
+
+  test('runs started show on the charts', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${cluster!.url}/api/v1/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...cluster!.headers() },
+        body: JSON.stringify({ language: 'python', source: 'print(1)\n', wait: true }),
+      });
+      assert.equal(r.status, 200);
+    }
+    // The samples come once a second; the page adds each to its charts.
+    await page.waitForFunction(() => (window as unknown as { codearena: { samples: number } }).codearena.samples >= 3, undefined, { timeout: 10_000 });
+    const points = await page.$$eval('.chart canvas', (cs) => cs.length);
+    assert.equal(points, 3);
+  });
+
+  test('a Worker host switched off turns dead on the page within 5 s', async () => {
+    const view = await clusterView();
+    const host = view.nodes.find((n) => n.role === 'worker' && !/-w\d+$/.test(n.name));
+    assert.ok(host?.pid, 'the Worker host has a pid');
+    const workers = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster!.logDir}/lab.json --host ${host.name} `], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const killedAt = Date.now();
+    for (const pid of [host.pid, ...workers]) process.kill(pid, 'SIGKILL');
+    await page.waitForSelector(`.tile[data-node="${host.name}"][data-state="dead"]`, { timeout: DEAD_WITHIN_MS + 5_000 });
+    const tookMs = Date.now() - killedAt;
+    console.log(`# ${host.name} shown dead on the dashboard ${tookMs} ms after SIGKILL`);
+    assert.ok(tookMs <= DEAD_WITHIN_MS, `shown dead after ${tookMs} ms`);
+    assert.match((await tiles()).find((t) => t.name === host.name)?.text ?? '', /DEAD/);
+    await screenshot(page, 'lab');
+    assert.deepEqual(browser!.pageErrors, []);
+  });
+});
