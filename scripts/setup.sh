@@ -16,6 +16,7 @@ declare -A NEED=(
   [/usr/sbin/ip]=iproute2
   [/usr/bin/unshare]=util-linux
   [/usr/sbin/arping]=iputils-arping
+  [/usr/sbin/nginx]=nginx-light
 )
 missing=()
 for bin in "${!NEED[@]}"; do
