@@ -71,14 +71,19 @@ export interface LinkPostOptions {
   baseUrl: string;
   urlPath: string;
   from: string;
+  /** The peer's name: its reply must be signed by it. */
+  to: string;
   secret: string;
   timeoutMs: number;
   replyBytesMax: number;
+  ageMaxMs: number;
 }
 
-/** Sends one signed message and returns the parsed JSON reply; LinkError on any failure. */
-export async function postLink(o: LinkPostOptions, message: unknown): Promise<unknown> {
-  const body = JSON.stringify(message);
+/** A reply is signed over the request's path plus this suffix, so it can never pass as a request. */
+export const REPLY_PATH_SUFFIX = '#reply';
+
+/** Sends one signed JSON body; returns the parsed JSON reply, whose signature it checks. */
+export async function postLink(o: LinkPostOptions, body: string): Promise<unknown> {
   const tsMs = Date.now();
   let res: Response;
   try {
@@ -109,6 +114,20 @@ export async function postLink(o: LinkPostOptions, message: unknown): Promise<un
     throw new LinkError('LINK_UNREACHABLE', `${o.baseUrl}${o.urlPath}: connection lost while reading the reply (${e.message})`);
   }
   if (!res.ok) throw new LinkError('LINK_REJECTED', `${o.baseUrl}${o.urlPath}: ${res.status} ${text.slice(0, 300)}`, res.status);
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  const check = checkLink({
+    secret: o.secret,
+    nowMs: Date.now(),
+    ageMaxMs: o.ageMaxMs,
+    headers,
+    urlPath: o.urlPath + REPLY_PATH_SUFFIX,
+    body: text,
+    knownPeer: (n) => n === o.to,
+  });
+  if (!check.ok) throw new LinkError('LINK_BAD_REPLY', `${o.baseUrl}${o.urlPath}: reply refused: ${check.message}`);
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -5,22 +5,22 @@ import { CONTINENTS, type ContinentName } from './world.js';
 
 /** Countries and their L2 counts per continent: a dozen L2s, several in a few countries. */
 export const LOCAL_COUNTRIES: Record<ContinentName, Array<{ code: string; l2Count: number }>> = {
-  africa: [{ code: 'NG', l2Count: 1 }],
-  antarctica: [{ code: 'AQ', l2Count: 1 }],
+  africa: [{ code: 'ng', l2Count: 1 }],
+  antarctica: [{ code: 'aq', l2Count: 1 }],
   asia: [
-    { code: 'JP', l2Count: 1 },
-    { code: 'IN', l2Count: 1 },
+    { code: 'jp', l2Count: 1 },
+    { code: 'in', l2Count: 1 },
   ],
   europe: [
-    { code: 'FR', l2Count: 2 },
-    { code: 'DE', l2Count: 1 },
+    { code: 'fr', l2Count: 2 },
+    { code: 'de', l2Count: 1 },
   ],
   'north-america': [
-    { code: 'US', l2Count: 2 },
-    { code: 'CA', l2Count: 1 },
+    { code: 'us', l2Count: 2 },
+    { code: 'ca', l2Count: 1 },
   ],
-  oceania: [{ code: 'AU', l2Count: 1 }],
-  'south-america': [{ code: 'BR', l2Count: 1 }],
+  oceania: [{ code: 'au', l2Count: 1 }],
+  'south-america': [{ code: 'br', l2Count: 1 }],
 };
 
 /** Port layout: the L1s at base + 0..6 (CONTINENTS order), the L2s from base + 10 on. */
@@ -48,7 +48,7 @@ export function localWorld(opts: LocalWorldOptions): Record<string, unknown> {
         ? LOCAL_COUNTRIES[c].map((k) => ({
             code: k.code,
             l2: Array.from({ length: k.l2Count }, (_, j) => ({
-              name: `l2-${k.code.toLowerCase()}-${j + 1}`,
+              name: `l2-${k.code}-${j + 1}`,
               host: '127.0.0.1',
               port: next++,
             })),

@@ -45,7 +45,7 @@ const count = (min: number, max: number) =>
 
 const serverSchema = z.strictObject({ name, host, port });
 const countrySchema = z.strictObject({
-  code: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter upper-case country code (ISO 3166-1 alpha-2)'),
+  code: z.string().regex(/^[a-z]{2}$/, 'must be a two-letter lower-case country code (ISO 3166-1 alpha-2, e.g. fr)'),
   l2: z.array(serverSchema).min(1, 'must list at least one L2 server').max(64, 'must list at most 64 L2 servers'),
 });
 const continentSchema = z.strictObject({
@@ -66,22 +66,35 @@ const intervalsSchema = z
     propagationTimeoutMs: ms(1, 7 * DAY_MS).default(2 * 3_600_000),
     // The design's L1 sync: "every 24 hours", repairing any batch lost in transit.
     syncIntervalMs: ms(1, 30 * DAY_MS).default(DAY_MS),
-    // A batch is sent early when it holds this many changes: bounds a message's size and memory.
-    batchChangesMax: count(1, 10_000).default(500),
+    // A batch is sent early when it holds this many changes: bounds one message's size
+    // (100 x 64 KiB bodies = 6.4 MiB worst case).
+    batchChangesMax: count(1, 1_000).default(100),
+    // An unacknowledged batch is sent again after this long (then dropped: the sync repairs).
+    batchRetryMs: ms(1, DAY_MS).default(30_000),
     // Changes per sync page: the sync streams in pages, never one unbounded message.
-    syncPageChangesMax: count(1, 10_000).default(500),
-    // Each L2's own LRU cache of rendered blogs (entries).
+    syncPageChangesMax: count(1, 1_000).default(200),
+    // A sync page not answered in this long is asked for again.
+    syncPageTimeoutMs: ms(1, DAY_MS).default(30_000),
+    // Each L2's own LRU cache of blogs (entries).
     cacheEntriesMax: count(0, 10_000_000).default(10_000),
     // A change stamped further ahead of this server's clock than this is refused (a bad clock
     // would otherwise win every last-writer-wins conflict for as long as it is ahead).
-    clockSkewMaxMs: ms(0, DAY_MS).default(60_000),
-    // A server-to-server message older or newer than this is refused as stale (replay window).
+    clockSkewMaxMs: ms(1, DAY_MS).default(60_000),
+    // A server-to-server message stamped further than this from the receiver's clock is refused
+    // as stale: the replay window of the HMAC signature.
     linkMessageAgeMaxMs: ms(1, DAY_MS).default(300_000),
     // How long one server-to-server request may take before it counts as failed.
     linkTimeoutMs: ms(1, 600_000).default(5_000),
-    // An L2 that cannot reach its L1 for this long answers writes with 503 at once instead of
-    // trying first (it keeps retrying in the background).
-    l1RetryMs: ms(1, 600_000).default(1_000),
+    // An L2 tells its L1 where it is this often (and learns whether the L1 is there).
+    heartbeatIntervalMs: ms(1, 600_000).default(5_000),
+    // No word from the L1 for this long: the L2 refuses writes (three missed heartbeats).
+    l1UnreachableAfterMs: ms(1, 3_600_000).default(15_000),
+    // A write the L1 has not acknowledged in this long is answered 504 (retry with the same requestId).
+    writeTimeoutMs: ms(1, 600_000).default(5_000),
+    // A read miss the L1 has not answered in this long is answered 503.
+    fetchTimeoutMs: ms(1, 600_000).default(5_000),
+    // A restarted L2's catch-up page not answered in this long is asked for again.
+    catchUpPageTimeoutMs: ms(1, 600_000).default(10_000),
   })
   .default({} as never);
 

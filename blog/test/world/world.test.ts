@@ -46,7 +46,7 @@ test('a bad port names its field', () => {
 test('every mistake is reported, not just the first', () => {
   const w = good();
   w.continents[0].l1.port = 0;
-  w.continents[1].countries[0].code = 'aq';
+  w.continents[1].countries[0].code = 'AQ';
   w.continents[2].countries[0].l2[0].name = 'Bad Name';
   w.intervals = { propagationTimeoutMs: -5, batchChangesMax: 'many' };
   w.colour = 'blue';
@@ -54,10 +54,10 @@ test('every mistake is reported, not just the first', () => {
   const f = `world${n - 1}.yaml`;
   for (const want of [
     `${f}: continents[0].l1.port: must be 1..65535`,
-    `${f}: continents[1].countries[0].code: must be a two-letter upper-case country code (ISO 3166-1 alpha-2)`,
+    `${f}: continents[1].countries[0].code: must be a two-letter lower-case country code (ISO 3166-1 alpha-2, e.g. fr)`,
     `${f}: continents[2].countries[0].l2[0].name: must be 1..63 of a-z, 0-9, - (starting with a letter or digit)`,
     `${f}: intervals.propagationTimeoutMs: must be 1..604800000 ms`,
-    `${f}: intervals.batchChangesMax: must be a number 1..10000`,
+    `${f}: intervals.batchChangesMax: must be a number 1..1000`,
   ]) {
     assert.ok(p.includes(want), `missing "${want}" in:\n${p.join('\n')}`);
   }
@@ -83,11 +83,11 @@ test('duplicate names, addresses and country codes', () => {
   const w = good();
   w.continents[3].countries[0].l2[1].name = 'l2-fr-1';
   w.continents[4].l1.port = w.continents[3].l1.port;
-  w.continents[4].countries[0].code = 'FR';
+  w.continents[4].countries[0].code = 'fr';
   const p = problems(stringify(w)).map((l) => l.replace(/^world\d+\.yaml: /, ''));
   assert.ok(p.includes('continents[3].countries[0].l2[1].name: "l2-fr-1" is already used by continents[3].countries[0].l2[0]'), p.join('\n'));
   assert.ok(p.includes('continents[4].l1.port: 127.0.0.1:30003 is already used by continents[3].l1'), p.join('\n'));
-  assert.ok(p.includes('continents[4].countries[0].code: "FR" is already continents[3].countries[0]'), p.join('\n'));
+  assert.ok(p.includes('continents[4].countries[0].code: "fr" is already continents[3].countries[0]'), p.join('\n'));
 });
 
 test('secret: exactly one of secret and secretFile; a short or unreadable one is refused', () => {
