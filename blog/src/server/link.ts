@@ -82,8 +82,8 @@ export interface LinkPostOptions {
 /** A reply is signed over the request's path plus this suffix, so it can never pass as a request. */
 export const REPLY_PATH_SUFFIX = '#reply';
 
-/** Sends one signed JSON body; returns the parsed JSON reply, whose signature it checks. */
-export async function postLink(o: LinkPostOptions, body: string): Promise<unknown> {
+/** Sends one signed JSON body; returns the parsed JSON reply, whose signature it checks, and its size. */
+export async function postLink(o: LinkPostOptions, body: string): Promise<{ reply: unknown; bytes: number }> {
   const tsMs = Date.now();
   let res: Response;
   try {
@@ -129,7 +129,7 @@ export async function postLink(o: LinkPostOptions, body: string): Promise<unknow
   });
   if (!check.ok) throw new LinkError('LINK_BAD_REPLY', `${o.baseUrl}${o.urlPath}: reply refused: ${check.message}`);
   try {
-    return JSON.parse(text) as unknown;
+    return { reply: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) };
   } catch {
     throw new LinkError('LINK_BAD_REPLY', `${o.baseUrl}${o.urlPath}: reply is not JSON`);
   }

@@ -68,6 +68,14 @@ export class SqliteStore implements BlogStore {
   readonly db: Database.Database;
   private readonly q: ReturnType<typeof prepare>;
   private highest: Hlc | undefined;
+  /**
+   * Read counts not yet written: a read must not cost a write transaction (at an L1 with
+   * durability 'full', an fsync per read). They are written with the next transaction, when this
+   * many blogs wait, and before anything reads them; a crash loses at most these (they only rank
+   * the most-read blogs).
+   */
+  private readonly pendingReads = new Map<string, number>();
+  static readonly PENDING_READS_MAX = 1_000;
 
   /** @param file a path, or ':memory:' for the contract tests */
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -87,6 +95,7 @@ export class SqliteStore implements BlogStore {
   }
 
   close(): void {
+    if (this.db.open) this.atomically(() => undefined);
     this.db.close();
   }
 
@@ -94,6 +103,7 @@ export class SqliteStore implements BlogStore {
     if (this.db.inTransaction) return fn();
     this.q.begin.run();
     try {
+      this.flushReads();
       const out = fn();
       this.q.commit.run();
       return out;
@@ -249,14 +259,22 @@ export class SqliteStore implements BlogStore {
 
   addReads(blogId: string, count: number): void {
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`read count must be a non-negative integer, got ${count}`);
-    this.q.readsAdd.run({ id: blogId, n: count });
+    this.pendingReads.set(blogId, (this.pendingReads.get(blogId) ?? 0) + count);
+    if (this.pendingReads.size >= SqliteStore.PENDING_READS_MAX) this.atomically(() => undefined);
+  }
+
+  private flushReads(): void {
+    for (const [id, n] of this.pendingReads) this.q.readsAdd.run({ id, n });
+    this.pendingReads.clear();
   }
 
   readCount(blogId: string): number {
+    if (this.pendingReads.size > 0) this.atomically(() => undefined);
     return (this.q.readsGet.get(blogId) as { n: number } | undefined)?.n ?? 0;
   }
 
   mostRead(limit: number, excludeCountry?: string): Blog[] {
+    if (this.pendingReads.size > 0) this.atomically(() => undefined);
     return this.blogsOf(this.q.mostRead.all({ ex: excludeCountry ?? null, limit: clampLimit(limit) }));
   }
 

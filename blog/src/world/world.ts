@@ -71,6 +71,8 @@ const intervalsSchema = z
     batchChangesMax: count(1, 1_000).default(100),
     // An unacknowledged batch is sent again after this long (then dropped: the sync repairs).
     batchRetryMs: ms(1, DAY_MS).default(30_000),
+    // ...this many times, then the batch is dropped: the next sync round repairs what it carried.
+    batchRetriesMax: count(0, 1_000).default(20),
     // Changes per sync page: the sync streams in pages, never one unbounded message.
     syncPageChangesMax: count(1, 1_000).default(200),
     // A sync page not answered in this long is asked for again.

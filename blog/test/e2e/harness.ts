@@ -80,8 +80,18 @@ export class TestWorld {
     }
   }
 
-  /** Starts the named servers and waits until each answers /healthz. */
+  /**
+   * Starts the named servers and waits until each answers /healthz: the L1s first, so an L2 hears
+   * from its L1 at once (a slow machine could otherwise show it an L1 that is not there yet).
+   */
   async start(...names: string[]): Promise<void> {
+    const l1s = names.filter((n) => this.world.servers.find((s) => s.name === n)?.kind === 'l1');
+    const l2s = names.filter((n) => !l1s.includes(n));
+    if (l1s.length > 0) await this.spawnAll(l1s);
+    if (l2s.length > 0) await this.spawnAll(l2s);
+  }
+
+  private async spawnAll(names: string[]): Promise<void> {
     for (const name of names) {
       const log = openSync(path.join(this.dir, `${name}.log`), 'a');
       const child = spawn(process.execPath, [CLI, 'node', '--world', this.worldFile, '--name', name, '--data', this.dir], {
