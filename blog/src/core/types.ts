@@ -151,7 +151,7 @@ export type ClientRequest =
 export type ReadSource = 'cache' | 'store' | 'l1';
 
 export type ClientReply =
-  | { readonly ok: true; readonly kind: 'written'; readonly change: Change }
+  | { readonly ok: true; readonly kind: 'written'; readonly changes: readonly Change[] }
   | { readonly ok: true; readonly kind: 'blog'; readonly blog: Blog; readonly source: ReadSource }
   | { readonly ok: true; readonly kind: 'profile'; readonly user: User; readonly blogCount: number; readonly source: ReadSource }
   | { readonly ok: true; readonly kind: 'publication'; readonly publication: Publication; readonly effectiveSlug: string }
@@ -180,7 +180,8 @@ export type L2ToL1 =
 
 /** L1 -> one of its L2s */
 export type L1ToL2 =
-  | { readonly type: 'write-ack'; readonly corrId: number; readonly change: Change; readonly seq: number }
+  /** The write is committed at the L1 (a registration commits two changes: user and publication). */
+  | { readonly type: 'write-ack'; readonly corrId: number; readonly changes: readonly Change[] }
   | { readonly type: 'write-refuse'; readonly corrId: number; readonly error: ErrorInfo }
   | { readonly type: 'fetch-reply'; readonly corrId: number; readonly key: EntityKey; readonly change: Change | null }
   | { readonly type: 'heartbeat-ack'; readonly headSeq: number }
@@ -226,7 +227,7 @@ export interface ReadCount {
 
 export type L1Timer =
   | { readonly kind: 'batch-flush'; readonly peer: ServerId }
-  | { readonly kind: 'batch-retry'; readonly peer: ServerId }
+  | { readonly kind: 'batch-retry'; readonly peer: ServerId; readonly batchId: number }
   | { readonly kind: 'sync-round' }
   | { readonly kind: 'sync-page-timeout'; readonly peer: ServerId };
 
@@ -276,9 +277,10 @@ export type Action =
 export function timerKey(timer: CoreTimer): string {
   switch (timer.kind) {
     case 'batch-flush':
-    case 'batch-retry':
     case 'sync-page-timeout':
       return `${timer.kind}:${timer.peer}`;
+    case 'batch-retry':
+      return `${timer.kind}:${timer.peer}:${timer.batchId}`;
     case 'sync-round':
     case 'heartbeat':
       return timer.kind;
