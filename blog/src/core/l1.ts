@@ -496,14 +496,18 @@ export class L1Core {
   private onSyncPage(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-page' }>, nowMs: number): void {
     const pull = this.pulls.get(from);
     if (!pull || pull.round !== msg.round || pull.afterSeq !== msg.afterSeq) return; // duplicate or stale page
-    const refused = this.applyRemote(from, msg.changes, nowMs);
+    // The page and the checkpoint move together: a crash between them would only re-apply the page.
+    const refused = this.store.atomically(() => {
+      const r = this.applyRemote(from, msg.changes, nowMs);
+      if (r === null) this.store.setCheckpoint(from, msg.toSeq);
+      return r;
+    });
     if (refused) {
       // Give up this round with this peer without moving the checkpoint; the next round retries.
       this.pulls.delete(from);
       this.emit({ type: 'cancel-timer', timer: { kind: 'sync-page-timeout', peer: from } });
       return;
     }
-    this.store.setCheckpoint(from, msg.toSeq);
     this.emit({ type: 'metric', metric: { name: 'sync_page', peer: from, changes: msg.changes.length } });
     if (msg.done) {
       this.pulls.delete(from);

@@ -329,9 +329,12 @@ export class L2Core {
       case 'heartbeat-ack':
         return this.onHeartbeatAck(msg.headSeq, nowMs);
       case 'push': {
-        this.applyAll(msg.changes);
-        if (msg.afterSeq <= this.syncedSeq) this.advanceSynced(msg.toSeq);
-        else this.startCatchUp(nowMs); // a push was lost: fetch the gap
+        const contiguous = msg.afterSeq <= this.syncedSeq;
+        this.store.atomically(() => {
+          this.applyAll(msg.changes);
+          if (contiguous) this.advanceSynced(msg.toSeq);
+        });
+        if (!contiguous) this.startCatchUp(nowMs); // a push was lost: fetch the gap
         return;
       }
       case 'catchup-page':

@@ -376,6 +376,9 @@ class Simulation {
 
   private send(from: ServerId, to: ServerId, msg: Message): void {
     this.count('msg_sent');
+    this.count(`msg_${msg.type}`);
+    if (msg.type === 'catchup-request' && msg.wantKeys.length > 0) this.count('catchup_want_keys');
+    if (msg.type === 'sync-page' && msg.changes.length > 0) this.count('sync_page_nonempty');
     if (!this.nodes.has(to)) return this.violation(`${from} sent ${msg.type} to unknown server ${to}`);
     if (this.cut(from, to) || this.rng.chance(this.lossRate)) return this.count('msg_lost');
     const copies = this.rng.chance(this.dupRate) ? 2 : 1;
@@ -701,6 +704,19 @@ class Simulation {
       for (const key of deleted) {
         const got = n.store.get(key)?.change;
         if (got?.kind === 'blog') this.violation(`${n.id} shows deleted blog ${key}`);
+      }
+    }
+    // 7. Publication names are unique in every server's view (the rename rule for concurrent claims).
+    for (const n of this.nodes.values()) {
+      const names = new Map<string, string>();
+      for (const change of n.store.snapshot().values()) {
+        if (change.kind !== 'publication') continue;
+        const name = n.store.effectiveSlug(change.publication.id)!;
+        if (name.includes('--')) this.count(`renamed_slugs_${n.kind}`);
+        const other = names.get(name);
+        if (other !== undefined) this.violation(`${n.id}: publications ${other} and ${change.publication.id} both show as "${name}"`);
+        names.set(name, change.publication.id);
+        if (n.store.publicationBySlug(name)?.id !== change.publication.id) this.violation(`${n.id}: "${name}" does not resolve to ${change.publication.id}`);
       }
     }
     this.checkLag(l1s);
