@@ -4,7 +4,7 @@
 //      rendered response served as a static file by nginx (one worker: one core, like the L2);
 //   2. write acknowledgement latency (client -> L2 -> L1 commit -> ack), one writer at a time;
 //   3. replication throughput between two L1s: a fresh L1 pulls everything by sync pages.
-// Results go to stdout as a table and to blog/bench/last-run.json.
+// Results go to stdout: a table, then the same figures as one JSON line.
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -175,4 +175,4 @@ const lines = [
   `machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
-writeFileSync(path.join(here, 'last-run.json'), `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify(results)}\n`);
