@@ -17,6 +17,7 @@ declare -A NEED=(
   [/usr/bin/unshare]=util-linux
   [/usr/sbin/arping]=iputils-arping
   [/usr/bin/chromium]=chromium
+  [/usr/sbin/nginx]=nginx-light
 )
 missing=()
 for bin in "${!NEED[@]}"; do
@@ -47,4 +48,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run build --silent
+# The blogging platform (blog/) is its own package: its own dependencies (better-sqlite3 builds from
+# source here with node-gyp) and its own build.
+if [ ! -d blog/node_modules ] || [ blog/package-lock.json -nt blog/node_modules/.package-lock.json ]; then
+  npm --prefix blog ci --no-audit --no-fund --loglevel=error
+fi
+npm --prefix blog run build --silent
 echo "setup: ready ($(node bin/codearena.js languages | awk '{print $1}' | paste -sd' '))"

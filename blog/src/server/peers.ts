@@ -1,0 +1,117 @@
+// One outbound queue per peer. Messages to a peer leave in order, a few per POST (one request in
+// flight per peer, so a push stream is not reordered by the transport); the peer's answers come back
+// in the HTTP reply. Delivery is best effort, as the cores expect: a failed POST drops its messages
+// (the cores time out and retry, the sync repairs), and a full queue drops the newest message.
+import type { Message, ServerId } from '../core/types.js';
+import { LinkError, postLink } from './link.js';
+import type { BlogMetrics } from './metrics.js';
+import { parseEnvelope } from './wire.js';
+
+/** Messages waiting for one peer; past it new ones are dropped (a peer that hangs must not eat memory). */
+export const PEER_QUEUE_MESSAGES_MAX = 10_000;
+/** Messages per POST. */
+export const ENVELOPE_MESSAGES_MAX = 64;
+/** Serialized bytes per POST (at least one message goes, whatever its size). */
+export const ENVELOPE_BYTES_MAX = 8 * 1024 * 1024;
+/** A link body or reply above this is refused (a sync page of 1000 changes of 64 KiB fits). */
+export const LINK_BODY_BYTES_MAX = 96 * 1024 * 1024;
+export const LINK_PATH = '/link';
+
+export interface PeerLinkOptions {
+  self: ServerId;
+  peer: ServerId;
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+  ageMaxMs: number;
+  metrics: BlogMetrics;
+  /** Called for each message the peer answered with. */
+  deliver: (from: ServerId, msg: Message) => void;
+  warn: (code: string, message: string) => void;
+}
+
+export class PeerLink {
+  private readonly queue: string[] = [];
+  private sending = false;
+  private closed = false;
+  /** Last failure code, so a peer that is down is logged once, not once per message. */
+  private lastError: string | null = null;
+
+  constructor(private readonly o: PeerLinkOptions) {}
+
+  send(msg: Message): void {
+    if (this.closed) return;
+    if (this.queue.length >= PEER_QUEUE_MESSAGES_MAX) {
+      this.o.metrics.linkDropped.inc({ peer: this.o.peer });
+      return;
+    }
+    this.queue.push(JSON.stringify(msg));
+    if (!this.sending) void this.pump();
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const parts: string[] = [];
+        let bytes = 0;
+        while (this.queue.length > 0 && parts.length < ENVELOPE_MESSAGES_MAX) {
+          const next = this.queue[0]!;
+          if (parts.length > 0 && bytes + next.length > ENVELOPE_BYTES_MAX) break;
+          parts.push(next);
+          bytes += next.length;
+          this.queue.shift();
+        }
+        await this.post(`{"messages":[${parts.join(',')}]}`);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async post(body: string): Promise<void> {
+    let reply: unknown;
+    try {
+      const r = await postLink(
+        {
+          baseUrl: this.o.baseUrl,
+          urlPath: LINK_PATH,
+          from: this.o.self,
+          to: this.o.peer,
+          secret: this.o.secret,
+          timeoutMs: this.o.timeoutMs,
+          replyBytesMax: LINK_BODY_BYTES_MAX,
+          ageMaxMs: this.o.ageMaxMs,
+        },
+        body,
+      );
+      reply = r.reply;
+      this.o.metrics.linkBytesIn.inc({ peer: this.o.peer }, r.bytes);
+    } catch (err) {
+      const code = err instanceof LinkError ? err.code : 'LINK_FAILED';
+      this.o.metrics.linkErrors.inc({ peer: this.o.peer, code });
+      if (this.lastError !== code) this.o.warn(code, `link to ${this.o.peer}: ${(err as Error).message}`);
+      this.lastError = code;
+      return;
+    }
+    if (this.lastError !== null) this.o.warn('LINK_RESTORED', `link to ${this.o.peer} works again`);
+    this.lastError = null;
+    if (this.closed) return;
+    const parsed = parseEnvelope(reply);
+    if (!parsed.ok) {
+      this.o.metrics.linkErrors.inc({ peer: this.o.peer, code: 'LINK_BAD_REPLY' });
+      this.o.warn('LINK_BAD_REPLY', `reply from ${this.o.peer}: ${parsed.message}`);
+      return;
+    }
+    for (const m of parsed.messages) this.o.deliver(this.o.peer, m);
+  }
+}

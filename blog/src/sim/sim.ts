@@ -1,0 +1,774 @@
+// The seeded simulator: the real L1/L2 cores over memory stores, a simulated network (delay, loss,
+// duplication, reordering, partitions), crashes and restarts (a crashed server keeps only its
+// store), drifting virtual clocks, and clients that register, write, update, delete and read.
+// Everything random comes from one seeded Rng, so a failing seed replays exactly.
+import { compareHlc, hlcToString } from '../core/hlc.js';
+import { defaultL1Config, L1Core, type L1Config } from '../core/l1.js';
+import { defaultL2Config, L2Core, type L2Config } from '../core/l2.js';
+import { changeWins } from '../core/lww.js';
+import { entityKey, timerKey, type Action, type Change, type ClientReply, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { EventHeap } from './heap.js';
+import { Rng } from './rng.js';
+import { makeWorld, type SimL2, type SimWorld } from './world.js';
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Break every store's LWW (checker tests: the checkers must catch it). */
+  readonly brokenLww?: boolean;
+  /** Send every message through JSON.stringify/parse, as real servers do (slower). */
+  readonly wireCopy?: boolean;
+  /** No faults at all (loss, partitions, crashes): a control run. */
+  readonly calm?: boolean;
+  /** Stop after this many events (default 300,000; a normal run takes ~12,000): a runaway is a violation. */
+  readonly eventsMax?: number;
+  /** Called with one line per notable event (the CLI's --trace). */
+  readonly trace?: (line: string) => void;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly violations: readonly string[];
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+/** Timings in virtual ms, chosen so that a run covers every mechanism in well under a second of CPU. */
+const T = {
+  chaosMs: 20_000,
+  calmMs: 10_000,
+  settleMs: 6_000,
+  propagationTimeoutMs: 2_000,
+  syncIntervalMs: 10_000,
+  driftStepMs: 1_000,
+  driftMaxMs: 800, // bounded drift, well under skewMaxMs: correct clocks are never refused
+  skewMaxMs: 5_000,
+  clientTimeoutMs: 3_000,
+} as const;
+
+class SimStore extends MemoryStore {
+  onApply: ((change: Change, previous: Change | undefined, won: boolean) => void) | undefined;
+  override apply(change: Change) {
+    const previous = this.get(entityKey(change))?.change;
+    const r = super.apply(change);
+    this.onApply?.(change, previous, r.won);
+    return r;
+  }
+}
+
+interface Node {
+  readonly id: ServerId;
+  readonly kind: 'l1' | 'l2';
+  readonly store: SimStore;
+  core: L1Core | L2Core | null;
+  offsetMs: number;
+  readonly timers: Map<string, number>;
+  readonly l2?: SimL2;
+}
+
+type SimEvent =
+  | { readonly type: 'deliver'; readonly from: ServerId; readonly to: ServerId; readonly msg: Message }
+  | { readonly type: 'timer'; readonly node: ServerId; readonly key: string; readonly token: number; readonly timer: CoreTimer }
+  | { readonly type: 'client-wake'; readonly client: number }
+  | { readonly type: 'client-timeout'; readonly clientReqId: number }
+  | { readonly type: 'fault-start'; readonly fault: Fault }
+  | { readonly type: 'fault-end'; readonly fault: Fault }
+  | { readonly type: 'drift' }
+  | { readonly type: 'heal' };
+
+type Fault =
+  | { readonly kind: 'crash'; readonly node: ServerId }
+  | { readonly kind: 'partition'; readonly a: ServerId; readonly b: ServerId }
+  | { readonly kind: 'isolate'; readonly node: ServerId };
+
+interface OwnBlog {
+  readonly id: string;
+  readonly createRequestId: string;
+  state: 'creating' | 'live' | 'deleting' | 'deleted';
+  /** Highest version the L1 acknowledged (the n in "...-v<n>"). */
+  ackedVersion: number;
+  nextVersion: number;
+}
+
+interface Client {
+  readonly idx: number;
+  readonly home: SimL2;
+  readonly writer: boolean;
+  userId: string | null;
+  registerRequestId: string | null;
+  slug: string;
+  readonly blogs: OwnBlog[];
+  busy: number | null; // the clientReqId in flight
+  requestSeq: number;
+}
+
+interface InFlightClientRequest {
+  readonly client: number;
+  readonly l2: ServerId;
+  readonly request: ClientRequest;
+  readonly blog?: OwnBlog;
+  readonly version?: number;
+}
+
+export function runSimulation(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  private readonly rng: Rng;
+  private readonly world: SimWorld;
+  private readonly nodes = new Map<ServerId, Node>();
+  private readonly heap = new EventHeap<SimEvent>();
+  private now = 0;
+  private tokens = 0;
+  private readonly cuts = new Map<string, number>();
+  private lossRate = 0;
+  private dupRate = 0;
+  private readonly delayMaxMs: number;
+  private readonly clients: Client[] = [];
+  private readonly inflight = new Map<number, InFlightClientRequest>();
+  private nextClientReqId = 1;
+  private writesOpen = true;
+  private healed = false;
+  private readonly violations: string[] = [];
+  private readonly stats: Record<string, number> = {};
+  // Observations for the checkers.
+  private readonly acked: Change[] = [];
+  private readonly committed = new Map<string, Change>(); // key -> LWW winner of everything committed
+  private readonly commitTimes: Array<{ key: string; change: Change; origin: ServerId; atMs: number }> = [];
+  /** node -> key -> [(trueMs, hlc)] of every win, for the lag check. */
+  private readonly wins = new Map<ServerId, Map<string, Array<{ atMs: number; change: Change }>>>();
+  private readonly sentTitles = new Set<string>();
+  private readonly seenDeleted = new Set<string>(); // "l2|blogId" once a reader there saw DELETED
+  private readonly knownBlogs: string[] = [];
+  private healAtMs = 0;
+  private readonly commitSeen = new Set<string>();
+
+  constructor(private readonly options: SimOptions) {
+    this.rng = new Rng(options.seed);
+    this.world = makeWorld(this.rng.int(3, 9));
+    this.delayMaxMs = this.rng.pick([20, 100, 300]);
+  }
+
+  run(): SimResult {
+    this.build();
+    for (const n of this.nodes.values()) this.start(n);
+    this.scheduleFaults();
+    const writers = this.rng.int(3, 8);
+    const readers = this.rng.int(1, 3);
+    for (let i = 0; i < writers + readers; i++) {
+      const home = this.rng.pick(this.world.l2s);
+      this.clients.push({ idx: i, home, writer: i < writers, userId: null, registerRequestId: null, slug: this.slugFor(i), blogs: [], busy: null, requestSeq: 0 });
+      this.heap.push(this.rng.int(0, 500), { type: 'client-wake', client: i });
+    }
+    this.heap.push(T.driftStepMs, { type: 'drift' });
+    this.heap.push(T.chaosMs, { type: 'heal' });
+    const stopAt = T.chaosMs + T.calmMs;
+    const endAt = stopAt + T.syncIntervalMs + T.settleMs;
+    let steps = 0;
+    const stepsMax = this.options.eventsMax ?? 300_000; // a runaway (e.g. a message storm) is a failure, not a hang
+    while (this.heap.size > 0 && (this.heap.peekTime() ?? Infinity) <= endAt) {
+      if (++steps > stepsMax) {
+        const last = this.heap.pop()!.item;
+        this.violation(`more than ${stepsMax} events: runaway message or timer loop; next event: ${JSON.stringify(last).slice(0, 300)}`);
+        break;
+      }
+      const ev = this.heap.pop()!;
+      this.now = ev.atMs;
+      if (this.writesOpen && this.now >= stopAt) this.writesOpen = false;
+      this.dispatch(ev.item);
+    }
+    this.stats.events = steps;
+    this.finalChecks();
+    return { seed: this.options.seed, violations: this.violations, stats: this.stats };
+  }
+
+  // ---- construction ----------------------------------------------------------------------------
+
+  private build(): void {
+    for (const l1 of this.world.l1s) {
+      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map() });
+    }
+    for (const l2 of this.world.l2s) {
+      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map(), l2 });
+    }
+  }
+
+  private addNode(n: Node): void {
+    this.nodes.set(n.id, n);
+    this.wins.set(n.id, new Map());
+  }
+
+  private makeStore(id: ServerId): SimStore {
+    const store = new SimStore({ brokenIgnoreLww: this.options.brokenLww ?? false });
+    store.onApply = (change, previous, won) => {
+      if (!won) return;
+      const key = entityKey(change);
+      if (previous?.kind === 'tombstone' && change.kind === 'blog') this.violation(`${id}: deleted blog ${key} came back (resurrected by ${hlcToString(change.hlc)})`);
+      let list = this.wins.get(id)!.get(key);
+      if (!list) this.wins.get(id)!.set(key, (list = []));
+      list.push({ atMs: this.now, change });
+      if (change.hlc.origin === id && !this.commitSeen.has(`${key}@${hlcToString(change.hlc)}`)) {
+        // First application at the L1 that stamped it: a commit.
+        this.commitSeen.add(`${key}@${hlcToString(change.hlc)}`);
+        this.commitTimes.push({ key, change, origin: id, atMs: this.now });
+        const best = this.committed.get(key);
+        if (changeWins(change, best)) this.committed.set(key, change);
+      }
+    };
+    return store;
+  }
+
+  private l1Config(id: ServerId, continent: string): L1Config {
+    return {
+      ...defaultL1Config({
+        id,
+        continent,
+        peers: this.world.l1s.map((l) => l.id).filter((x) => x !== id),
+        l2s: this.world.l2s.filter((l) => l.continent === continent).map((l) => l.id),
+      }),
+      batchChangesMax: 5,
+      propagationTimeoutMs: T.propagationTimeoutMs,
+      batchRetryMs: 500,
+      batchRetriesMax: 6,
+      syncIntervalMs: T.syncIntervalMs,
+      syncPageChangesMax: 7,
+      syncPageTimeoutMs: 800,
+      syncPageRetriesMax: 4,
+      skewMaxMs: T.skewMaxMs,
+      catchUpPageChangesMax: 6,
+      catchUpMostReadMax: 4,
+      wantKeysMax: 5,
+    };
+  }
+
+  private l2Config(l2: SimL2): L2Config {
+    return {
+      ...defaultL2Config(l2),
+      cacheEntriesMax: 8,
+      heartbeatIntervalMs: 400,
+      l1UnreachableAfterMs: 1_200,
+      writeTimeoutMs: 1_000,
+      fetchTimeoutMs: 1_000,
+      catchUpPageTimeoutMs: 800,
+      catchUpChangesMax: 15, // small on purpose: the region scope's bound must bite
+      wantKeysMax: 5,
+    };
+  }
+
+  private start(n: Node): void {
+    if (n.kind === 'l1') {
+      const l1 = this.world.l1s.find((l) => l.id === n.id)!;
+      n.core = new L1Core(this.l1Config(n.id, l1.continent), n.store);
+    } else {
+      n.core = new L2Core(this.l2Config(n.l2!), n.store);
+    }
+    this.step(n, { type: 'start' });
+  }
+
+  private crash(n: Node): void {
+    if (!n.core) return;
+    n.core = null;
+    n.timers.clear();
+    this.count(`crash_${n.kind}`);
+    this.trace(`${n.id} crashed`);
+  }
+
+  // ---- the event loop ------------------------------------------------------------------------------
+
+  private localNow(n: Node): number {
+    return Math.floor(this.now + n.offsetMs);
+  }
+
+  private step(n: Node, event: Parameters<L1Core['handle']>[0] | Parameters<L2Core['handle']>[0]): void {
+    if (!n.core) return;
+    let actions: Action[];
+    if (n.core instanceof L1Core) actions = n.core.handle(event as Parameters<L1Core['handle']>[0], this.localNow(n));
+    else actions = n.core.handle(event as Parameters<L2Core['handle']>[0], this.localNow(n));
+    for (const a of actions) this.execute(n, a);
+  }
+
+  private execute(n: Node, a: Action): void {
+    switch (a.type) {
+      case 'send':
+        return this.send(n.id, a.to, a.msg);
+      case 'reply':
+        return this.onReply(a.clientReqId, a.reply);
+      case 'set-timer': {
+        const key = timerKey(a.timer);
+        const token = ++this.tokens;
+        n.timers.set(key, token);
+        this.heap.push(Math.max(this.now, a.atMs - n.offsetMs), { type: 'timer', node: n.id, key, token, timer: a.timer });
+        return;
+      }
+      case 'cancel-timer':
+        n.timers.delete(timerKey(a.timer));
+        return;
+      case 'metric':
+        this.count(`metric_${a.metric.name}${'code' in a.metric ? `_${a.metric.code}` : ''}`);
+        return;
+      case 'log':
+        this.trace(`${n.id} ${a.level} ${a.code}: ${a.message}`);
+        return;
+      default: {
+        const never: never = a;
+        throw new Error(`unknown action ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.type) {
+      case 'deliver': {
+        const n = this.nodes.get(ev.to)!;
+        if (!n.core || this.cut(ev.from, ev.to)) return this.count('msg_dropped');
+        this.count('msg_delivered');
+        if (n.kind === 'l1') this.step(n, { type: 'message', from: ev.from, msg: ev.msg as L2ToL1 | L1ToL1 });
+        else this.step(n, { type: 'message', from: ev.from, msg: ev.msg as L1ToL2 });
+        return;
+      }
+      case 'timer': {
+        const n = this.nodes.get(ev.node)!;
+        if (!n.core || n.timers.get(ev.key) !== ev.token) return;
+        n.timers.delete(ev.key);
+        this.step(n, { type: 'timer', timer: ev.timer } as never);
+        return;
+      }
+      case 'client-wake':
+        return this.clientAct(this.clients[ev.client]!);
+      case 'client-timeout': {
+        const req = this.inflight.get(ev.clientReqId);
+        if (!req) return;
+        this.inflight.delete(ev.clientReqId);
+        this.count('client_no_answer');
+        this.clientDone(this.clients[req.client]!, req, null);
+        return;
+      }
+      case 'fault-start':
+        return this.faultStart(ev.fault);
+      case 'fault-end':
+        return this.faultEnd(ev.fault);
+      case 'drift': {
+        if (this.healed) return; // clocks stay put in the calm phase, so the lag bound is exact there
+        for (const n of this.nodes.values()) {
+          n.offsetMs = Math.max(-T.driftMaxMs, Math.min(T.driftMaxMs, n.offsetMs + this.rng.int(-150, 150)));
+        }
+        this.heap.push(this.now + T.driftStepMs, { type: 'drift' });
+        return;
+      }
+      case 'heal':
+        return this.heal();
+      default: {
+        const never: never = ev;
+        throw new Error(`unknown sim event ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  // ---- network ---------------------------------------------------------------------------------
+
+  private pairKey(a: ServerId, b: ServerId): string {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+
+  private cut(a: ServerId, b: ServerId): boolean {
+    return (this.cuts.get(this.pairKey(a, b)) ?? 0) > 0 || (this.cuts.get(`*|${a}`) ?? 0) > 0 || (this.cuts.get(`*|${b}`) ?? 0) > 0;
+  }
+
+  private send(from: ServerId, to: ServerId, msg: Message): void {
+    this.count('msg_sent');
+    this.count(`msg_${msg.type}`);
+    if (msg.type === 'catchup-request' && msg.wantKeys.length > 0) this.count('catchup_want_keys');
+    if (msg.type === 'sync-page' && msg.changes.length > 0) this.count('sync_page_nonempty');
+    if (!this.nodes.has(to)) return this.violation(`${from} sent ${msg.type} to unknown server ${to}`);
+    if (this.cut(from, to) || this.rng.chance(this.lossRate)) return this.count('msg_lost');
+    const copies = this.rng.chance(this.dupRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      // With wireCopy, each message crosses the "wire" as JSON, like between real servers (proves the
+      // messages survive JSON); without it the object is shared, which is safe because every type is
+      // readonly and nothing mutates a change, and several times faster.
+      const wire = this.options.wireCopy ? (JSON.parse(JSON.stringify(msg)) as Message) : msg;
+      this.heap.push(this.now + this.rng.int(1, this.delayMaxMs), { type: 'deliver', from, to, msg: wire });
+    }
+  }
+
+  // ---- faults ----------------------------------------------------------------------------------
+
+  private scheduleFaults(): void {
+    if (this.options.calm) return;
+    this.lossRate = this.rng.pick([0, 0.02, 0.1, 0.25]);
+    this.dupRate = this.rng.pick([0, 0.05, 0.2]);
+    const faults = this.rng.int(1, 8);
+    const l1s = this.world.l1s.map((l) => l.id);
+    for (let i = 0; i < faults; i++) {
+      const startMs = this.rng.int(200, T.chaosMs - 1_000);
+      const endMs = Math.min(T.chaosMs - 1, startMs + this.rng.int(300, 6_000));
+      const l2 = this.rng.pick(this.world.l2s);
+      let fault: Fault;
+      switch (this.rng.int(0, 4)) {
+        case 0:
+          fault = { kind: 'crash', node: l2.id };
+          break;
+        case 1:
+          fault = { kind: 'crash', node: this.rng.pick(l1s) };
+          break;
+        case 2:
+          fault = { kind: 'partition', a: l2.id, b: l2.l1 };
+          break;
+        case 3:
+          fault = { kind: 'partition', a: this.rng.pick(l1s), b: this.rng.pick(l1s) };
+          break;
+        default:
+          fault = { kind: 'isolate', node: this.rng.pick(l1s) };
+      }
+      this.heap.push(startMs, { type: 'fault-start', fault });
+      this.heap.push(endMs, { type: 'fault-end', fault });
+    }
+  }
+
+  private faultStart(f: Fault): void {
+    if (this.healed) return;
+    this.trace(`fault start ${JSON.stringify(f)}`);
+    switch (f.kind) {
+      case 'crash':
+        return this.crash(this.nodes.get(f.node)!);
+      case 'partition':
+        if (f.a !== f.b) this.cuts.set(this.pairKey(f.a, f.b), (this.cuts.get(this.pairKey(f.a, f.b)) ?? 0) + 1);
+        return;
+      case 'isolate':
+        this.cuts.set(`*|${f.node}`, (this.cuts.get(`*|${f.node}`) ?? 0) + 1);
+        return;
+      default: {
+        const never: never = f;
+        throw new Error(`unknown fault ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private faultEnd(f: Fault): void {
+    if (this.healed) return;
+    this.trace(`fault end ${JSON.stringify(f)}`);
+    switch (f.kind) {
+      case 'crash': {
+        const n = this.nodes.get(f.node)!;
+        if (!n.core) this.start(n);
+        return;
+      }
+      case 'partition':
+      case 'isolate': {
+        const key = f.kind === 'partition' ? this.pairKey(f.a, f.b) : `*|${f.node}`;
+        const left = (this.cuts.get(key) ?? 0) - 1;
+        if (left > 0) this.cuts.set(key, left);
+        else this.cuts.delete(key);
+        return;
+      }
+      default: {
+        const never: never = f;
+        throw new Error(`unknown fault ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private heal(): void {
+    this.trace('heal: partitions removed, loss and duplication off, crashed servers restarted, clocks stop drifting');
+    this.healed = true;
+    this.healAtMs = this.now;
+    this.cuts.clear();
+    this.lossRate = 0;
+    this.dupRate = 0;
+    for (const n of this.nodes.values()) if (!n.core) this.start(n);
+  }
+
+  // ---- clients ---------------------------------------------------------------------------------
+
+  private slugFor(i: number): string {
+    // Some writers in different continents ask for the same slug: the rename rule must converge.
+    return this.rng.chance(0.3) ? 'shared-name' : `writer-${i}`;
+  }
+
+  private newRequestId(c: Client): string {
+    return `c${c.idx}r${++c.requestSeq}xxxx`;
+  }
+
+  private clientAct(c: Client): void {
+    if (c.busy !== null) return;
+    if (!this.writesOpen) return;
+    const think = () => this.heap.push(this.now + this.rng.int(50, 900), { type: 'client-wake', client: c.idx });
+    if (!c.writer) {
+      if (this.knownBlogs.length > 0) {
+        const l2 = this.rng.chance(0.7) ? c.home : this.rng.pick(this.world.l2s);
+        this.request(c, l2.id, { kind: 'read', request: { op: 'get-blog', blogId: this.rng.pick(this.knownBlogs) } }, {});
+      } else think();
+      return;
+    }
+    if (c.userId === null) {
+      c.registerRequestId ??= this.newRequestId(c);
+      const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
+      return this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
+    }
+    // Unfinished creates and deletes are retried with the same requestId until they get an answer.
+    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
+    if (unsure) return this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    const live = c.blogs.filter((b) => b.state === 'live');
+    const known = c.blogs.filter((b) => b.state === 'live' || b.state === 'deleted');
+    const r = this.rng.next();
+    if (r < 0.35 || live.length === 0) {
+      const id = this.newRequestId(c);
+      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedVersion: 0, nextVersion: 1 };
+      c.blogs.push(blog);
+      return this.sendBlogWrite(c, blog, 'create');
+    }
+    if (r < 0.6) return this.sendBlogWrite(c, this.rng.pick(live), 'update');
+    if (r < 0.7) {
+      const b = this.rng.pick(live);
+      b.state = 'deleting';
+      return this.sendBlogWrite(c, b, 'delete');
+    }
+    // Read one's own blog at one's own L2: read-your-writes.
+    const b = this.rng.pick(known);
+    this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, version: b.ackedVersion });
+  }
+
+  private sendBlogWrite(c: Client, blog: OwnBlog, what: 'create' | 'update' | 'delete'): void {
+    let write: WriteOp;
+    let requestId = this.newRequestId(c);
+    let version: number | undefined;
+    if (what === 'delete') write = { op: 'delete-blog', blogId: blog.id };
+    else {
+      version = what === 'create' && blog.nextVersion > 1 ? 1 : blog.nextVersion++;
+      const title = `${blog.id}-v${version}`;
+      this.sentTitles.add(title);
+      const body = `body ${this.rng.int(0, 1e9)}`;
+      if (what === 'create') {
+        requestId = blog.createRequestId;
+        write = { op: 'create-blog', title, body, imageRefs: this.rng.chance(0.3) ? ['https://img.example/a.png'] : [] };
+      } else write = { op: 'update-blog', blogId: blog.id, title, body, imageRefs: [] };
+    }
+    this.request(c, c.home.id, { kind: 'write', request: { requestId, userId: c.userId, write } }, version === undefined ? { blog } : { blog, version });
+  }
+
+  private request(c: Client, l2: ServerId, request: ClientRequest, extra: { blog?: OwnBlog; version?: number }): void {
+    const id = this.nextClientReqId++;
+    c.busy = id;
+    this.inflight.set(id, { client: c.idx, l2, request, ...extra });
+    this.heap.push(this.now + T.clientTimeoutMs, { type: 'client-timeout', clientReqId: id });
+    const n = this.nodes.get(l2)!;
+    if (!n.core) {
+      return; // the server is down: the client's own timeout answers
+    }
+    this.step(n, { type: 'client', clientReqId: id, request });
+  }
+
+  private onReply(clientReqId: number, reply: ClientReply): void {
+    const req = this.inflight.get(clientReqId);
+    if (!req) return; // the client gave up already
+    this.inflight.delete(clientReqId);
+    this.count(reply.ok ? `reply_${reply.kind}` : `error_${reply.error.code}`);
+    this.clientDone(this.clients[req.client]!, req, reply);
+  }
+
+  private clientDone(c: Client, req: InFlightClientRequest, reply: ClientReply | null): void {
+    c.busy = null;
+    if (req.request.kind === 'write') this.afterWrite(c, req, reply);
+    else this.afterRead(c, req, reply);
+    this.heap.push(this.now + this.rng.int(50, 900), { type: 'client-wake', client: c.idx });
+  }
+
+  private afterWrite(c: Client, req: InFlightClientRequest, reply: ClientReply | null): void {
+    if (req.request.kind !== 'write') return;
+    const w = req.request.request.write;
+    if (reply && reply.ok && reply.kind === 'written') this.acked.push(...reply.changes);
+    const code = reply && !reply.ok ? reply.error.code : null;
+    const definiteFailure = code !== null && code !== 'L1_TIMEOUT' && code !== 'L1_UNREACHABLE' && code !== 'OVERLOADED';
+    switch (w.op) {
+      case 'register':
+        if (reply?.ok) c.userId = `u.${req.request.request.requestId}`;
+        else if (code === 'SLUG_TAKEN') {
+          c.slug = `${w.slug}-${c.idx}`;
+          c.registerRequestId = null;
+        } else if (definiteFailure) this.violation(`register by client ${c.idx} refused: ${code}`);
+        return;
+      case 'create-blog':
+        if (reply?.ok) {
+          req.blog!.state = 'live';
+          req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, 1);
+          this.knownBlogs.push(req.blog!.id);
+        } else if (definiteFailure) this.violation(`create of ${req.blog!.id} by its author at its home L2 refused: ${code}`);
+        return;
+      case 'update-blog':
+        if (reply?.ok) req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, req.version!);
+        else if (definiteFailure) this.violation(`update of ${req.blog!.id} by its author at its home L2 refused: ${code} (an acknowledged write lost?)`);
+        return;
+      case 'delete-blog':
+        if (reply?.ok) req.blog!.state = 'deleted';
+        else if (definiteFailure) this.violation(`delete of ${req.blog!.id} by its author refused: ${code}`);
+        return;
+      default: {
+        const never: never = w;
+        throw new Error(`unknown write ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private afterRead(c: Client, req: InFlightClientRequest, reply: ClientReply | null): void {
+    if (req.request.kind !== 'read' || req.request.request.op !== 'get-blog' || reply === null) return;
+    const blogId = req.request.request.blogId;
+    const seenKey = `${req.l2}|${blogId}`;
+    if (reply.ok && reply.kind === 'blog') {
+      if (!this.sentTitles.has(reply.blog.title)) this.violation(`${req.l2} served ${blogId} with a title nobody wrote: ${reply.blog.title}`);
+      if (this.seenDeleted.has(seenKey)) this.violation(`${req.l2} served ${blogId} after having answered DELETED for it`);
+    }
+    if (!reply.ok && reply.error.code === 'DELETED') this.seenDeleted.add(seenKey);
+    if (req.blog === undefined) return;
+    // Read-your-writes: the writer at its own L2 sees its acknowledged write (or a later one).
+    const b = req.blog;
+    if (b.state === 'deleted' && !(reply.ok === false && reply.error.code === 'DELETED')) {
+      this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}, which its author deleted (acknowledged)`);
+    }
+    if (b.state === 'live') {
+      const version = reply.ok && reply.kind === 'blog' ? Number(/-v(\d+)$/.exec(reply.blog.title)?.[1] ?? -1) : -1;
+      if (version < req.version!) this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}; its author had version ${req.version} acknowledged`);
+    }
+  }
+
+  // ---- checkers ---------------------------------------------------------------------------------
+
+  private finalChecks(): void {
+    const l1s = this.world.l1s.map((l) => this.nodes.get(l.id)!);
+    const ref = l1s[0]!;
+    const refSnap = ref.store.snapshot();
+    // 1. Every L1 holds the same data (after heal and one sync round).
+    for (const n of l1s.slice(1)) {
+      const snap = n.store.snapshot();
+      const keys = new Set([...refSnap.keys(), ...snap.keys()]);
+      for (const key of keys) {
+        const a = refSnap.get(key);
+        const b = snap.get(key);
+        if (!sameChange(a, b)) {
+          this.violation(`L1s differ after heal + sync: ${ref.id} has ${key} = ${describeChange(a)}, ${n.id} has ${describeChange(b)}`);
+          break;
+        }
+      }
+    }
+    // 2. LWW: each L1 holds, for every key, the winner of everything ever committed.
+    for (const [key, want] of this.committed) {
+      for (const n of l1s) {
+        const got = n.store.get(key)?.change;
+        if (!sameChange(got, want)) {
+          this.violation(`LWW: ${n.id} holds ${key} = ${describeChange(got)}, the winner is ${describeChange(want)}`);
+          break;
+        }
+      }
+    }
+    // 3. No acknowledged write is lost: every L1 holds it or something that beats it.
+    for (const c of this.acked) {
+      const key = entityKey(c);
+      for (const n of l1s) {
+        const got = n.store.get(key)?.change;
+        if (got === undefined || (!sameChange(got, c) && !changeWins(got, c))) {
+          this.violation(`acknowledged write lost: ${n.id} holds ${key} = ${describeChange(got)}, acknowledged ${describeChange(c)}`);
+          break;
+        }
+      }
+    }
+    // 4. Every L2 agrees with its L1 on what it holds.
+    for (const l2 of this.world.l2s) {
+      const n = this.nodes.get(l2.id)!;
+      const l1 = this.nodes.get(l2.l1)!;
+      for (const [key, change] of n.store.snapshot()) {
+        const at = l1.store.get(key)?.change;
+        if (!sameChange(change, at)) {
+          this.violation(`${l2.id} holds ${key} = ${describeChange(change)} but its L1 ${l2.l1} has ${describeChange(at)}`);
+          break;
+        }
+      }
+    }
+    // 5. Profile counts equal live blogs, on every server.
+    for (const n of this.nodes.values()) {
+      const live = new Map<string, number>();
+      const authors = new Set<string>();
+      for (const change of n.store.snapshot().values()) {
+        if (change.kind === 'blog') live.set(change.blog.authorId, (live.get(change.blog.authorId) ?? 0) + 1);
+        if (change.kind === 'blog') authors.add(change.blog.authorId);
+        if (change.kind === 'tombstone') authors.add(change.tombstone.authorId);
+      }
+      for (const a of authors) {
+        if (n.store.blogCount(a) !== (live.get(a) ?? 0)) {
+          this.violation(`${n.id}: profile count of ${a} is ${n.store.blogCount(a)}, live blogs ${live.get(a) ?? 0}`);
+        }
+      }
+    }
+    // 6. Deletes never resurrect: a key deleted anywhere is a tombstone everywhere that holds it.
+    const deleted = new Set<string>();
+    for (const c of this.commitTimes) if (c.change.kind === 'tombstone') deleted.add(c.key);
+    for (const n of this.nodes.values()) {
+      for (const key of deleted) {
+        const got = n.store.get(key)?.change;
+        if (got?.kind === 'blog') this.violation(`${n.id} shows deleted blog ${key}`);
+      }
+    }
+    // 7. Publication names are unique in every server's view (the rename rule for concurrent claims).
+    for (const n of this.nodes.values()) {
+      const names = new Map<string, string>();
+      for (const change of n.store.snapshot().values()) {
+        if (change.kind !== 'publication') continue;
+        const name = n.store.effectiveSlug(change.publication.id)!;
+        if (name.includes('--')) this.count(`renamed_slugs_${n.kind}`);
+        const other = names.get(name);
+        if (other !== undefined) this.violation(`${n.id}: publications ${other} and ${change.publication.id} both show as "${name}"`);
+        names.set(name, change.publication.id);
+        if (n.store.publicationBySlug(name)?.id !== change.publication.id) this.violation(`${n.id}: "${name}" does not resolve to ${change.publication.id}`);
+      }
+    }
+    this.checkLag(l1s);
+    this.stats.acked = this.acked.length;
+    this.stats.committed = this.commitTimes.length;
+  }
+
+  /** With no partition (the calm phase), a change reaches every other L1 within timeout + delay. */
+  private checkLag(l1s: readonly Node[]): void {
+    const boundMs = T.propagationTimeoutMs + this.delayMaxMs;
+    // Batches retrying from the chaos phase get acknowledged within one retry: start after that.
+    const fromMs = this.healAtMs + 500 + 2 * this.delayMaxMs + 100;
+    const untilMs = T.chaosMs + T.calmMs;
+    for (const c of this.commitTimes) {
+      if (c.atMs < fromMs || c.atMs > untilMs) continue;
+      for (const n of l1s) {
+        if (n.id === c.origin) continue;
+        const seen = (this.wins.get(n.id)!.get(c.key) ?? []).find((w) => sameChange(c.change, w.change) || changeWins(w.change, c.change));
+        if (!seen || seen.atMs - c.atMs > boundMs) {
+          this.violation(
+            `lag: ${c.key} ${hlcToString(c.change.hlc)} committed at ${c.atMs} ms reached ${n.id} ${seen ? `after ${seen.atMs - c.atMs} ms` : 'never'} (bound ${boundMs} ms)`,
+          );
+          return;
+        }
+      }
+    }
+  }
+
+  private violation(text: string): void {
+    if (this.violations.length < 20) this.violations.push(`t=${this.now}ms ${text}`);
+  }
+
+  private count(name: string): void {
+    this.stats[name] = (this.stats[name] ?? 0) + 1;
+  }
+
+  private trace(line: string): void {
+    this.options.trace?.(`t=${this.now} ${line}`);
+  }
+}
+
+function sameChange(a: Change | undefined, b: Change | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.kind === b.kind && compareHlc(a.hlc, b.hlc) === 0;
+}
+
+function describeChange(c: Change | undefined): string {
+  return c ? `${c.kind}@${hlcToString(c.hlc)}` : 'nothing';
+}
+
+function describe(reply: ClientReply | null): string {
+  if (reply === null) return 'nothing';
+  if (!reply.ok) return reply.error.code;
+  return reply.kind === 'blog' ? `"${reply.blog.title}" (${reply.source})` : reply.kind;
+}
