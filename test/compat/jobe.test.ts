@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UpCluster } from '../helpers/up.js';
 import { killWorkerUnderRun } from './helpers.js';
@@ -194,5 +196,37 @@ describe('Jobe REST API (as Moodle CodeRunner calls it) on a `codearena up` clus
     await killWorkerUnderRun(cluster);
     const r = await pending;
     assert.deepEqual([r.outcome, r.stdout, r.stderr], [15, 'start\ndone\n', '']);
+  });
+
+  // Last: it kills this cluster's Gateway.
+  test("after a Gateway failover the standby serves Jobe, and CodeRunner's own 404 → PUT → resubmit restores the files", async () => {
+    const contents = 'kept before the failover\n';
+    const id = createHash('md5').update(contents).digest('hex');
+    const put = await fetch(`${base}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders(null), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
+    assert.equal(put.status, 204);
+    const logs = ['mon-1.log', 'mon-2.log'].map((f) => path.join(cluster.logDir, f));
+    const readLogs = () => logs.map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } }).join('');
+    for (let i = 0; i < 100 && !/"event":"gateway_standby","acting":true/.test(readLogs()); i++) await new Promise((r) => setTimeout(r, 100));
+    const view = (await (await fetch(`${cluster.url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
+    const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
+    assert.ok(pid, 'the Gateway has a pid');
+    process.kill(pid, 'SIGKILL');
+    let serving = false;
+    for (let i = 0; i < 200 && !serving; i++) {
+      serving = await UpCluster.healthy(cluster.standbyUrl);
+      if (!serving) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(serving, 'the standby serves');
+    const standby = `${cluster.standbyUrl}/jobe/index.php/restapi`;
+    const body = JSON.stringify({ run_spec: { language_id: 'python3', sourcecode: "print(open('data').read(), end='')\n", sourcefilename: '__tester__.python3', input: '', file_list: [[id, 'data']] } });
+    // The files lived in the old Gateway's memory (not replicated): the standby answers 404 ...
+    const first = await fetch(`${standby}/runs`, { method: 'POST', headers: coderunnerHeaders('5eed5eed'), body });
+    assert.equal(first.status, 404);
+    // ... and CodeRunner does what it always does on a 404: PUT the files, submit again.
+    const again = await fetch(`${standby}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders('5eed5eed'), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
+    assert.equal(again.status, 204);
+    const r = await fetch(`${standby}/runs`, { method: 'POST', headers: coderunnerHeaders('5eed5eed'), body });
+    assert.equal(r.status, 200);
+    assert.deepEqual(((await r.json()) as JobeResult).stdout, contents);
   });
 });
