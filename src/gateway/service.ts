@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
+import type { JobeFiles } from './compat/common.js';
 import { buildGateway } from './server.js';
 
 /** The client API (HTTP + WebSocket) over the lab's Assigners and Workers, built but not listening. */
@@ -20,7 +21,7 @@ export interface GatewayApi {
  * Builds the Gateway's API. A standby builds it ahead (warm), so a takeover only has to listen;
  * the configured Gateway builds it when its epoch is confirmed.
  */
-export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> {
+export async function prepareGatewayApi(ctx: AgentContext, jobe?: JobeFiles): Promise<GatewayApi> {
   const backend = new ClusterBackend(ctx);
   const app = await buildGateway({
     backend,
@@ -30,6 +31,7 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     // Auth off (a local cluster): one shared user, bounded like an Assigner's queue.
     anonymousRunsMax: ctx.config.queue.runsMax,
     resumeKey: deriveResumeKey(ctx.config.cluster.secret),
+    ...(jobe ? { jobe } : {}),
   });
   await app.ready();
   let closed = false;

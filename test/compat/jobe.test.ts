@@ -199,14 +199,20 @@ describe('Jobe REST API (as Moodle CodeRunner calls it) on a `codearena up` clus
   });
 
   // Last: it kills this cluster's Gateway.
-  test("after a Gateway failover the standby serves Jobe, and CodeRunner's own 404 → PUT → resubmit restores the files", async () => {
-    const contents = 'kept before the failover\n';
-    const id = createHash('md5').update(contents).digest('hex');
-    const put = await fetch(`${base}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders(null), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
-    assert.equal(put.status, 204);
+  test('after a Gateway failover the standby serves Jobe with the files the Gateway copied to it; a file too big to copy comes back through the 404 → PUT → resubmit dance', async () => {
+    const small = 'kept before the failover\n';
+    const big = 'x'.repeat(99) + '\n'; // 600 KiB: over the 512 KiB the Gateway copies to its standby
+    const bigContents = big.repeat(6 * 1024);
+    const smallId = createHash('md5').update(small).digest('hex');
+    const bigId = createHash('md5').update(bigContents).digest('hex');
     const logs = ['mon-1.log', 'mon-2.log'].map((f) => path.join(cluster.logDir, f));
     const readLogs = () => logs.map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } }).join('');
     for (let i = 0; i < 100 && !/"event":"gateway_standby","acting":true/.test(readLogs()); i++) await new Promise((r) => setTimeout(r, 100));
+    const putTo = (b: string, id: string, contents: string) =>
+      fetch(`${b}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders(null), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
+    assert.equal((await putTo(base, smallId, small)).status, 204);
+    assert.equal((await putTo(base, bigId, bigContents)).status, 204);
+    await new Promise((r) => setTimeout(r, 500)); // the copy travels over the cluster link
     const view = (await (await fetch(`${cluster.url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
     const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
     assert.ok(pid, 'the Gateway has a pid');
@@ -218,15 +224,21 @@ describe('Jobe REST API (as Moodle CodeRunner calls it) on a `codearena up` clus
     }
     assert.ok(serving, 'the standby serves');
     const standby = `${cluster.standbyUrl}/jobe/index.php/restapi`;
-    const body = JSON.stringify({ run_spec: { language_id: 'python3', sourcecode: "print(open('data').read(), end='')\n", sourcefilename: '__tester__.python3', input: '', file_list: [[id, 'data']] } });
-    // The files lived in the old Gateway's memory (not replicated): the standby answers 404 ...
-    const first = await fetch(`${standby}/runs`, { method: 'POST', headers: coderunnerHeaders('5eed5eed'), body });
-    assert.equal(first.status, 404);
-    // ... and CodeRunner does what it always does on a 404: PUT the files, submit again.
-    const again = await fetch(`${standby}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders('5eed5eed'), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
-    assert.equal(again.status, 204);
-    const r = await fetch(`${standby}/runs`, { method: 'POST', headers: coderunnerHeaders('5eed5eed'), body });
-    assert.equal(r.status, 200);
-    assert.deepEqual(((await r.json()) as JobeResult).stdout, contents);
+    const runWith = (id: string) =>
+      fetch(`${standby}/runs`, {
+        method: 'POST',
+        headers: coderunnerHeaders('5eed5eed'),
+        body: JSON.stringify({ run_spec: { language_id: 'python3', sourcecode: "d = open('data').read()\nprint(len(d), d[:30], end='')\n", sourcefilename: '__tester__.python3', input: '', file_list: [[id, 'data']] } }),
+      });
+    // The small file was copied to the standby: the run works at once.
+    const first = await runWith(smallId);
+    assert.equal(first.status, 200);
+    assert.equal(((await first.json()) as JobeResult).stdout, `${small.length} ${small}`);
+    // The big one was not: 404, and CodeRunner does what it always does — PUT it, submit again.
+    assert.equal((await runWith(bigId)).status, 404);
+    assert.equal((await putTo(standby, bigId, bigContents)).status, 204);
+    const again = await runWith(bigId);
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as JobeResult).stdout, `${bigContents.length} ${bigContents.slice(0, 30)}`);
   });
 });

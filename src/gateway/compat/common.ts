@@ -3,6 +3,7 @@ import type { Limits } from '../../sandbox/limits.js';
 import type { RunSpec } from '../api-types.js';
 import type { RunBackend } from '../backend.js';
 import type { RunRecord } from '../run-store.js';
+import type { JobeFileStore } from './jobe-files.js';
 import { RUN_ARG_BYTES_MAX, RUN_ARGS_MAX } from '../../runs/messages.js';
 
 /**
@@ -18,6 +19,14 @@ export interface GatewayCore {
   backend: RunBackend;
   limitsMax: Limits;
   sourceBytesMax: number;
+  jobe: JobeFiles;
+}
+
+/** Jobe's files: where they are kept (beyond one API instance's life) and who hears of a new one. */
+export interface JobeFiles {
+  files: JobeFileStore;
+  /** Called after a client stored a file (the lab's Gateway copies it to its standby). */
+  onPut?: (id: string, data: Buffer) => void;
 }
 
 export interface GatewayUser {
