@@ -34,3 +34,11 @@ test('argument bounds', () => {
   assert.match(argsProblem(['x'.repeat(4097)], 'args') ?? '', /over 4096 bytes/);
   assert.match(argsProblem(['a\0b'], 'args') ?? '', /NUL/);
 });
+
+test('a Jobe file copied to the standby is bounded on the wire', async () => {
+  const { GatewayDataMessageSchema, GATEWAY_FILE_BYTES_MAX } = await import('../../src/cluster/gateway-messages.js');
+  const msg = (n: number) => ({ type: 'gw_jobe_file', from: 'gw', id: 'abcdef0123', data: new Uint8Array(n) });
+  assert.ok(GatewayDataMessageSchema.safeParse(msg(GATEWAY_FILE_BYTES_MAX)).success);
+  assert.ok(!GatewayDataMessageSchema.safeParse(msg(GATEWAY_FILE_BYTES_MAX + 1)).success);
+  assert.ok(!GatewayDataMessageSchema.safeParse({ ...msg(1), id: '' }).success);
+});
