@@ -415,7 +415,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   }
 
   // The peers' dialects (Jobe, Piston, Judge0): thin translations onto accept() above.
-  const core: GatewayCore = { accept, userByKey, authEnabled: opts.auth.enabled, backend: opts.backend, limitsMax, sourceBytesMax, jobe: opts.jobe ?? { files: new JobeFileStore() } };
+  const core: GatewayCore = { accept, userByKey, backend: opts.backend, limitsMax, sourceBytesMax, jobe: opts.jobe ?? { files: new JobeFileStore() } };
   registerJobe(app, core);
   registerPiston(app, core);
   registerJudge0(app, core);

@@ -15,7 +15,6 @@ export interface GatewayCore {
   accept(spec: RunSpec, who: GatewayUser, interactiveDefault: boolean, extras?: RunExtras): Promise<RunRecord>;
   /** The user a key names (everyone is "anonymous" when auth is off), or null for a wrong key. */
   userByKey(key: string): GatewayUser | null;
-  authEnabled: boolean;
   backend: RunBackend;
   limitsMax: Limits;
   sourceBytesMax: number;
