@@ -138,6 +138,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   let failover: GatewayFailoverHandle | null = null;
   const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
     if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
+    if (msg.type === 'gw_jobe_file') return failover?.receiveData(from, msg);
     // What a Gateway receives goes to the Gateway API where this node serves it (or holds it warm).
     const gatewayApi = failover?.api();
     if (gatewayApi && isGatewayBound(msg)) return gatewayApi.backend.handle(from, msg);

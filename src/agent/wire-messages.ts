@@ -3,7 +3,7 @@ import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.j
 import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../runs/messages.js';
 import type { WireForm } from '../wire/index.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
-import { GatewayFailoverMessageSchema, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
+import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 
 /**
  * Everything that travels between node agents: the cluster protocols, runs, and agent queries —
@@ -15,8 +15,9 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
   ...RunMessageSchema.options,
   ...AgentMessageSchema.options,
   ...GatewayFailoverMessageSchema.options,
+  ...GatewayDataMessageSchema.options,
 ]);
-export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage;
+export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage | GatewayDataMessage;
 
 /** The same union as it travels: run output with its chunks packed (see runs/messages.ts). */
 const WireFormSchema = z.discriminatedUnion('type', [
@@ -24,6 +25,7 @@ const WireFormSchema = z.discriminatedUnion('type', [
   ...RunWireSchema.options,
   ...AgentMessageSchema.options,
   ...GatewayFailoverMessageSchema.options,
+  ...GatewayDataMessageSchema.options,
 ]);
 
 /** What node agents' links check and encode messages with. */

@@ -127,6 +127,11 @@ export class GatewayFailover {
   private issued: NodeName | null = null;
   private nextDesignationAtMs = 0;
 
+  /** Active Gateway only: the standby it heartbeats (null: none known yet, or not active). */
+  get standbyTarget(): NodeName | null {
+    return this.mode === 'active' ? this.target : null;
+  }
+
   constructor(private readonly opts: FailoverOptions, persisted: FailoverPersistent | null, seeds: readonly NodeName[], nowMs: number) {
     this.p = persisted ? { record: { ...persisted.record }, granted: persisted.granted ? { ...persisted.granted } : null } : initialFailoverState(opts.configuredGateway);
     this.view = { isMonitor: false, term: 0, leader: false, voters: [...seeds].sort(), live: [...seeds].sort() };

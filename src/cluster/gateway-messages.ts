@@ -35,5 +35,22 @@ export const GatewayFailoverMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('gw_epoch'), from: NodeNameSchema, record: GatewayRecordSchema }),
 ]);
 
+/** Largest Jobe file the serving Gateway copies to its standby (bigger ones: CodeRunner re-uploads on 404). */
+export const GATEWAY_FILE_BYTES_MAX = 512 * 1024;
+
+/**
+ * The Gateway API's own data for its standby, beside the protocol: a Jobe file a client stored
+ * (content id as the client named it), so a takeover still has it.
+ */
+export const GatewayDataMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('gw_jobe_file'),
+    from: NodeNameSchema,
+    id: z.string().min(1).max(128),
+    data: z.instanceof(Uint8Array).refine((d) => d.length <= GATEWAY_FILE_BYTES_MAX, `file over ${GATEWAY_FILE_BYTES_MAX} bytes`),
+  }),
+]);
+export type GatewayDataMessage = z.infer<typeof GatewayDataMessageSchema>;
+
 export type GatewayRecord = z.infer<typeof GatewayRecordSchema>;
 export type GatewayFailoverMessage = z.infer<typeof GatewayFailoverMessageSchema>;

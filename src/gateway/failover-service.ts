@@ -2,13 +2,16 @@ import path from 'node:path';
 import type { AgentContext } from '../agent/agent.js';
 import { nowMs, type StateFile } from '../agent/driver.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
-import type { GatewayFailoverMessage } from '../cluster/gateway-messages.js';
+import { GATEWAY_FILE_BYTES_MAX, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
+import { JobeFileStore } from './compat/jobe-files.js';
 import { prepareGatewayApi, type GatewayApi } from './service.js';
 import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
 
 export interface GatewayFailoverHandle {
   /** A gw_* message from a peer. */
   receive(from: string, msg: GatewayFailoverMessage): void;
+  /** The serving Gateway's data for its standby (a Jobe file). */
+  receiveData(from: string, msg: GatewayDataMessage): void;
   /** The Gateway API while this node serves it (or holds it warm as standby): it takes the runs'
    * streams and the Monitors' answers. */
   api(): GatewayApi | null;
@@ -71,8 +74,20 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     return { isMonitor: true, term: m.election.term, leader: m.election.role === 'leader', voters: m.table.knownMonitors(), live: m.table.liveMonitors() };
   };
 
+  // Jobe's files live here, not in one API instance: a standby keeps what the serving Gateway
+  // copies to it whether or not its API is built yet, and serves them after a takeover.
+  const jobeFiles = new JobeFileStore();
+  const copyJobeFile = (id: string, data: Buffer): void => {
+    // Bigger files (rare in CodeRunner) are left to the protocol: a 404 makes it upload again.
+    if (!serving || data.length > GATEWAY_FILE_BYTES_MAX) return;
+    const standby = core.standbyTarget;
+    // No standby known yet: every live Monitor (the heartbeat does likewise), one of them is it.
+    const to = standby !== null ? [standby] : view().live.filter((n) => n !== self.name);
+    for (const m of to) ctx.peers.send(m, { type: 'gw_jobe_file', from: self.name, id, data: data as Uint8Array<ArrayBuffer> }); // a Buffer is a Uint8Array: no copy
+  };
+
   const ensureApi = async (): Promise<GatewayApi> => {
-    if (!api) api = await prepareGatewayApi(ctx);
+    if (!api) api = await prepareGatewayApi(ctx, { files: jobeFiles, onPut: copyJobeFile });
     return api;
   };
 
@@ -149,6 +164,9 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
 
   return {
     receive: (from, msg) => step({ type: 'receive', from, message: msg }),
+    receiveData: (_from, msg) => {
+      if (!serving) jobeFiles.put(msg.id, Buffer.from(msg.data));
+    },
     api: () => api,
     get serving() {
       return serving;

@@ -17,7 +17,8 @@ import { registerJudgeRoutes } from '../judge/routes.js';
 import { JudgeService } from '../judge/service.js';
 import { registerWeb, type GatewayRole } from './web.js';
 import { RunStore, tokenMatches, type RunEvent, type RunRecord } from './run-store.js';
-import type { GatewayCore, RunExtras } from './compat/common.js';
+import type { GatewayCore, JobeFiles, RunExtras } from './compat/common.js';
+import { JobeFileStore } from './compat/jobe-files.js';
 import { registerJobe } from './compat/jobe.js';
 import { registerPiston } from './compat/piston.js';
 import { registerJudge0 } from './compat/judge0.js';
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   gateways?: string[];
   /** Epoch and standby of a cluster Gateway, for the lab dashboard. */
   gatewayRole?: () => GatewayRole | null;
+  /** Jobe's file store and what to do with a stored file (copy it to the standby); default: a store of its own. */
+  jobe?: JobeFiles;
 }
 
 /** Bytes a slow WebSocket client may have unsent before it is cut off (it can resume). */
@@ -423,7 +426,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   }
 
   // The peers' dialects (Jobe, Piston, Judge0): thin translations onto accept() above.
-  const core: GatewayCore = { accept, userByKey, authEnabled: opts.auth.enabled, backend: opts.backend, limitsMax, sourceBytesMax };
+  const core: GatewayCore = { accept, userByKey, backend: opts.backend, limitsMax, sourceBytesMax, jobe: opts.jobe ?? { files: new JobeFileStore() } };
   registerJobe(app, core);
   registerPiston(app, core);
   registerJudge0(app, core);

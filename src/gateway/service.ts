@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
+import type { JobeFiles } from './compat/common.js';
 import { buildGateway } from './server.js';
 import { gatewayUrls } from './web.js';
 
@@ -22,7 +23,7 @@ export interface GatewayApi {
  * Builds the Gateway's API. A standby builds it ahead (warm), so a takeover only has to listen;
  * the configured Gateway builds it when its epoch is confirmed.
  */
-export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> {
+export async function prepareGatewayApi(ctx: AgentContext, jobe?: JobeFiles): Promise<GatewayApi> {
   const backend = new ClusterBackend(ctx);
   const app = await buildGateway({
     backend,
@@ -36,6 +37,7 @@ export async function prepareGatewayApi(ctx: AgentContext): Promise<GatewayApi> 
     stateDir: path.join(ctx.stateDir, `${ctx.self.name}-gateway`),
     gateways: gatewayUrls(ctx.config),
     gatewayRole: () => ({ epoch: backend.epoch, standby: backend.standby }),
+    ...(jobe ? { jobe } : {}),
   });
   await app.ready();
   let closed = false;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UpCluster } from '../helpers/up.js';
 import { killWorkerUnderRun } from './helpers.js';
@@ -194,5 +196,49 @@ describe('Jobe REST API (as Moodle CodeRunner calls it) on a `codearena up` clus
     await killWorkerUnderRun(cluster);
     const r = await pending;
     assert.deepEqual([r.outcome, r.stdout, r.stderr], [15, 'start\ndone\n', '']);
+  });
+
+  // Last: it kills this cluster's Gateway.
+  test('after a Gateway failover the standby serves Jobe with the files the Gateway copied to it; a file too big to copy comes back through the 404 → PUT → resubmit dance', async () => {
+    const small = 'kept before the failover\n';
+    const big = 'x'.repeat(99) + '\n'; // 600 KiB: over the 512 KiB the Gateway copies to its standby
+    const bigContents = big.repeat(6 * 1024);
+    const smallId = createHash('md5').update(small).digest('hex');
+    const bigId = createHash('md5').update(bigContents).digest('hex');
+    const logs = ['mon-1.log', 'mon-2.log'].map((f) => path.join(cluster.logDir, f));
+    const readLogs = () => logs.map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } }).join('');
+    for (let i = 0; i < 100 && !/"event":"gateway_standby","acting":true/.test(readLogs()); i++) await new Promise((r) => setTimeout(r, 100));
+    const putTo = (b: string, id: string, contents: string) =>
+      fetch(`${b}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders(null), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
+    assert.equal((await putTo(base, smallId, small)).status, 204);
+    assert.equal((await putTo(base, bigId, bigContents)).status, 204);
+    await new Promise((r) => setTimeout(r, 500)); // the copy travels over the cluster link
+    const view = (await (await fetch(`${cluster.url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
+    const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
+    assert.ok(pid, 'the Gateway has a pid');
+    process.kill(pid, 'SIGKILL');
+    let serving = false;
+    for (let i = 0; i < 200 && !serving; i++) {
+      serving = await UpCluster.healthy(cluster.standbyUrl);
+      if (!serving) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(serving, 'the standby serves');
+    const standby = `${cluster.standbyUrl}/jobe/index.php/restapi`;
+    const runWith = (id: string) =>
+      fetch(`${standby}/runs`, {
+        method: 'POST',
+        headers: coderunnerHeaders('5eed5eed'),
+        body: JSON.stringify({ run_spec: { language_id: 'python3', sourcecode: "d = open('data').read()\nprint(len(d), d[:30], end='')\n", sourcefilename: '__tester__.python3', input: '', file_list: [[id, 'data']] } }),
+      });
+    // The small file was copied to the standby: the run works at once.
+    const first = await runWith(smallId);
+    assert.equal(first.status, 200);
+    assert.equal(((await first.json()) as JobeResult).stdout, `${small.length} ${small}`);
+    // The big one was not: 404, and CodeRunner does what it always does — PUT it, submit again.
+    assert.equal((await runWith(bigId)).status, 404);
+    assert.equal((await putTo(standby, bigId, bigContents)).status, 204);
+    const again = await runWith(bigId);
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as JobeResult).stdout, `${bigContents.length} ${bigContents.slice(0, 30)}`);
   });
 });

@@ -3,6 +3,7 @@ import type { Limits } from '../../sandbox/limits.js';
 import type { RunSpec } from '../api-types.js';
 import type { RunBackend } from '../backend.js';
 import type { RunRecord } from '../run-store.js';
+import type { JobeFileStore } from './jobe-files.js';
 import { RUN_ARG_BYTES_MAX, RUN_ARGS_MAX } from '../../runs/messages.js';
 
 /**
@@ -14,10 +15,17 @@ export interface GatewayCore {
   accept(spec: RunSpec, who: GatewayUser, interactiveDefault: boolean, extras?: RunExtras): Promise<RunRecord>;
   /** The user a key names (everyone is "anonymous" when auth is off), or null for a wrong key. */
   userByKey(key: string): GatewayUser | null;
-  authEnabled: boolean;
   backend: RunBackend;
   limitsMax: Limits;
   sourceBytesMax: number;
+  jobe: JobeFiles;
+}
+
+/** Jobe's files: where they are kept (beyond one API instance's life) and who hears of a new one. */
+export interface JobeFiles {
+  files: JobeFileStore;
+  /** Called after a client stored a file (the lab's Gateway copies it to its standby). */
+  onPut?: (id: string, data: Buffer) => void;
 }
 
 export interface GatewayUser {

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { findLanguage } from '../../sandbox/languages.js';
 import type { RunRecord } from '../run-store.js';
 import { argsProblem, clamp, isGatewayFailure, runToEnd, utf8OrNull, versionNumber, type GatewayCore, type GatewayUser, type RunExtras } from './common.js';
-import { JobeFileStore } from './jobe-files.js';
 
 /**
  * Jobe's REST API (trampgeek/jobe), as Moodle CodeRunner's jobesandbox.php calls it, under
@@ -198,7 +197,7 @@ function parseParameters(raw: unknown, core: GatewayCore): { cpu?: number; memor
 }
 
 export function registerJobe(app: FastifyInstance, core: GatewayCore): void {
-  const files = new JobeFileStore();
+  const files = core.jobe.files;
   app.register(
     async (scope) => {
       scope.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
@@ -237,6 +236,7 @@ export function registerJobe(app: FastifyInstance, core: GatewayCore): void {
         const data = Buffer.from(b64, 'base64');
         if (data.length > core.sourceBytesMax) throw new JobeError(413, `put: file ${id} is ${data.length} bytes, over the ${core.sourceBytesMax}-byte cap`);
         files.put(id, data);
+        core.jobe.onPut?.(id, data);
         return reply.code(204).send();
       });
 
