@@ -4,11 +4,18 @@ import { nowMs, type StateFile } from '../agent/driver.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
 import type { GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { prepareGatewayApi, type GatewayApi } from './service.js';
+import { ProblemSync } from '../judge/sync.js';
+import type { JudgeSyncMessage } from '../judge/sync-messages.js';
+
+/** How often a standby asks the Gateway for problems it lacks. */
+const PROBLEM_SYNC_MS = 2_000;
 import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
 
 export interface GatewayFailoverHandle {
   /** A gw_* message from a peer. */
   receive(from: string, msg: GatewayFailoverMessage): void;
+  /** A judge_* message: the standby's copy of the judge's problems (judge/sync.ts). */
+  receiveJudge(from: string, msg: JudgeSyncMessage): void;
   /** The Gateway API while this node serves it (or holds it warm as standby): it takes the runs'
    * streams and the Monitors' answers. */
   api(): GatewayApi | null;
@@ -134,6 +141,13 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     }
   };
 
+  // The standby keeps a copy of the Gateway's problems, so after a takeover they are there.
+  const problems = new ProblemSync(self.name, (to, m) => ctx.peers.send(to, m));
+  const syncTimer = setInterval(() => {
+    if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
+  }, PROBLEM_SYNC_MS);
+  syncTimer.unref();
+
   const step = (event: Parameters<GatewayFailover['step']>[0]): void => {
     if (stopped) return;
     const out = core.step(event, nowMs(), view());
@@ -148,6 +162,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
 
   return {
     receive: (from, msg) => step({ type: 'receive', from, message: msg }),
+    receiveJudge: (from, msg) => problems.receive(from, msg, api?.judge ?? null, nowMs()),
     api: () => api,
     get serving() {
       return serving;
@@ -155,6 +170,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(syncTimer);
       await chain;
       const a = api;
       api = null;
