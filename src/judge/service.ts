@@ -169,7 +169,10 @@ class TestSink implements RunSink {
   }
   reassigned(): void {}
   restarted(): void {
-    // A lost Worker's test starts again elsewhere: what it printed so far is void.
+    // A lost Worker's test starts again elsewhere: what it printed so far is void. It waits for a
+    // Worker again (the backend counts it queued until it starts).
+    if (!this.queuedNow) this.onQueued(true);
+    this.queuedNow = true;
     this.stdout = [];
     this.stdoutBytes = 0;
     this.stderr = '';
