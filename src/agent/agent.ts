@@ -14,7 +14,7 @@ import { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
 import { createLogger, type Logger } from './log.js';
-import { isClusterMessage, isGatewayFailoverMessage, type WireMessage } from './wire-messages.js';
+import { isClusterMessage, isGatewayFailoverMessage, isJudgeSyncMessage, type WireMessage } from './wire-messages.js';
 import { startGatewayFailover, type GatewayFailoverHandle } from '../gateway/failover-service.js';
 import type { CommandRunner } from '../gateway/vip.js';
 import { isGatewayBound } from '../gateway/bound.js';
@@ -139,6 +139,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
     if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
     if (msg.type === 'gw_jobe_file') return failover?.receiveData(from, msg);
+    if (isJudgeSyncMessage(msg)) return failover?.receiveJudge(from, msg);
     // What a Gateway receives goes to the Gateway API where this node serves it (or holds it warm).
     const gatewayApi = failover?.api();
     if (gatewayApi && isGatewayBound(msg)) return gatewayApi.backend.handle(from, msg);

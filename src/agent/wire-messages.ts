@@ -4,6 +4,7 @@ import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, 
 import type { WireForm } from '../wire/index.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
+import { JudgeSyncMessageSchema, type JudgeSyncMessage } from '../judge/sync-messages.js';
 
 /**
  * Everything that travels between node agents: the cluster protocols, runs, and agent queries —
@@ -16,8 +17,9 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
   ...AgentMessageSchema.options,
   ...GatewayFailoverMessageSchema.options,
   ...GatewayDataMessageSchema.options,
+  ...JudgeSyncMessageSchema.options,
 ]);
-export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage | GatewayDataMessage;
+export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage | GatewayDataMessage | JudgeSyncMessage;
 
 /** The same union as it travels: run output with its chunks packed (see runs/messages.ts). */
 const WireFormSchema = z.discriminatedUnion('type', [
@@ -26,6 +28,7 @@ const WireFormSchema = z.discriminatedUnion('type', [
   ...AgentMessageSchema.options,
   ...GatewayFailoverMessageSchema.options,
   ...GatewayDataMessageSchema.options,
+  ...JudgeSyncMessageSchema.options,
 ]);
 
 /** What node agents' links check and encode messages with. */
@@ -53,4 +56,11 @@ const GATEWAY_FAILOVER_TYPES = new Set<string>(GatewayFailoverMessageSchema.opti
 
 export function isGatewayFailoverMessage(m: WireMessage): m is GatewayFailoverMessage {
   return GATEWAY_FAILOVER_TYPES.has(m.type);
+}
+
+const JUDGE_SYNC_TYPES = new Set<string>(JudgeSyncMessageSchema.options.map((o) => o.shape.type.value));
+
+/** The standby's copy of the judge's problems (src/judge/sync.ts). */
+export function isJudgeSyncMessage(m: WireMessage): m is JudgeSyncMessage {
+  return JUDGE_SYNC_TYPES.has(m.type);
 }

@@ -5,6 +5,11 @@ import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluste
 import { GATEWAY_FILE_BYTES_MAX, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { JobeFileStore } from './compat/jobe-files.js';
 import { prepareGatewayApi, type GatewayApi } from './service.js';
+import { ProblemSync } from '../judge/sync.js';
+import type { JudgeSyncMessage } from '../judge/sync-messages.js';
+
+/** How often a standby asks the Gateway for problems it lacks. */
+const PROBLEM_SYNC_MS = 2_000;
 import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
 
 export interface GatewayFailoverHandle {
@@ -12,6 +17,8 @@ export interface GatewayFailoverHandle {
   receive(from: string, msg: GatewayFailoverMessage): void;
   /** The serving Gateway's data for its standby (a Jobe file). */
   receiveData(from: string, msg: GatewayDataMessage): void;
+  /** A judge_* message: the standby's copy of the judge's problems (judge/sync.ts). */
+  receiveJudge(from: string, msg: JudgeSyncMessage): void;
   /** The Gateway API while this node serves it (or holds it warm as standby): it takes the runs'
    * streams and the Monitors' answers. */
   api(): GatewayApi | null;
@@ -149,6 +156,13 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     }
   };
 
+  // The standby keeps a copy of the Gateway's problems, so after a takeover they are there.
+  const problems = new ProblemSync(self.name, (to, m) => ctx.peers.send(to, m));
+  const syncTimer = setInterval(() => {
+    if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
+  }, PROBLEM_SYNC_MS);
+  syncTimer.unref();
+
   const step = (event: Parameters<GatewayFailover['step']>[0]): void => {
     if (stopped) return;
     const out = core.step(event, nowMs(), view());
@@ -167,6 +181,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     receiveData: (_from, msg) => {
       if (!serving) jobeFiles.put(msg.id, Buffer.from(msg.data));
     },
+    receiveJudge: (from, msg) => problems.receive(from, msg, api?.judge ?? null, nowMs()),
     api: () => api,
     get serving() {
       return serving;
@@ -174,6 +189,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(syncTimer);
       await chain;
       const a = api;
       api = null;

@@ -132,6 +132,15 @@ function zodMessage(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
 
+const judges = new WeakMap<FastifyInstance, JudgeService>();
+
+/** The judge of a Gateway built by buildGateway. */
+export function judgeOf(app: FastifyInstance): JudgeService {
+  const j = judges.get(app);
+  if (!j) throw new Error('not a Gateway built by buildGateway');
+  return j;
+}
+
 export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: BODY_BYTES_MAX });
   const metrics = createMetrics();
@@ -433,6 +442,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   // Judge mode (src/judge): problems, submissions and batches, each test a batch run on this backend.
   const judge = new JudgeService({ backend: opts.backend, stateDir: opts.stateDir ?? null, limitsMax, registry: metrics.registry });
+  judges.set(app, judge);
   await registerJudgeRoutes(app, { judge, backend: opts.backend, userOf, sourceBytesMax });
 
   app.addHook('onClose', async () => {

@@ -4,12 +4,15 @@ import type { AgentContext } from '../agent/agent.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
 import type { JobeFiles } from './compat/common.js';
-import { buildGateway } from './server.js';
+import { buildGateway, judgeOf } from './server.js';
 import { gatewayUrls } from './web.js';
+import type { JudgeService } from '../judge/service.js';
 
 /** The client API (HTTP + WebSocket) over the lab's Assigners and Workers, built but not listening. */
 export interface GatewayApi {
   readonly backend: ClusterBackend;
+  /** The judge's problems and submissions (its problems are copied to the standby: judge/sync.ts). */
+  readonly judge: JudgeService;
   readonly app: FastifyInstance;
   listen(host: string, port: number): Promise<void>;
   /** Stops serving: open WebSockets are closed (clients resume elsewhere). `keepRuns`: the runs go
@@ -43,6 +46,7 @@ export async function prepareGatewayApi(ctx: AgentContext, jobe?: JobeFiles): Pr
   let closed = false;
   return {
     backend,
+    judge: judgeOf(app),
     app,
     async listen(host, port) {
       await app.listen({ host, port });

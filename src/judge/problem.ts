@@ -292,9 +292,13 @@ function finish(d: Draft): Problem {
     }
   }
   const groups = groupNames.map((g) => ({ name: g, points: d.points[g] ?? tests.filter((t) => t.group === g).reduce((n, t) => n + t.points, 0) }));
-  const body = { name: d.name, checker: d.checker, limits, tests, groups };
-  const id = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 20);
-  return { id, ...body };
+  return withId({ name: d.name, checker: d.checker, limits, tests, groups });
+}
+
+/** The id of a problem: a hash of its canonical JSON (the same problem uploaded twice is one). */
+export function withId(body: Omit<Problem, 'id'>): Problem {
+  const canonical = { name: body.name, checker: body.checker, limits: body.limits, tests: body.tests, groups: body.groups };
+  return { id: createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 20), ...canonical };
 }
 
 /** A problem from a package's files: Kattis layout when it has problem.yaml or data/, else NAME.in/NAME.out pairs. */

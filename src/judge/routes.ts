@@ -195,9 +195,10 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     });
 
     scope.get('/api/v1/submissions/:id', async (req) => {
-      opts.userOf(req);
+      const who = opts.userOf(req);
       const s = judge.submission((req.params as { id: string }).id);
-      if (!s) throw new JudgeError(404, 'NO_SUCH_SUBMISSION', 'no such submission');
+      // Only its owner sees a submission (with auth off everyone is "anonymous").
+      if (!s || s.input.user !== who.user) throw new JudgeError(404, 'NO_SUCH_SUBMISSION', 'no such submission');
       return s.view();
     });
 
@@ -230,35 +231,33 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
           items.push({ student: s.student, language: lang, files: sourceFiles(s, lang, `${s.student}: `) });
         }
       }
-      const b = judge.submitBatch(
-        problem,
-        items.map((i) => ({ ...i, user: who.user })),
-      );
+      const b = judge.submitBatch(problem, who.user, items);
       return reply.code(201).send({ id: b.id, problem_id: problem.id, total: b.submissions.length, submissions: b.submissions.map((s) => ({ student: s.input.student, id: s.id })) });
     });
 
     scope.get('/api/v1/batches/:id', async (req) => {
-      opts.userOf(req);
+      const who = opts.userOf(req);
       const b = judge.batch((req.params as { id: string }).id);
-      if (!b) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
+      if (!b || b.user !== who.user) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
       return judge.batchView(b);
     });
 
     scope.get('/api/v1/batches/:id/results.csv', async (req, reply) => {
-      opts.userOf(req);
+      const who = opts.userOf(req);
       const b = judge.batch((req.params as { id: string }).id);
-      if (!b) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
+      if (!b || b.user !== who.user) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="results-${b.id}.csv"`).send(judge.batchCsv(b));
     });
 
     scope.get('/api/v1/submissions/:id/stream', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+      let who: { user: string };
       try {
-        opts.userOf(req);
+        who = opts.userOf(req);
       } catch {
         return void socket.close(4401, 'unauthorized');
       }
       const s = judge.submission((req.params as { id: string }).id);
-      if (!s) return void socket.close(4404, 'no such submission');
+      if (!s || s.input.user !== who.user) return void socket.close(4404, 'no such submission');
       const v = s.view();
       const initial: JudgeEvent[] = v.tests
         .filter((t) => t.state === 'done')
@@ -268,13 +267,14 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     });
 
     scope.get('/api/v1/batches/:id/stream', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+      let who: { user: string };
       try {
-        opts.userOf(req);
+        who = opts.userOf(req);
       } catch {
         return void socket.close(4401, 'unauthorized');
       }
       const b = judge.batch((req.params as { id: string }).id);
-      if (!b) return void socket.close(4404, 'no such batch');
+      if (!b || b.user !== who.user) return void socket.close(4404, 'no such batch');
       const v = judge.batchView(b);
       const initial: JudgeEvent[] = b.submissions.filter((s) => s.job.done).map((s) => ({ type: 'submission_result', submission: s.id, student: s.input.student ?? null, result: s.view() }));
       if (v.state === 'done') initial.push({ type: 'batch_result', batch: b.id, result: v });

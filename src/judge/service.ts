@@ -130,6 +130,7 @@ class Submission {
 
 interface Batch {
   id: string;
+  user: string;
   problem: Problem;
   submissions: Submission[];
   listeners: Set<(e: JudgeEvent) => void>;
@@ -168,7 +169,10 @@ class TestSink implements RunSink {
   }
   reassigned(): void {}
   restarted(): void {
-    // A lost Worker's test starts again elsewhere: what it printed so far is void.
+    // A lost Worker's test starts again elsewhere: what it printed so far is void. It waits for a
+    // Worker again (the backend counts it queued until it starts).
+    if (!this.queuedNow) this.onQueued(true);
+    this.queuedNow = true;
     this.stdout = [];
     this.stdoutBytes = 0;
     this.stderr = '';
@@ -298,7 +302,7 @@ export class JudgeService {
     return this.submissions.get(id);
   }
 
-  submitBatch(problem: Problem, items: Array<Omit<SubmissionInput, 'problem' | 'batch'>>): Batch {
+  submitBatch(problem: Problem, user: string, items: Array<Omit<SubmissionInput, 'problem' | 'batch' | 'user'>>): Batch {
     if (items.length === 0) throw new JudgeError(400, 'EMPTY_BATCH', 'the batch has no submissions');
     if (items.length > JUDGE_BOUNDS.batchSubmissionsMax) throw new JudgeError(413, 'BATCH_TOO_LARGE', `${items.length} submissions; a batch holds at most ${JUDGE_BOUNDS.batchSubmissionsMax}`);
     const tests = items.length * problem.tests.length;
@@ -306,7 +310,7 @@ export class JudgeService {
       throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the batch has ${tests} tests and ${this.queuedTests} are waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
     }
     const id = randomUUID();
-    const batch: Batch = { id, problem, submissions: [], listeners: new Set(), finished: false };
+    const batch: Batch = { id, user, problem, submissions: [], listeners: new Set(), finished: false };
     this.batches.set(id, batch);
     this.batchOrder.push(id);
     while (this.batchOrder.length > JUDGE_BOUNDS.batchesRetainedMax) {
@@ -314,7 +318,7 @@ export class JudgeService {
       if (old && !old.finished) break;
       this.batches.delete(this.batchOrder.shift() as string);
     }
-    for (const it of items) batch.submissions.push(this.submit({ ...it, problem, batch: id }, false));
+    for (const it of items) batch.submissions.push(this.submit({ ...it, user, problem, batch: id }, false));
     return batch;
   }
 
