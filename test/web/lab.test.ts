@@ -19,7 +19,7 @@ let page: Page;
 
 before(async () => {
   if (!cluster) return;
-  await cluster.ready();
+  await cluster.ready(120_000); // the machine may be busy
   browser = await TestBrowser.launch();
   page = await browser.page();
 });
