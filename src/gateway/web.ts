@@ -27,6 +27,9 @@ export const FEED_CLIENTS_MAX = 64;
 const ASSET_FILES_MAX = 64;
 const ASSET_BYTES_MAX = 16 * 1024 * 1024;
 
+/** The pages scripts/build-web.mjs writes (its PAGES), by route; a grading page adds '/grade'. */
+const PAGE_ROUTES: Record<string, string> = { '/': 'student.html', '/lab': 'lab.html' };
+
 export interface MetricsSample {
   /** Seconds since the epoch, at the end of the second it covers. */
   t: number;
@@ -145,7 +148,7 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset): FastifyR
   reply.header('content-type', a.type);
   reply.header('cache-control', a.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
   reply.header('etag', a.etag);
-  reply.header('vary', 'accept-encoding');
+  reply.header('vary', 'origin, accept-encoding');
   if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
     reply.header('content-encoding', 'gzip');
@@ -182,8 +185,7 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
     if (!a) return reply.code(404).send({ error: `the web client is not built (no ${file}): run npm run build`, code: 'NOT_BUILT' });
     return sendAsset(req, reply, a);
   };
-  app.get('/', page('student.html'));
-  app.get('/lab', page('lab.html'));
+  for (const [route, file] of Object.entries(PAGE_ROUTES)) app.get(route, page(file));
   app.get('/assets/*', async (req, reply) => {
     const rel = `assets/${(req.params as { '*': string })['*']}`;
     const a = assets.get(rel);

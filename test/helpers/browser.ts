@@ -58,3 +58,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   console.log(`# screenshot: ${file}`);
   return file;
 }
+
+/** Opens the student page and waits until Run is enabled; if the page shows an error instead, fails with its sentence. */
+export async function openStudentPage(page: Page, url: string, timeoutMs = 60_000): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(
+    () => !(document.getElementById('run') as HTMLButtonElement).disabled || !(document.getElementById('message') as HTMLElement).hidden,
+    undefined,
+    { timeout: timeoutMs },
+  );
+  if (await page.isDisabled('#run')) throw new Error(`the student page did not get ready: ${await page.textContent('#message')}`);
+}

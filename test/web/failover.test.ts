@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserMissing, screenshot, TestBrowser } from '../helpers/browser.js';
+import { browserMissing, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
 import { UpCluster } from '../helpers/up.js';
 
 // The student page across a Gateway failover: the Gateway process is SIGKILLed while a Python
@@ -21,7 +21,7 @@ let page: Page;
 
 before(async () => {
   if (!cluster) return;
-  await cluster.ready();
+  await cluster.ready(120_000); // the machine may be busy
   browser = await TestBrowser.launch();
   page = await browser.page();
 });
@@ -47,8 +47,7 @@ function readLog(file: string): string {
 
 describe('student page across a Gateway failover', { skip: skip ?? false }, () => {
   test('SIGKILL of the Gateway mid-run: the page carries on at the standby, no line lost or repeated', async () => {
-    await page.goto(cluster!.url);
-    await page.waitForSelector('#run:not([disabled])', { timeout: 30_000 });
+    await openStudentPage(page, cluster!.url);
     assert.deepEqual(await page.evaluate(() => (window as unknown as { codearena: Hooks }).codearena.gateways), [cluster!.url, cluster!.standbyUrl]);
     // A standby must be designated and hear the Gateway before the kill (its log says so).
     const logs = () => readLog(path.join(cluster!.logDir, 'mon-1.log')) + readLog(path.join(cluster!.logDir, 'mon-2.log'));
@@ -73,6 +72,12 @@ describe('student page across a Gateway failover', { skip: skip ?? false }, () =
     assert.deepEqual(printed, Array.from({ length: LINES }, (_, i) => `line ${i + 1}`), 'every line exactly once, in order');
     const finishedOn = await page.evaluate(() => document.getElementById('status')?.getAttribute('data-gateway'));
     assert.equal(finishedOn, cluster!.standbyUrl, 'the run was finished through the standby');
+    // The standby serves the pages too (it builds its Gateway with the same server builder).
+    for (const p of ['/', '/lab']) {
+      const r = await fetch(`${cluster!.standbyUrl}${p}`);
+      assert.equal(r.status, 200, `${p} on the standby`);
+      assert.match(await r.text(), /<script type="module" src="\/assets\//);
+    }
     await screenshot(page, 'student-failover');
     assert.deepEqual(browser!.pageErrors, []);
   });

@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserMissing, screenshot, TestBrowser } from '../helpers/browser.js';
+import { browserMissing, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
 import { UpCluster } from '../helpers/up.js';
 
 // The student page (/) in Debian's chromium against a `codearena up` cluster: a C program typed
 // into the editor, run, answered through the terminal; a compile error marked on its line; Stop;
-// an API error shown as a sentence.
+// API errors (413, 429) shown as sentences.
 
 const skip = browserMissing();
-const cluster = skip ? null : new UpCluster(['--workers', '1']);
+const cluster = skip ? null : new UpCluster(['--workers', '1', '--queue-max', '1']);
 let browser: TestBrowser | null = null;
 let page: Page;
 
 before(async () => {
   if (!cluster) return;
-  await cluster.ready();
+  await cluster.ready(120_000); // the machine may be busy
   browser = await TestBrowser.launch();
   page = await browser.page();
 });
@@ -59,8 +59,7 @@ describe('student page', { skip: skip ?? false }, () => {
   test('the page loads with the languages and their versions, from the Gateway alone', async () => {
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
-    await page.goto(cluster!.url);
-    await page.waitForSelector('#run:not([disabled])', { timeout: 30_000 });
+    await openStudentPage(page, cluster!.url);
     const options = await page.$$eval('#lang option', (os) => os.map((o) => `${(o as HTMLOptionElement).value}: ${o.textContent}`));
     assert.equal(options.length, 5, options.join('\n'));
     assert.ok(options.some((o) => /^c: C \(gcc\) — gcc \d/.test(o)), options.join('\n'));
@@ -117,11 +116,51 @@ describe('student page', { skip: skip ?? false }, () => {
     await page.click('#run');
     await waitForTerminal('looping\n');
     assert.equal(await page.isEnabled('#stop'), true);
+    // Meanwhile a second tab may not start another run (`up --queue-max 1`: one run at a time): a 429, as a sentence.
+    const other = await browser!.page();
+    await openStudentPage(other, cluster!.url);
+    await other.click('#run');
+    await other.waitForSelector('#message:not([hidden])', { timeout: 30_000 });
+    assert.equal(await other.textContent('#message'), 'You already have as many programs running as you are allowed: stop one or wait for it to finish.');
+    await other.close();
     await page.click('#stop');
     const status = await waitForStatus(/status \w+/, 30_000);
     assert.match(status, /status killed/);
     assert.equal(await page.isEnabled('#run'), true);
     await screenshot(page, 'student-stopped');
+  });
+
+  test('Ctrl-D in the terminal: a partial line goes as it is, then the input ends', async () => {
+    await page.selectOption('#lang', 'python');
+    await setSource('import sys\nprint("ready", flush=True)\ndata = sys.stdin.read()\nprint(f"got {len(data)} characters: {data!r}")\n');
+    await page.click('#run');
+    await waitForTerminal('ready\n');
+    await page.click('#terminal');
+    await page.keyboard.type('ab');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('cd');
+    // As in a terminal: the first Ctrl-D hands over "cd", the second (on an empty line) ends the input.
+    await page.keyboard.press('Control+D');
+    await page.keyboard.press('Control+D');
+    await waitForStatus(/status ok/);
+    assert.match((await hooks()).terminal, /got 5 characters: 'ab\\ncd'\n/);
+  });
+
+  test('Java: the starter program has two files in tabs; both are compiled and run', async () => {
+    await page.selectOption('#lang', 'java');
+    await page.waitForFunction(() => document.querySelectorAll('#tabs .tab[role="tab"]').length === 2);
+    assert.deepEqual(await page.$$eval('#tabs .tab[role="tab"]', (ts) => ts.map((t) => t.firstChild?.textContent)), ['Main.java', 'Greeting.java']);
+    await page.click('#tabs .tab:nth-child(2)');
+    assert.match((await hooks()).source, /class Greeting/);
+    await page.keyboard.press('Control+Enter');
+    await waitForTerminal('What is your name? ', 180_000); // javac and a JVM: slow on a busy machine
+    await page.click('#terminal');
+    await page.keyboard.type('Ada');
+    await page.keyboard.press('Enter');
+    await waitForStatus(/status ok/, 120_000);
+    assert.match((await hooks()).terminal, /What is your name\? Ada\nHello, Ada!\n/);
+    await screenshot(page, 'student-java');
+    await page.selectOption('#lang', 'c');
   });
 
   test('an oversized program gets a sentence, not a stack trace', async () => {

@@ -89,7 +89,11 @@ function loadFiles(lang: string): SourceFile[] {
 function renderTabs(): void {
   const tabs = files.map((f, i) => {
     const close = i > 0 ? h('button', { title: `remove ${f.name}`, 'aria-label': `remove ${f.name}`, onclick: (e: Event) => (e.stopPropagation(), removeFile(i)) }, '×') : '';
-    return h('span', { class: i === active ? 'tab active' : 'tab', role: 'tab', 'aria-selected': String(i === active), onclick: () => openFile(i) }, f.name, close);
+    const open = () => {
+      openFile(i);
+      editor.focus();
+    };
+    return h('span', { class: i === active ? 'tab active' : 'tab', role: 'tab', 'aria-selected': String(i === active), onclick: open }, f.name, close);
   });
   tabsEl.replaceChildren(...tabs);
   if (multiFile(language) && files.length < FILES_MAX) tabsEl.append(h('button', { class: 'tab add', title: 'add a file', onclick: () => addFile() }, '+ file'));
@@ -205,6 +209,13 @@ function run(): void {
 }
 
 runButton.addEventListener('click', () => run());
+// Ctrl-Enter runs from anywhere on the page (the editor's own binding handles it there first).
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !e.defaultPrevented) {
+    e.preventDefault();
+    run();
+  }
+});
 stopButton.addEventListener('click', () => session?.kill());
 langSelect.addEventListener('change', () => selectLanguage(langSelect.value));
 tokenInput.value = storedToken();

@@ -99,10 +99,12 @@ export class RunTerminal {
           this.shown = this.shown.slice(0, -1);
         }
       } else if (ch === '\x04') {
-        // Ctrl-D: what is typed goes without a newline, then end of input (as a terminal does).
-        if (this.line) input.line(this.line);
+        // Ctrl-D as in a terminal: on a partly typed line it hands that text to the program
+        // without a newline (the pty's line discipline flushes it on the ^D); on an empty line
+        // it ends the input.
+        if (this.line) input.line(`${this.line}\x04`);
+        else input.eof();
         this.line = '';
-        input.eof();
       } else if (ch === '\x03') {
         this.write('^C\r\n', '^C\n');
         this.line = '';
