@@ -6,7 +6,7 @@ import { compareHlc, hlcToString } from '../core/hlc.js';
 import { defaultL1Config, L1Core, type L1Config } from '../core/l1.js';
 import { defaultL2Config, L2Core, type L2Config } from '../core/l2.js';
 import { changeWins } from '../core/lww.js';
-import { entityKey, timerKey, type Action, type Change, type ClientReply, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
+import { entityKey, timerKey, type Action, type Change, type ClientReply, type Hlc, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { EventHeap } from './heap.js';
 import { Rng } from './rng.js';
@@ -84,8 +84,12 @@ interface OwnBlog {
   readonly id: string;
   readonly createRequestId: string;
   state: 'creating' | 'live' | 'deleting' | 'deleted';
-  /** Highest version the L1 acknowledged (the n in "...-v<n>"). */
-  ackedVersion: number;
+  /**
+   * The HLC of the newest version the L1 acknowledged. Read-your-writes compares HLCs, not version
+   * numbers: an update answered L1_TIMEOUT may still commit after a later acknowledged one, and then
+   * it IS the newer write (the writer was told its outcome was unknown).
+   */
+  ackedHlc: Hlc | null;
   nextVersion: number;
 }
 
@@ -107,6 +111,7 @@ interface InFlightClientRequest {
   readonly request: ClientRequest;
   readonly blog?: OwnBlog;
   readonly version?: number;
+  readonly ackedHlc?: Hlc | null;
 }
 
 export function runSimulation(options: SimOptions): SimResult {
@@ -142,6 +147,8 @@ class Simulation {
   private readonly knownBlogs: string[] = [];
   private healAtMs = 0;
   private readonly commitSeen = new Set<string>();
+  /** Blog title -> HLC of the commit that wrote it (titles are unique per version). */
+  private readonly titleHlc = new Map<string, Hlc>();
 
   constructor(private readonly options: SimOptions) {
     this.rng = new Rng(options.seed);
@@ -211,6 +218,7 @@ class Simulation {
         // First application at the L1 that stamped it: a commit.
         this.commitSeen.add(`${key}@${hlcToString(change.hlc)}`);
         this.commitTimes.push({ key, change, origin: id, atMs: this.now });
+        if (change.kind === 'blog') this.titleHlc.set(change.blog.title, change.hlc);
         const best = this.committed.get(key);
         if (changeWins(change, best)) this.committed.set(key, change);
       }
@@ -513,7 +521,7 @@ class Simulation {
     const r = this.rng.next();
     if (r < 0.35 || live.length === 0) {
       const id = this.newRequestId(c);
-      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedVersion: 0, nextVersion: 1 };
+      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
       c.blogs.push(blog);
       return this.sendBlogWrite(c, blog, 'create');
     }
@@ -525,7 +533,7 @@ class Simulation {
     }
     // Read one's own blog at one's own L2: read-your-writes.
     const b = this.rng.pick(known);
-    this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, version: b.ackedVersion });
+    this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, ackedHlc: b.ackedHlc });
   }
 
   private sendBlogWrite(c: Client, blog: OwnBlog, what: 'create' | 'update' | 'delete'): void {
@@ -546,7 +554,7 @@ class Simulation {
     this.request(c, c.home.id, { kind: 'write', request: { requestId, userId: c.userId, write } }, version === undefined ? { blog } : { blog, version });
   }
 
-  private request(c: Client, l2: ServerId, request: ClientRequest, extra: { blog?: OwnBlog; version?: number }): void {
+  private request(c: Client, l2: ServerId, request: ClientRequest, extra: { blog?: OwnBlog; version?: number; ackedHlc?: Hlc | null }): void {
     const id = this.nextClientReqId++;
     c.busy = id;
     this.inflight.set(id, { client: c.idx, l2, request, ...extra });
@@ -588,14 +596,14 @@ class Simulation {
         } else if (definiteFailure) this.violation(`register by client ${c.idx} refused: ${code}`);
         return;
       case 'create-blog':
-        if (reply?.ok) {
+        if (reply?.ok && reply.kind === 'written') {
           req.blog!.state = 'live';
-          req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, 1);
+          this.noteAck(req.blog!, reply.changes);
           this.knownBlogs.push(req.blog!.id);
         } else if (definiteFailure) this.violation(`create of ${req.blog!.id} by its author at its home L2 refused: ${code}`);
         return;
       case 'update-blog':
-        if (reply?.ok) req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, req.version!);
+        if (reply?.ok && reply.kind === 'written') this.noteAck(req.blog!, reply.changes);
         else if (definiteFailure) this.violation(`update of ${req.blog!.id} by its author at its home L2 refused: ${code} (an acknowledged write lost?)`);
         return;
       case 'delete-blog':
@@ -606,6 +614,12 @@ class Simulation {
         const never: never = w;
         throw new Error(`unknown write ${JSON.stringify(never)}`);
       }
+    }
+  }
+
+  private noteAck(blog: OwnBlog, changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (blog.ackedHlc === null || compareHlc(c.hlc, blog.ackedHlc) > 0) blog.ackedHlc = c.hlc;
     }
   }
 
@@ -625,8 +639,10 @@ class Simulation {
       this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}, which its author deleted (acknowledged)`);
     }
     if (b.state === 'live') {
-      const version = reply.ok && reply.kind === 'blog' ? Number(/-v(\d+)$/.exec(reply.blog.title)?.[1] ?? -1) : -1;
-      if (version < req.version!) this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}; its author had version ${req.version} acknowledged`);
+      const served = reply.ok && reply.kind === 'blog' ? this.titleHlc.get(reply.blog.title) : undefined;
+      if (!served || (req.ackedHlc && compareHlc(served, req.ackedHlc) < 0)) {
+        this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}; its author had ${req.ackedHlc ? hlcToString(req.ackedHlc) : '?'} acknowledged`);
+      }
     }
   }
 
