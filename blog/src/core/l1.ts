@@ -425,7 +425,7 @@ export class L1Core {
         return;
       }
       case 'sync-request':
-        return this.serveSync(from, msg);
+        return this.serveSync(from, msg, nowMs);
       case 'sync-page':
         return this.onSyncPage(from, msg, nowMs);
       default:
@@ -468,7 +468,7 @@ export class L1Core {
   // ---- L1 <-> L1 sync ---------------------------------------------------------------------------
 
   private startSyncRound(nowMs: number): void {
-    this.round++;
+    this.round++; // 1 for the first round after a start: see serveSync
     this.emit({ type: 'set-timer', timer: { kind: 'sync-round' }, atMs: nowMs + this.config.syncIntervalMs });
     for (const peer of this.config.peers) {
       if (this.pulls.has(peer)) continue; // the previous round with this peer is still streaming
@@ -484,13 +484,21 @@ export class L1Core {
     this.emit({ type: 'set-timer', timer: { kind: 'sync-page-timeout', peer }, atMs: nowMs + this.config.syncPageTimeoutMs });
   }
 
-  private serveSync(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-request' }>): void {
+  private serveSync(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-request' }>, nowMs: number): void {
     const limit = Math.max(1, Math.min(msg.pageChangesMax, this.config.syncPageChangesMax));
     const entries = this.store.changesSince(msg.afterSeq, limit);
     const head = this.store.headSeq();
     const toSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : Math.max(head, msg.afterSeq);
     const done = entries.length === 0 || toSeq >= head;
     this.send(from, { type: 'sync-page', round: msg.round, afterSeq: msg.afterSeq, toSeq, changes: entries.map((e) => e.change), done });
+    // Round 1 is a freshly started L1's first round: it may hold commits it had not batched yet when
+    // it went down, and waiting for our next round could take a day. Pull from it now. Such pulls
+    // use round 0, which triggers nothing in return (no ping-pong).
+    if (msg.round === 1 && !this.pulls.has(from)) {
+      const pull: SyncPull = { round: 0, afterSeq: this.store.getCheckpoint(from), attempts: 0 };
+      this.pulls.set(from, pull);
+      this.requestPage(from, pull, nowMs);
+    }
   }
 
   private onSyncPage(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-page' }>, nowMs: number): void {
