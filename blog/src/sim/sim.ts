@@ -60,7 +60,10 @@ interface Node {
   readonly kind: 'l1' | 'l2';
   readonly store: SimStore;
   core: L1Core | L2Core | null;
+  /** Bounded drift of this server's clock from true time. */
   offsetMs: number;
+  /** A clock jump fault on top of the drift (far ahead: beyond the skew bound). */
+  jumpMs: number;
   readonly timers: Map<string, number>;
   readonly l2?: SimL2;
 }
@@ -78,7 +81,8 @@ type SimEvent =
 type Fault =
   | { readonly kind: 'crash'; readonly node: ServerId }
   | { readonly kind: 'partition'; readonly a: ServerId; readonly b: ServerId }
-  | { readonly kind: 'isolate'; readonly node: ServerId };
+  | { readonly kind: 'isolate'; readonly node: ServerId }
+  | { readonly kind: 'clock-jump'; readonly node: ServerId; readonly aheadMs: number };
 
 interface OwnBlog {
   readonly id: string;
@@ -193,10 +197,10 @@ class Simulation {
 
   private build(): void {
     for (const l1 of this.world.l1s) {
-      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map() });
+      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map() });
     }
     for (const l2 of this.world.l2s) {
-      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map(), l2 });
+      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map(), l2 });
     }
   }
 
@@ -284,7 +288,7 @@ class Simulation {
   // ---- the event loop ------------------------------------------------------------------------------
 
   private localNow(n: Node): number {
-    return Math.floor(this.now + n.offsetMs);
+    return Math.floor(this.now + n.offsetMs + n.jumpMs);
   }
 
   private step(n: Node, event: Parameters<L1Core['handle']>[0] | Parameters<L2Core['handle']>[0]): void {
@@ -305,7 +309,7 @@ class Simulation {
         const key = timerKey(a.timer);
         const token = ++this.tokens;
         n.timers.set(key, token);
-        this.heap.push(Math.max(this.now, a.atMs - n.offsetMs), { type: 'timer', node: n.id, key, token, timer: a.timer });
+        this.heap.push(Math.max(this.now, a.atMs - n.offsetMs - n.jumpMs), { type: 'timer', node: n.id, key, token, timer: a.timer });
         return;
       }
       case 'cancel-timer':
@@ -431,6 +435,17 @@ class Simulation {
       this.heap.push(startMs, { type: 'fault-start', fault });
       this.heap.push(endMs, { type: 'fault-end', fault });
     }
+    if (this.rng.chance(0.3)) {
+      // An L1's clock jumps beyond the skew bound for a while. Early in the chaos phase and briefly,
+      // so the HLCs it stamped meanwhile are no longer "future" by the calm phase (an L1 whose clock
+      // ran ahead keeps stamping at its highest HLC until real time catches up: by design).
+      const startMs = this.rng.int(200, 6_000);
+      // Ahead by more than the skew bound still when its batches arrive (after the propagation timeout).
+      const aheadMs = T.skewMaxMs + T.propagationTimeoutMs + this.rng.int(1_000, 3_000);
+      const fault: Fault = { kind: 'clock-jump', node: this.rng.pick(this.world.l2s).l1, aheadMs };
+      this.heap.push(startMs, { type: 'fault-start', fault });
+      this.heap.push(startMs + this.rng.int(300, 3_000), { type: 'fault-end', fault });
+    }
   }
 
   private faultStart(f: Fault): void {
@@ -444,6 +459,9 @@ class Simulation {
         return;
       case 'isolate':
         this.cuts.set(`*|${f.node}`, (this.cuts.get(`*|${f.node}`) ?? 0) + 1);
+        return;
+      case 'clock-jump':
+        this.nodes.get(f.node)!.jumpMs += f.aheadMs;
         return;
       default: {
         const never: never = f;
@@ -469,6 +487,9 @@ class Simulation {
         else this.cuts.delete(key);
         return;
       }
+      case 'clock-jump':
+        this.nodes.get(f.node)!.jumpMs -= f.aheadMs;
+        return;
       default: {
         const never: never = f;
         throw new Error(`unknown fault ${JSON.stringify(never)}`);
@@ -481,6 +502,7 @@ class Simulation {
     this.healed = true;
     this.healAtMs = this.now;
     this.cuts.clear();
+    for (const n of this.nodes.values()) n.jumpMs = 0;
     this.lossRate = 0;
     this.dupRate = 0;
     for (const n of this.nodes.values()) if (!n.core) this.start(n);

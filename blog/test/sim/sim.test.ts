@@ -70,6 +70,7 @@ describe('blog simulator coverage', () => {
       'error_L1_TIMEOUT',
       'error_DELETED',
       'metric_cache_hit',
+      'metric_refused_CLOCK_SKEW', // an L1 clock jumped past the skew bound: its changes were refused, not adopted
       'renamed_slugs_l1', // two continents granted the same slug before syncing
       'reply_written',
     ]) {
