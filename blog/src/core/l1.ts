@@ -22,6 +22,7 @@ import {
   type LoggedChange,
   type ServerId,
   type StaleNotice,
+  type WriteOp,
   type WriteRequest,
 } from './types.js';
 import { DEFAULT_CONTENT_LIMITS, validateWrite, type ContentLimits } from './validate.js';
@@ -85,6 +86,13 @@ export function defaultL1Config(ids: { id: ServerId; continent: string; peers: r
     readReportMax: 500,
     limits: DEFAULT_CONTENT_LIMITS,
   };
+}
+
+/** What a write becomes: changes to stamp and commit, an idempotent answer, or a refusal. */
+type Prepared = { build: Array<(hlc: Hlc) => Change> } | { existing: Change[] } | { error: ErrorInfo };
+
+function err(code: ErrorInfo['code'], message: string): { error: ErrorInfo } {
+  return { error: { code, message } };
 }
 
 interface InFlightBatch {
@@ -248,30 +256,9 @@ export class L1Core {
   }
 
   /** Checks a write against the store; returns change builders (each gets its own HLC), or an idempotent answer. */
-  private prepare(
-    req: WriteRequest,
-    nowMs: number,
-  ): { build: Array<(hlc: Hlc) => Change> } | { existing: Change[] } | { error: ErrorInfo } {
+  private prepare(req: WriteRequest, nowMs: number): Prepared {
     const w = req.write;
-    const err = (code: ErrorInfo['code'], message: string) => ({ error: { code, message } });
-    if (w.op === 'register') {
-      const userId = `u.${req.requestId}`;
-      const pubId = `p.${req.requestId}`;
-      const user = this.store.get(`user:${userId}`);
-      const pub = this.store.get(`pub:${pubId}`);
-      if (user && pub) return { existing: [user.change, pub.change] }; // a retried registration
-      if (this.store.slugClaimed(w.slug)) return err('SLUG_TAKEN', `the publication name "${w.slug}" is already taken`);
-      return {
-        build: [
-          (hlc) => ({ kind: 'user', hlc, user: { id: userId, name: w.name, country: w.country, publicationId: pubId, createdMs: nowMs } }),
-          (hlc) => ({
-            kind: 'publication',
-            hlc,
-            publication: { id: pubId, ownerId: userId, ownerCountry: w.country, slug: w.slug, title: w.publicationTitle, claimHlc: hlc },
-          }),
-        ],
-      };
-    }
+    if (w.op === 'register') return this.prepareRegister(req.requestId, w, nowMs);
     const userId = req.userId!;
     const user = this.store.getUser(userId);
     if (!user) return err('UNKNOWN_USER', `user ${userId} is not known to ${this.config.id}`);
@@ -329,6 +316,26 @@ export class L1Core {
       default:
         return assertNever(w);
     }
+  }
+
+  /** A user and their personal publication, committed together; the slug is claimed here. */
+  private prepareRegister(requestId: string, w: Extract<WriteOp, { op: 'register' }>, nowMs: number): Prepared {
+    const userId = `u.${requestId}`;
+    const pubId = `p.${requestId}`;
+    const user = this.store.get(`user:${userId}`);
+    const pub = this.store.get(`pub:${pubId}`);
+    if (user && pub) return { existing: [user.change, pub.change] }; // a retried registration
+    if (this.store.slugClaimed(w.slug)) return err('SLUG_TAKEN', `the publication name "${w.slug}" is already taken`);
+    return {
+      build: [
+        (hlc) => ({ kind: 'user', hlc, user: { id: userId, name: w.name, country: w.country, publicationId: pubId, createdMs: nowMs } }),
+        (hlc) => ({
+          kind: 'publication',
+          hlc,
+          publication: { id: pubId, ownerId: userId, ownerCountry: w.country, slug: w.slug, title: w.publicationTitle, claimHlc: hlc },
+        }),
+      ],
+    };
   }
 
   /** Pushes freshly applied changes to this continent's L2s, as contiguous log ranges. */
