@@ -712,7 +712,10 @@ class Simulation {
     for (const l2 of this.world.l2s) {
       const n = this.nodes.get(l2.id)!;
       const l1 = this.nodes.get(l2.l1)!;
-      for (const [key, change] of n.store.snapshot()) {
+      const held = n.store.snapshot();
+      // Not an invariant (a restarted L2 holds only its region's share), but a calm run must show 0.
+      for (const key of l1.store.snapshot().keys()) if (!held.has(key)) this.count('l2_missing_keys');
+      for (const [key, change] of held) {
         const at = l1.store.get(key)?.change;
         if (!sameChange(change, at)) {
           this.violation(`${l2.id} holds ${key} = ${describeChange(change)} but its L1 ${l2.l1} has ${describeChange(at)}`);

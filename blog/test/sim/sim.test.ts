@@ -35,6 +35,7 @@ describe('blog simulator', () => {
       assert.deepEqual(r.violations, []);
       assert.equal(r.stats.error_L1_UNREACHABLE ?? 0, 0);
       assert.equal(r.stats.crash_l1 ?? 0, 0);
+      assert.equal(r.stats.l2_missing_keys ?? 0, 0, 'without faults, pushes alone give every L2 all its L1 holds');
     }
   });
 
