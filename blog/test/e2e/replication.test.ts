@@ -36,6 +36,9 @@ after(async () => {
 });
 
 test('a blog published in Europe is read in Asia once the batch has travelled, not before', async () => {
+  // A batch leaves when its OLDEST change has waited the timeout: wait until Alice's registration
+  // has travelled, so the blog starts a batch of its own.
+  await eventually("Alice's registration in Asia", 20_000, async () => ((await http('GET', `${JP}/api/users/${alice.userId}`)).status === 200 ? true : undefined));
   const t0 = Date.now();
   const id = await publish(FR1, alice, 'Bonjour', 'a post from Paris');
   const early = await http('GET', `${JP}/api/blogs/${id}`);
