@@ -77,6 +77,7 @@ test('a batch lost in transit is repaired by the next periodic sync', async () =
     tw.signal('l1-asia', 'SIGCONT');
   }
   await visibleAt(JP, id, 25_000);
+  // The batch was dropped and anything of it still queued at the frozen server was stale when it
+  // woke (refused, or discarded with its closed connection): only a sync page could bring it.
   assert.ok((await metric(AS, 'blog_sync_changes_total', { peer: 'l1-europe' })) > syncedBefore, 'it came in a sync page');
-  assert.ok((await metric(AS, 'blog_link_rejected_total', { code: 'LINK_STALE' })) >= 1, 'the delayed batch was refused as stale');
 });
