@@ -86,6 +86,8 @@ interface CatchUp {
   fullChangesLeft: number;
   wantKeys: EntityKey[];
   attempts: number;
+  /** After a (re)start the most-read blogs follow the log; a gap repair needs only the log. */
+  readonly withMostRead: boolean;
 }
 
 export class L2Core {
@@ -119,7 +121,7 @@ export class L2Core {
         // Optimistic at start: forward writes until the L1 proves silent (they time out, unacknowledged).
         this.lastHeardMs = nowMs;
         this.sendHeartbeat(nowMs);
-        this.startCatchUp(nowMs); // a restarted L2 asks for everything after its last synced position
+        this.startCatchUp(nowMs, true); // a restarted L2 asks for everything after its last synced position
         break;
       case 'client':
         if (event.request.kind === 'write') this.onWrite(event.clientReqId, event.request.request, nowMs);
@@ -334,7 +336,7 @@ export class L2Core {
           this.applyAll(msg.changes);
           if (contiguous) this.advanceSynced(msg.toSeq);
         });
-        if (!contiguous) this.startCatchUp(nowMs); // a push was lost: fetch the gap
+        if (!contiguous) this.startCatchUp(nowMs, false); // a push was lost: fetch the gap
         return;
       }
       case 'catchup-page':
@@ -371,15 +373,16 @@ export class L2Core {
   private onHeartbeatAck(headSeq: number, nowMs: number): void {
     const behind = headSeq > this.syncedSeq;
     // Behind twice in a row without progress: the pushes that would close the gap are lost.
-    if (behind && this.catchUp === null && this.syncedAtLastAck === this.syncedSeq) this.startCatchUp(nowMs);
+    if (behind && this.catchUp === null && this.syncedAtLastAck === this.syncedSeq) this.startCatchUp(nowMs, false);
     this.syncedAtLastAck = behind ? this.syncedSeq : null;
   }
 
   // ---- catch-up -------------------------------------------------------------------------------------
 
-  private startCatchUp(nowMs: number): void {
+  private startCatchUp(nowMs: number, withMostRead: boolean): void {
     if (this.catchUp !== null) return;
     this.catchUp = {
+      withMostRead,
       corrId: this.nextCorrId++,
       phase: 'log',
       afterSeq: this.syncedSeq,
@@ -428,6 +431,10 @@ export class L2Core {
     const wantKeys = this.wantQueue.splice(0, this.config.wantKeysMax);
     if (msg.done && wantKeys.length === 0) {
       this.advanceSynced(msg.toSeq);
+      if (!c.withMostRead) {
+        this.catchUp = null;
+        return;
+      }
       this.catchUp = { ...c, corrId, phase: 'most-read', afterSeq: msg.toSeq, wantKeys: [], attempts: 0 };
     } else {
       this.catchUp = { ...c, corrId, afterSeq: msg.toSeq, wantKeys, attempts: 0 };

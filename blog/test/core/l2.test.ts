@@ -165,8 +165,13 @@ describe('L2Core catch-up', () => {
     l2.handle(from({ type: 'push', afterSeq: 0, toSeq: 1, changes: [blogChange('b.a0000001', hlc(1))] }), 3);
     assert.equal(l2.synced, 1);
     const gap = l2.handle(from({ type: 'push', afterSeq: 5, toSeq: 6, changes: [blogChange('b.b0000001', hlc(6))] }), 4);
-    assert.equal(one(gap, 'catchup-request').afterSeq, 1);
+    const gapReq = one(gap, 'catchup-request');
+    assert.equal(gapReq.afterSeq, 1);
     assert.ok(start.getBlog('b.b0000001'), 'the out-of-order push is applied anyway (LWW makes that safe)');
+    const closed = l2.handle(from({ type: 'catchup-page', corrId: gapReq.corrId, phase: 'log', afterSeq: 1, toSeq: 6, done: true, changes: [], notices: [] }), 5);
+    assert.deepEqual(sent(closed), [], 'a gap repair does not ask for the most-read blogs again');
+    assert.equal(l2.synced, 6);
+    assert.equal(l2.catchingUp, false);
   });
 });
 
