@@ -140,13 +140,15 @@ export class BlogServer {
   private execute(a: Action): void {
     switch (a.type) {
       case 'send': {
-        if (this.replyTo !== null && this.replyTo.peer === a.to) {
-          this.replyTo.messages.push(a.msg);
-          return;
-        }
         const link = this.peers.get(a.to);
         if (link === undefined) {
           this.log.error({ code: 'UNKNOWN_PEER' }, `the core sent to ${a.to}, which is not a peer of ${this.entry.name}`);
+          return;
+        }
+        // An answer to the peer whose request is being handled rides in the reply, unless older
+        // messages to it are still queued or in flight: overtaking them would reorder a push stream.
+        if (this.replyTo !== null && this.replyTo.peer === a.to && (this.replyTo.messages.length > 0 || link.idle)) {
+          this.replyTo.messages.push(a.msg);
           return;
         }
         link.send(a.msg);
