@@ -8,12 +8,16 @@ import { defaultL2Config, L2Core, type L2Config } from '../core/l2.js';
 import { changeWins } from '../core/lww.js';
 import { entityKey, timerKey, type Action, type Change, type ClientReply, type Hlc, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
 import { MemoryStore } from '../store/memory-store.js';
+import type { BlogStore } from '../store/store.js';
+import { ObservedStore } from './observed-store.js';
 import { EventHeap } from './heap.js';
 import { Rng } from './rng.js';
 import { makeWorld, type SimL2, type SimWorld } from './world.js';
 
 export interface SimOptions {
   readonly seed: number;
+  /** The store of each server (default: a MemoryStore); a test runs the SQLite store here. */
+  readonly makeStore?: (serverId: ServerId) => BlogStore;
   /** Break every store's LWW (checker tests: the checkers must catch it). */
   readonly brokenLww?: boolean;
   /** Send every message through JSON.stringify/parse, as real servers do (slower). */
@@ -45,20 +49,10 @@ const T = {
   clientTimeoutMs: 3_000,
 } as const;
 
-class SimStore extends MemoryStore {
-  onApply: ((change: Change, previous: Change | undefined, won: boolean) => void) | undefined;
-  override apply(change: Change) {
-    const previous = this.get(entityKey(change))?.change;
-    const r = super.apply(change);
-    this.onApply?.(change, previous, r.won);
-    return r;
-  }
-}
-
 interface Node {
   readonly id: ServerId;
   readonly kind: 'l1' | 'l2';
-  readonly store: SimStore;
+  readonly store: ObservedStore;
   core: L1Core | L2Core | null;
   /** Bounded drift of this server's clock from true time. */
   offsetMs: number;
@@ -209,9 +203,9 @@ class Simulation {
     this.wins.set(n.id, new Map());
   }
 
-  private makeStore(id: ServerId): SimStore {
-    const store = new SimStore({ brokenIgnoreLww: this.options.brokenLww ?? false });
-    store.onApply = (change, previous, won) => {
+  private makeStore(id: ServerId): ObservedStore {
+    const inner = this.options.makeStore?.(id) ?? new MemoryStore({ brokenIgnoreLww: this.options.brokenLww ?? false });
+    return new ObservedStore(inner, (change, previous, won) => {
       if (!won) return;
       const key = entityKey(change);
       if (previous?.kind === 'tombstone' && change.kind === 'blog') this.violation(`${id}: deleted blog ${key} came back (resurrected by ${hlcToString(change.hlc)})`);
@@ -229,8 +223,7 @@ class Simulation {
         const best = this.committed.get(key);
         if (changeWins(change, best)) this.committed.set(key, change);
       }
-    };
-    return store;
+    });
   }
 
   private l1Config(id: ServerId, continent: string): L1Config {
