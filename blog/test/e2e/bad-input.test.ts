@@ -175,4 +175,7 @@ test('after all of it, a good write still works and nothing was lost', async () 
   assert.equal((await http('GET', `${FR}/api/blogs/${id}`)).status, 200);
   const list = await http('GET', `${FR}/api/blogs?author=${bob.userId}`);
   assert.equal(list.body.blogs.length, 1);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'POST /api/blogs', status: '413' })) >= 2);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'POST /api/blogs', status: '201' })) >= 2);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'GET /api/blogs/:id', status: '410' })) >= 1);
 });
