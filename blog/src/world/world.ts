@@ -98,7 +98,8 @@ const intervalsSchema = z
     // A restarted L2's catch-up page not answered in this long is asked for again.
     catchUpPageTimeoutMs: ms(1, 600_000).default(10_000),
   })
-  .default({} as never);
+  // prefault, not default: an absent section is parsed as {} so every field gets its own default.
+  .prefault({});
 
 const worldSchema = z
   .strictObject({

@@ -37,6 +37,15 @@ test('the generated local world is valid: seven L1s, a dozen L2s, defaults fille
   assert.equal(w.l1.get('antarctica')?.port, 30001);
 });
 
+test('a world file without an intervals section gets every default', () => {
+  const w = good();
+  delete w.intervals;
+  const world = loadWorld(write(stringify(w)));
+  assert.equal(world.intervals.propagationTimeoutMs, 7_200_000);
+  assert.equal(world.intervals.heartbeatIntervalMs, 5_000);
+  assert.equal(world.bodyBytesMax, 256 * 1024);
+});
+
 test('a bad port names its field', () => {
   const w = good();
   w.continents[3].l1.port = 70000;
