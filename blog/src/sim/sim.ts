@@ -18,8 +18,8 @@ export interface SimOptions {
   readonly seed: number;
   /** The store of each server (default: a MemoryStore); a test runs the SQLite store here. */
   readonly makeStore?: (serverId: ServerId) => BlogStore;
-  /** Break every store's LWW (checker tests: the checkers must catch it). */
-  readonly brokenLww?: boolean;
+  /** Break every memory store's LWW (checker tests: the checkers must catch it). See MemoryStoreOptions. */
+  readonly broken?: 'ignore-lww' | 'oldest-wins';
   /** Send every message through JSON.stringify/parse, as real servers do (slower). */
   readonly wireCopy?: boolean;
   /** No faults at all (loss, partitions, crashes): a control run. */
@@ -133,6 +133,7 @@ class Simulation {
   private writesOpen = true;
   private healed = false;
   private readonly violations: string[] = [];
+  private readonly violationKinds = new Map<string, number>();
   private readonly stats: Record<string, number> = {};
   // Observations for the checkers.
   private readonly acked: Change[] = [];
@@ -204,7 +205,7 @@ class Simulation {
   }
 
   private makeStore(id: ServerId): ObservedStore {
-    const inner = this.options.makeStore?.(id) ?? new MemoryStore({ brokenIgnoreLww: this.options.brokenLww ?? false });
+    const inner = this.options.makeStore?.(id) ?? new MemoryStore(this.options.broken ? { broken: this.options.broken, owner: id } : {});
     return new ObservedStore(inner, (change, previous, won) => {
       if (!won) return;
       const key = entityKey(change);
@@ -290,8 +291,16 @@ class Simulation {
   private step(n: Node, event: Parameters<L1Core['handle']>[0] | Parameters<L2Core['handle']>[0]): void {
     if (!n.core) return;
     let actions: Action[];
-    if (n.core instanceof L1Core) actions = n.core.handle(event as Parameters<L1Core['handle']>[0], this.localNow(n));
-    else actions = n.core.handle(event as Parameters<L2Core['handle']>[0], this.localNow(n));
+    try {
+      if (n.core instanceof L1Core) actions = n.core.handle(event as Parameters<L1Core['handle']>[0], this.localNow(n));
+      else actions = n.core.handle(event as Parameters<L2Core['handle']>[0], this.localNow(n));
+    } catch (e) {
+      // A broken invariant crashes the server (as in production, where its supervisor restarts
+      // it); here it is also a violation, with the seed to replay it.
+      this.violation(`${n.id} crashed on a broken invariant: ${e instanceof Error ? e.message : String(e)}`);
+      this.crash(n);
+      return;
+    }
     for (const a of actions) this.execute(n, a);
   }
 
@@ -783,8 +792,12 @@ class Simulation {
     }
   }
 
+  /** Keeps a few of each kind (the text before its first ':'), so one noisy checker hides no other. */
   private violation(text: string): void {
-    if (this.violations.length < 20) this.violations.push(`t=${this.now}ms ${text}`);
+    const kind = text.slice(0, Math.max(0, text.indexOf(':'))) || text.slice(0, 20);
+    const n = this.violationKinds.get(kind) ?? 0;
+    this.violationKinds.set(kind, n + 1);
+    if (n < 3 && this.violations.length < 40) this.violations.push(`t=${this.now}ms ${text}`);
   }
 
   private count(name: string): void {
