@@ -9,6 +9,7 @@ import {
   BlogError,
   changeCountry,
   entityKey,
+  idBase,
   type Action,
   type Blog,
   type Change,
@@ -139,6 +140,9 @@ export class L1Core {
     this.out = [];
     switch (event.type) {
       case 'start':
+        // Batch ids must not repeat across restarts: a late ack for a batch sent before a crash
+        // would otherwise acknowledge a new batch with the same id that the peer never got.
+        this.nextBatchId = Math.max(this.nextBatchId, idBase(nowMs));
         // A (re)started L1 pulls from every peer at once instead of waiting a whole sync interval:
         // that is how an L1 that was down catches up (design gap: "L1 down").
         this.startSyncRound(nowMs);

@@ -9,6 +9,7 @@ import { Lru } from './lru.js';
 import {
   assertNever,
   entityKey,
+  idBase,
   type Action,
   type Blog,
   type Change,
@@ -118,6 +119,9 @@ export class L2Core {
     this.out = [];
     switch (event.type) {
       case 'start':
+        // Correlation ids must not repeat across restarts: a late write-ack for a request sent
+        // before a crash would otherwise answer a new writer with someone else's write.
+        this.nextCorrId = Math.max(this.nextCorrId, idBase(nowMs));
         // Optimistic at start: forward writes until the L1 proves silent (they time out, unacknowledged).
         this.lastHeardMs = nowMs;
         this.sendHeartbeat(nowMs);
@@ -311,8 +315,15 @@ export class L2Core {
       case 'write-ack': {
         // Apply even when the writer is gone (timed out): the L1 holds it, so this L2 should too.
         this.applyAll(msg.changes);
-        const p = this.takePending(msg.corrId);
-        if (p?.kind === 'write') this.reply(p.clientReqId, { ok: true, kind: 'written', changes: msg.changes });
+        const p = this.pending.get(msg.corrId);
+        if (p?.kind !== 'write') return;
+        if (!ackMatches(p.request, msg.changes)) {
+          // Defence in depth: never tell a writer "written" with changes that are not its write.
+          this.emit({ type: 'log', level: 'error', code: 'ACK_MISMATCH', message: `write-ack ${msg.corrId} does not match request ${p.request.requestId}; ignored` });
+          return;
+        }
+        this.takePending(msg.corrId);
+        this.reply(p.clientReqId, { ok: true, kind: 'written', changes: msg.changes });
         return;
       }
       case 'write-refuse': {
@@ -477,4 +488,16 @@ export class L2Core {
         assertNever(timer);
     }
   }
+}
+
+/** Does an acknowledgement carry the entity the request wrote? */
+function ackMatches(request: WriteRequest, changes: readonly Change[]): boolean {
+  const w = request.write;
+  const want =
+    w.op === 'register'
+      ? `user:u.${request.requestId}`
+      : w.op === 'create-blog'
+        ? `blog:b.${request.requestId}`
+        : `blog:${w.blogId}`;
+  return changes.some((c) => entityKey(c) === want);
 }

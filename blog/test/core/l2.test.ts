@@ -175,3 +175,20 @@ describe('L2Core catch-up', () => {
   });
 });
 
+
+describe('L2Core across a restart', () => {
+  it('correlation ids start past the previous process\'s, so a late ack cannot answer a new writer; a mismatched ack is ignored', () => {
+    const store = new MemoryStore();
+    const cfg = defaultL2Config({ id: 'l2-fr-1', country: 'fr', continent: 'europe', l1: 'l1-europe' });
+    const before = new L2Core(cfg, store);
+    before.handle({ type: 'start' }, 1_000);
+    const old = one(before.handle({ type: 'client', clientReqId: 1, request: { kind: 'write', request: { requestId: 'oldpost01', userId: 'u.alice0001', write: { op: 'create-blog', title: 'a', body: 'b', imageRefs: [] } } } }, 1_001), 'write');
+    const after = new L2Core(cfg, store); // the crash: same store, new process
+    after.handle({ type: 'start' }, 5_000);
+    const fresh = one(after.handle({ type: 'client', clientReqId: 7, request: { kind: 'write', request: { requestId: 'newpost01', userId: 'u.bobby0001', write: { op: 'delete-blog', blogId: 'b.someone1' } } } }, 5_001), 'write');
+    assert.ok(fresh.corrId > old.corrId, `${fresh.corrId} > ${old.corrId}`);
+    const late = after.handle(from({ type: 'write-ack', corrId: fresh.corrId, changes: [blogChange('b.oldpost01', hlc(1_002, 0, 'l1-europe'))] }), 5_002);
+    assert.ok(!late.some((a) => a.type === 'reply'), 'an ack that is not this write answers nobody');
+    assert.ok(late.some((a) => a.type === 'log' && a.code === 'ACK_MISMATCH'));
+  });
+});
