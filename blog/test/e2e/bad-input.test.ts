@@ -15,7 +15,7 @@ const BODY_BYTES_MAX = 100_000;
 const tw = new TestWorld({
   l2Continents: ['europe'],
   bodyBytesMax: BODY_BYTES_MAX,
-  intervals: { heartbeatIntervalMs: 200, l1UnreachableAfterMs: 2_000, linkTimeoutMs: 2_000, syncIntervalMs: 600_000 },
+  intervals: { heartbeatIntervalMs: 200, l1UnreachableAfterMs: 5_000, linkTimeoutMs: 3_000, syncIntervalMs: 600_000 },
 });
 const FR = tw.url('l2-fr-1');
 const EU = tw.url('l1-europe');

@@ -13,10 +13,11 @@ const tw = new TestWorld({
     // No periodic sync during this file: what reaches another continent came by batch.
     syncIntervalMs: 600_000,
     heartbeatIntervalMs: 200,
-    l1UnreachableAfterMs: 1_000,
-    linkTimeoutMs: 1_000,
-    writeTimeoutMs: 3_000,
-    fetchTimeoutMs: 2_000,
+    // Generous for a loaded machine: a starved L1 must not look unreachable, nor a slow reply lost.
+    l1UnreachableAfterMs: 3_000,
+    linkTimeoutMs: 3_000,
+    writeTimeoutMs: 5_000,
+    fetchTimeoutMs: 4_000,
     catchUpPageTimeoutMs: 1_000,
   },
 });
