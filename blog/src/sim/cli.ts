@@ -11,10 +11,11 @@ const program = new Command()
   .option('--from <n>', 'first seed of a sweep', '1')
   .option('--broken <how>', 'break every store on purpose, "ignore-lww" or "oldest-wins": the checkers must catch it')
   .option('--calm', 'no faults (control run)')
+  .option('--wire-copy', 'send every message through JSON, as real servers do (slower)')
   .option('--trace', 'print the event trace of a single seed')
   .parse();
 
-const opts = program.opts<{ seed?: string; seeds: string; from: string; broken?: string; calm?: boolean; trace?: boolean }>();
+const opts = program.opts<{ seed?: string; seeds: string; from: string; broken?: string; calm?: boolean; wireCopy?: boolean; trace?: boolean }>();
 
 function int(name: string, v: string): number {
   const n = Number(v);
@@ -38,6 +39,7 @@ for (const seed of seeds) {
     seed,
     ...(broken ? { broken } : {}),
     calm: opts.calm ?? false,
+    wireCopy: opts.wireCopy ?? false,
     ...(opts.trace && seeds.length === 1 ? { trace: (line: string) => console.log(line) } : {}),
   });
   if (seeds.length === 1) console.log(JSON.stringify(r.stats));
@@ -45,7 +47,7 @@ for (const seed of seeds) {
     failed++;
     console.log(`seed ${seed}: ${r.violations.length} violation(s)`);
     for (const v of r.violations) console.log(`  ${v}`);
-    console.log(`  replay: npm --prefix blog run sim -- --seed ${seed}${broken ? ` --broken ${broken}` : ''}${opts.calm ? ' --calm' : ''} --trace`);
+    console.log(`  replay: npm --prefix blog run sim -- --seed ${seed}${broken ? ` --broken ${broken}` : ''}${opts.calm ? ' --calm' : ''}${opts.wireCopy ? ' --wire-copy' : ''} --trace`);
     if (failed >= 5 && seeds.length > 1) break;
   }
 }
