@@ -99,6 +99,15 @@ test('duplicate names, addresses and country codes', () => {
   assert.ok(p.includes('continents[4].countries[0].code: "fr" is already continents[3].countries[0]'), p.join('\n'));
 });
 
+test('a duplicate and a field mistake in the same file are both reported', () => {
+  const w = good();
+  w.continents[0].l1.port = 'eighty';
+  w.continents[2].countries[0].l2[0].name = 'l1-europe';
+  const p = problems(stringify(w)).map((l) => l.replace(/^world\d+\.yaml: /, ''));
+  assert.ok(p.includes('continents[0].l1.port: must be a number 1..65535'), p.join('\n'));
+  assert.ok(p.includes('continents[3].l1.name: "l1-europe" is already used by continents[2].countries[0].l2[0]'), p.join('\n'));
+});
+
 test('secret: exactly one of secret and secretFile; a short or unreadable one is refused', () => {
   const w = good();
   delete w.secret;
