@@ -38,11 +38,11 @@ export interface SimResult {
 
 /** Timings in virtual ms, chosen so that a run covers every mechanism in well under a second of CPU. */
 const T = {
-  chaosMs: 20_000,
-  calmMs: 10_000,
-  settleMs: 6_000,
+  chaosMs: 14_000,
+  calmMs: 7_000,
+  settleMs: 5_000,
   propagationTimeoutMs: 2_000,
-  syncIntervalMs: 10_000,
+  syncIntervalMs: 7_000,
   driftStepMs: 1_000,
   driftMaxMs: 800, // bounded drift, well under skewMaxMs: correct clocks are never refused
   skewMaxMs: 5_000,
@@ -445,7 +445,7 @@ class Simulation {
       // An L1's clock jumps beyond the skew bound for a while. Early in the chaos phase and briefly,
       // so the HLCs it stamped meanwhile are no longer "future" by the calm phase (an L1 whose clock
       // ran ahead keeps stamping at its highest HLC until real time catches up: by design).
-      const startMs = this.rng.int(200, 6_000);
+      const startMs = this.rng.int(200, 4_000);
       // Ahead by more than the skew bound still when its batches arrive (after the propagation timeout).
       const aheadMs = T.skewMaxMs + T.propagationTimeoutMs + this.rng.int(1_000, 3_000);
       const fault: Fault = { kind: 'clock-jump', node: this.rng.pick(this.world.l2s).l1, aheadMs };
