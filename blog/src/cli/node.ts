@@ -1,7 +1,7 @@
 // `blog node`: one server of a world file, until SIGTERM/SIGINT.
 import { BlogServer } from '../server/node.js';
-import { loadWorld } from '../world/world.js';
-import { intOption } from './options.js';
+import { findServer, loadWorld } from '../world/world.js';
+import { intOption, UsageError } from './options.js';
 
 export interface NodeOptions {
   world: string;
@@ -13,6 +13,9 @@ export interface NodeOptions {
 
 export async function nodeCommand(opts: NodeOptions): Promise<number> {
   const world = loadWorld(opts.world);
+  if (findServer(world, opts.name) === undefined) {
+    throw new UsageError(`--name: no server "${opts.name}" in ${opts.world} (it has ${world.servers.map((s) => s.name).join(', ')})`);
+  }
   if (opts.propagationMs !== undefined) world.intervals.propagationTimeoutMs = intOption(opts.propagationMs, '--propagation-ms', 1, 7 * 86_400_000, 0);
   if (opts.syncMs !== undefined) world.intervals.syncIntervalMs = intOption(opts.syncMs, '--sync-ms', 1, 30 * 86_400_000, 0);
   const server = new BlogServer({ world, name: opts.name, dataDir: opts.data ?? 'blog-data' });

@@ -9,6 +9,7 @@ import {
   BlogError,
   changeCountry,
   entityKey,
+  idBase,
   type Action,
   type Blog,
   type Change,
@@ -22,6 +23,7 @@ import {
   type LoggedChange,
   type ServerId,
   type StaleNotice,
+  type WriteOp,
   type WriteRequest,
 } from './types.js';
 import { DEFAULT_CONTENT_LIMITS, validateWrite, type ContentLimits } from './validate.js';
@@ -87,6 +89,13 @@ export function defaultL1Config(ids: { id: ServerId; continent: string; peers: r
   };
 }
 
+/** What a write becomes: changes to stamp and commit, an idempotent answer, or a refusal. */
+type Prepared = { build: Array<(hlc: Hlc) => Change> } | { existing: Change[] } | { error: ErrorInfo };
+
+function err(code: ErrorInfo['code'], message: string): { error: ErrorInfo } {
+  return { error: { code, message } };
+}
+
 interface InFlightBatch {
   readonly batchId: number;
   readonly changes: readonly Change[];
@@ -131,6 +140,9 @@ export class L1Core {
     this.out = [];
     switch (event.type) {
       case 'start':
+        // Batch ids must not repeat across restarts: a late ack for a batch sent before a crash
+        // would otherwise acknowledge a new batch with the same id that the peer never got.
+        this.nextBatchId = Math.max(this.nextBatchId, idBase(nowMs));
         // A (re)started L1 pulls from every peer at once instead of waiting a whole sync interval:
         // that is how an L1 that was down catches up (design gap: "L1 down").
         this.startSyncRound(nowMs);
@@ -248,30 +260,9 @@ export class L1Core {
   }
 
   /** Checks a write against the store; returns change builders (each gets its own HLC), or an idempotent answer. */
-  private prepare(
-    req: WriteRequest,
-    nowMs: number,
-  ): { build: Array<(hlc: Hlc) => Change> } | { existing: Change[] } | { error: ErrorInfo } {
+  private prepare(req: WriteRequest, nowMs: number): Prepared {
     const w = req.write;
-    const err = (code: ErrorInfo['code'], message: string) => ({ error: { code, message } });
-    if (w.op === 'register') {
-      const userId = `u.${req.requestId}`;
-      const pubId = `p.${req.requestId}`;
-      const user = this.store.get(`user:${userId}`);
-      const pub = this.store.get(`pub:${pubId}`);
-      if (user && pub) return { existing: [user.change, pub.change] }; // a retried registration
-      if (this.store.slugClaimed(w.slug)) return err('SLUG_TAKEN', `the publication name "${w.slug}" is already taken`);
-      return {
-        build: [
-          (hlc) => ({ kind: 'user', hlc, user: { id: userId, name: w.name, country: w.country, publicationId: pubId, createdMs: nowMs } }),
-          (hlc) => ({
-            kind: 'publication',
-            hlc,
-            publication: { id: pubId, ownerId: userId, ownerCountry: w.country, slug: w.slug, title: w.publicationTitle, claimHlc: hlc },
-          }),
-        ],
-      };
-    }
+    if (w.op === 'register') return this.prepareRegister(req.requestId, w, nowMs);
     const userId = req.userId!;
     const user = this.store.getUser(userId);
     if (!user) return err('UNKNOWN_USER', `user ${userId} is not known to ${this.config.id}`);
@@ -329,6 +320,26 @@ export class L1Core {
       default:
         return assertNever(w);
     }
+  }
+
+  /** A user and their personal publication, committed together; the slug is claimed here. */
+  private prepareRegister(requestId: string, w: Extract<WriteOp, { op: 'register' }>, nowMs: number): Prepared {
+    const userId = `u.${requestId}`;
+    const pubId = `p.${requestId}`;
+    const user = this.store.get(`user:${userId}`);
+    const pub = this.store.get(`pub:${pubId}`);
+    if (user && pub) return { existing: [user.change, pub.change] }; // a retried registration
+    if (this.store.slugClaimed(w.slug)) return err('SLUG_TAKEN', `the publication name "${w.slug}" is already taken`);
+    return {
+      build: [
+        (hlc) => ({ kind: 'user', hlc, user: { id: userId, name: w.name, country: w.country, publicationId: pubId, createdMs: nowMs } }),
+        (hlc) => ({
+          kind: 'publication',
+          hlc,
+          publication: { id: pubId, ownerId: userId, ownerCountry: w.country, slug: w.slug, title: w.publicationTitle, claimHlc: hlc },
+        }),
+      ],
+    };
   }
 
   /** Pushes freshly applied changes to this continent's L2s, as contiguous log ranges. */
@@ -425,7 +436,7 @@ export class L1Core {
         return;
       }
       case 'sync-request':
-        return this.serveSync(from, msg);
+        return this.serveSync(from, msg, nowMs);
       case 'sync-page':
         return this.onSyncPage(from, msg, nowMs);
       default:
@@ -468,7 +479,7 @@ export class L1Core {
   // ---- L1 <-> L1 sync ---------------------------------------------------------------------------
 
   private startSyncRound(nowMs: number): void {
-    this.round++;
+    this.round++; // 1 for the first round after a start: see serveSync
     this.emit({ type: 'set-timer', timer: { kind: 'sync-round' }, atMs: nowMs + this.config.syncIntervalMs });
     for (const peer of this.config.peers) {
       if (this.pulls.has(peer)) continue; // the previous round with this peer is still streaming
@@ -484,13 +495,21 @@ export class L1Core {
     this.emit({ type: 'set-timer', timer: { kind: 'sync-page-timeout', peer }, atMs: nowMs + this.config.syncPageTimeoutMs });
   }
 
-  private serveSync(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-request' }>): void {
+  private serveSync(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-request' }>, nowMs: number): void {
     const limit = Math.max(1, Math.min(msg.pageChangesMax, this.config.syncPageChangesMax));
     const entries = this.store.changesSince(msg.afterSeq, limit);
     const head = this.store.headSeq();
     const toSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : Math.max(head, msg.afterSeq);
     const done = entries.length === 0 || toSeq >= head;
     this.send(from, { type: 'sync-page', round: msg.round, afterSeq: msg.afterSeq, toSeq, changes: entries.map((e) => e.change), done });
+    // Round 1 is a freshly started L1's first round: it may hold commits it had not batched yet when
+    // it went down, and waiting for our next round could take a day. Pull from it now. Such pulls
+    // use round 0, which triggers nothing in return (no ping-pong).
+    if (msg.round === 1 && !this.pulls.has(from)) {
+      const pull: SyncPull = { round: 0, afterSeq: this.store.getCheckpoint(from), attempts: 0 };
+      this.pulls.set(from, pull);
+      this.requestPage(from, pull, nowMs);
+    }
   }
 
   private onSyncPage(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-page' }>, nowMs: number): void {

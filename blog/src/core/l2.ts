@@ -9,6 +9,7 @@ import { Lru } from './lru.js';
 import {
   assertNever,
   entityKey,
+  idBase,
   type Action,
   type Blog,
   type Change,
@@ -86,6 +87,8 @@ interface CatchUp {
   fullChangesLeft: number;
   wantKeys: EntityKey[];
   attempts: number;
+  /** After a (re)start the most-read blogs follow the log; a gap repair needs only the log. */
+  readonly withMostRead: boolean;
 }
 
 export class L2Core {
@@ -116,10 +119,13 @@ export class L2Core {
     this.out = [];
     switch (event.type) {
       case 'start':
+        // Correlation ids must not repeat across restarts: a late write-ack for a request sent
+        // before a crash would otherwise answer a new writer with someone else's write.
+        this.nextCorrId = Math.max(this.nextCorrId, idBase(nowMs));
         // Optimistic at start: forward writes until the L1 proves silent (they time out, unacknowledged).
         this.lastHeardMs = nowMs;
         this.sendHeartbeat(nowMs);
-        this.startCatchUp(nowMs); // a restarted L2 asks for everything after its last synced position
+        this.startCatchUp(nowMs, true); // a restarted L2 asks for everything after its last synced position
         break;
       case 'client':
         if (event.request.kind === 'write') this.onWrite(event.clientReqId, event.request.request, nowMs);
@@ -309,8 +315,15 @@ export class L2Core {
       case 'write-ack': {
         // Apply even when the writer is gone (timed out): the L1 holds it, so this L2 should too.
         this.applyAll(msg.changes);
-        const p = this.takePending(msg.corrId);
-        if (p?.kind === 'write') this.reply(p.clientReqId, { ok: true, kind: 'written', changes: msg.changes });
+        const p = this.pending.get(msg.corrId);
+        if (p?.kind !== 'write') return;
+        if (!ackMatches(p.request, msg.changes)) {
+          // Defence in depth: never tell a writer "written" with changes that are not its write.
+          this.emit({ type: 'log', level: 'error', code: 'ACK_MISMATCH', message: `write-ack ${msg.corrId} does not match request ${p.request.requestId}; ignored` });
+          return;
+        }
+        this.takePending(msg.corrId);
+        this.reply(p.clientReqId, { ok: true, kind: 'written', changes: msg.changes });
         return;
       }
       case 'write-refuse': {
@@ -334,7 +347,7 @@ export class L2Core {
           this.applyAll(msg.changes);
           if (contiguous) this.advanceSynced(msg.toSeq);
         });
-        if (!contiguous) this.startCatchUp(nowMs); // a push was lost: fetch the gap
+        if (!contiguous) this.startCatchUp(nowMs, false); // a push was lost: fetch the gap
         return;
       }
       case 'catchup-page':
@@ -371,15 +384,16 @@ export class L2Core {
   private onHeartbeatAck(headSeq: number, nowMs: number): void {
     const behind = headSeq > this.syncedSeq;
     // Behind twice in a row without progress: the pushes that would close the gap are lost.
-    if (behind && this.catchUp === null && this.syncedAtLastAck === this.syncedSeq) this.startCatchUp(nowMs);
+    if (behind && this.catchUp === null && this.syncedAtLastAck === this.syncedSeq) this.startCatchUp(nowMs, false);
     this.syncedAtLastAck = behind ? this.syncedSeq : null;
   }
 
   // ---- catch-up -------------------------------------------------------------------------------------
 
-  private startCatchUp(nowMs: number): void {
+  private startCatchUp(nowMs: number, withMostRead: boolean): void {
     if (this.catchUp !== null) return;
     this.catchUp = {
+      withMostRead,
       corrId: this.nextCorrId++,
       phase: 'log',
       afterSeq: this.syncedSeq,
@@ -428,6 +442,10 @@ export class L2Core {
     const wantKeys = this.wantQueue.splice(0, this.config.wantKeysMax);
     if (msg.done && wantKeys.length === 0) {
       this.advanceSynced(msg.toSeq);
+      if (!c.withMostRead) {
+        this.catchUp = null;
+        return;
+      }
       this.catchUp = { ...c, corrId, phase: 'most-read', afterSeq: msg.toSeq, wantKeys: [], attempts: 0 };
     } else {
       this.catchUp = { ...c, corrId, afterSeq: msg.toSeq, wantKeys, attempts: 0 };
@@ -470,4 +488,16 @@ export class L2Core {
         assertNever(timer);
     }
   }
+}
+
+/** Does an acknowledgement carry the entity the request wrote? */
+function ackMatches(request: WriteRequest, changes: readonly Change[]): boolean {
+  const w = request.write;
+  const want =
+    w.op === 'register'
+      ? `user:u.${request.requestId}`
+      : w.op === 'create-blog'
+        ? `blog:b.${request.requestId}`
+        : `blog:${w.blogId}`;
+  return changes.some((c) => entityKey(c) === want);
 }

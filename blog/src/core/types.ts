@@ -326,3 +326,11 @@ export function changeCountry(change: Change): string {
       return assertNever(change);
   }
 }
+
+/**
+ * First id of a process's correlation/batch ids: ms since the epoch x 1000, so ids of a restarted
+ * process start past every id the previous one used (unless it used over 1,000 per ms of its life).
+ */
+export function idBase(nowMs: number): number {
+  return Math.max(1, Math.floor(nowMs)) * 1000;
+}

@@ -94,6 +94,8 @@ export interface ApiOptions {
   secret: string;
   country: string;
   submit: (request: ClientRequest) => Promise<ClientReply>;
+  /** Counts an answered request (not a fastify hook: any onResponse hook costs ~25 us a request). */
+  count: (req: FastifyRequest, status: number) => void;
 }
 
 /** Rendered JSON of a blog, memoised per object: a cache hit returns the same Blog object. */
@@ -143,6 +145,7 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
     const changes = await write(null, b.requestId, { op: 'register', name: b.name, country, slug: b.slug, publicationTitle: b.publicationTitle ?? b.name });
     const user = changeOf(changes, 'user').user;
     const publication = changeOf(changes, 'publication').publication;
+    o.count(req, 201);
     return reply.code(201).send({ user, publication, token: userToken(o.secret, user.id) });
   });
 
@@ -150,6 +153,7 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
     const userId = auth(req);
     const b = parse(blogBody, req.body);
     const changes = await write(userId, b.requestId, { op: 'create-blog', title: b.title, body: b.body, imageRefs: b.imageRefs });
+    o.count(req, 201);
     return reply.code(201).send({ blog: changeOf(changes, 'blog').blog });
   });
 
@@ -158,6 +162,7 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
     const b = parse(blogBody, req.body);
     const blogId = (req.params as { id: string }).id;
     const changes = await write(userId, b.requestId, { op: 'update-blog', blogId, title: b.title, body: b.body, imageRefs: b.imageRefs });
+    o.count(req, 200);
     return { blog: changeOf(changes, 'blog').blog };
   });
 
@@ -166,12 +171,14 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
     const q = parse(deleteQuery, req.query);
     const blogId = (req.params as { id: string }).id;
     const changes = await write(userId, q.requestId, { op: 'delete-blog', blogId });
+    o.count(req, 200);
     return { deleted: changeOf(changes, 'tombstone').tombstone };
   });
 
   app.get('/api/blogs/:id', async (req, reply: FastifyReply) => {
     const r = await read({ op: 'get-blog', blogId: (req.params as { id: string }).id });
     if (r.kind !== 'blog') throw new Error(`get-blog answered with ${r.kind}`);
+    o.count(req, 200);
     return reply.header('content-type', 'application/json; charset=utf-8').header('x-blog-source', r.source).send(renderBlog(r.blog));
   });
 
@@ -186,6 +193,7 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
           : { op: 'list-recent', limit: q.limit };
     const r = await read(request);
     if (r.kind !== 'blogs') throw new Error(`a list answered with ${r.kind}`);
+    o.count(req, 200);
     return { blogs: r.blogs };
   });
 
@@ -193,18 +201,21 @@ export function registerApi(app: FastifyInstance, o: ApiOptions): void {
     const q = parse(searchQuery, req.query);
     const r = await read({ op: 'search', text: q.q, limit: q.limit });
     if (r.kind !== 'blogs') throw new Error(`search answered with ${r.kind}`);
+    o.count(req, 200);
     return { blogs: r.blogs };
   });
 
   app.get('/api/users/:id', async (req, reply) => {
     const r = await read({ op: 'get-profile', userId: (req.params as { id: string }).id });
     if (r.kind !== 'profile') throw new Error(`get-profile answered with ${r.kind}`);
+    o.count(req, 200);
     return reply.header('x-blog-source', r.source).send({ user: r.user, blogCount: r.blogCount });
   });
 
   app.get('/api/publications/:slug', async (req) => {
     const r = await read({ op: 'get-publication', slug: (req.params as { slug: string }).slug });
     if (r.kind !== 'publication') throw new Error(`get-publication answered with ${r.kind}`);
+    o.count(req, 200);
     return { publication: r.publication, slug: r.effectiveSlug };
   });
 }

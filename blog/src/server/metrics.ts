@@ -29,7 +29,7 @@ export class BlogMetrics {
     this.registry.setDefaultLabels({ server, role });
     collectDefaultMetrics({ register: this.registry });
     this.committed = new Counter({ name: 'blog_changes_committed_total', help: 'changes this L1 committed (stamped and stored)', registers });
-    this.propagated = new Counter({ name: 'blog_changes_propagated_total', help: 'changes sent to a peer (push to an L2, batch to an L1)', labelNames: ['peer'], registers });
+    this.propagated = new Counter({ name: 'blog_changes_propagated_total', help: 'changes another L1 acknowledged in a batch, by peer', labelNames: ['peer'], registers });
     this.batchChanges = new Histogram({
       name: 'blog_batch_changes',
       help: 'changes per L1-to-L1 batch sent',
@@ -43,7 +43,7 @@ export class BlogMetrics {
     this.syncRounds = new Counter({ name: 'blog_sync_rounds_done_total', help: 'L1 sync rounds completed, by peer', labelNames: ['peer'], registers });
     this.lag = new Gauge({
       name: 'blog_replication_lag_ms',
-      help: 'at receipt, local time minus the HLC wall time of the newest change received from each peer',
+      help: 'at receipt of a batch or sync page from a peer L1: local time minus the HLC wall time of its oldest change',
       labelNames: ['peer'],
       registers,
     });

@@ -4,7 +4,7 @@
 // time (the core's handle is synchronous, so JavaScript's single thread serialises them).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { L1Core, defaultL1Config } from '../core/l1.js';
 import { L2Core, defaultL2Config } from '../core/l2.js';
@@ -140,13 +140,15 @@ export class BlogServer {
   private execute(a: Action): void {
     switch (a.type) {
       case 'send': {
-        if (this.replyTo !== null && this.replyTo.peer === a.to) {
-          this.replyTo.messages.push(a.msg);
-          return;
-        }
         const link = this.peers.get(a.to);
         if (link === undefined) {
           this.log.error({ code: 'UNKNOWN_PEER' }, `the core sent to ${a.to}, which is not a peer of ${this.entry.name}`);
+          return;
+        }
+        // An answer to the peer whose request is being handled rides in the reply, unless older
+        // messages to it are still queued or in flight: overtaking them would reorder a push stream.
+        if (this.replyTo !== null && this.replyTo.peer === a.to && (this.replyTo.messages.length > 0 || link.idle)) {
+          this.replyTo.messages.push(a.msg);
           return;
         }
         link.send(a.msg);
@@ -218,7 +220,11 @@ export class BlogServer {
   private routes(): void {
     const app = this.app;
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-      if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, code: err.code });
+      if (err instanceof ApiError) {
+        this.countRequest(req, err.statusCode);
+        return reply.code(err.statusCode).send({ error: err.message, code: err.code });
+      }
+      this.countRequest(req, err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 413 : (err.statusCode ?? 500));
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return reply.code(413).send({ error: `request body over ${this.o.world.bodyBytesMax} bytes`, code: 'BODY_TOO_LARGE' });
       }
@@ -228,9 +234,6 @@ export class BlogServer {
       this.log.error({ err, url: req.url }, 'request failed');
       return reply.code(500).send({ error: 'internal error', code: 'INTERNAL' });
     });
-    app.addHook('onResponse', async (req, reply) => {
-      if (req.routeOptions.url?.startsWith('/api/')) this.metrics.httpRequests.inc({ route: `${req.method} ${req.routeOptions.url}`, status: String(reply.statusCode) });
-    });
     app.get('/healthz', async () => this.health());
     app.get('/metrics', async (_req, reply) => reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
     // The link route parses its own body: the HMAC is over the exact bytes received.
@@ -239,8 +242,18 @@ export class BlogServer {
       inst.post(LINK_PATH, { bodyLimit: LINK_BODY_BYTES_MAX }, async (req, reply) => this.onLink(req.headers, String(req.body ?? ''), reply));
     });
     if (this.c.kind === 'l2') {
-      registerApi(app, { secret: this.o.world.secret, country: this.entry.kind === 'l2' ? this.entry.country : '', submit: (r) => this.submit(r) });
+      registerApi(app, {
+        secret: this.o.world.secret,
+        country: this.entry.kind === 'l2' ? this.entry.country : '',
+        submit: (r) => this.submit(r),
+        count: (req, status) => this.countRequest(req, status),
+      });
     }
+  }
+
+  private countRequest(req: FastifyRequest, status: number): void {
+    const url = req.routeOptions.url;
+    if (url?.startsWith('/api/')) this.metrics.httpRequests.inc({ route: `${req.method} ${url}`, status: String(status) });
   }
 
   private health(): Record<string, unknown> {

@@ -49,8 +49,9 @@ export class PeerLink {
     if (!this.sending) void this.pump();
   }
 
-  get queued(): number {
-    return this.queue.length;
+  /** Nothing queued and nothing in flight: a message sent now by any route arrives after all earlier ones. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.sending;
   }
 
   close(): void {

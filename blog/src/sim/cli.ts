@@ -9,12 +9,13 @@ const program = new Command()
   .option('--seed <n>', 'run this one seed (prints its trace with --trace)')
   .option('--seeds <count>', 'run this many seeds', '200')
   .option('--from <n>', 'first seed of a sweep', '1')
-  .option('--broken-lww', 'break every store\'s LWW on purpose: the checkers must catch it')
+  .option('--broken <how>', 'break every store on purpose, "ignore-lww" or "oldest-wins": the checkers must catch it')
   .option('--calm', 'no faults (control run)')
+  .option('--wire-copy', 'send every message through JSON, as real servers do (slower)')
   .option('--trace', 'print the event trace of a single seed')
   .parse();
 
-const opts = program.opts<{ seed?: string; seeds: string; from: string; brokenLww?: boolean; calm?: boolean; trace?: boolean }>();
+const opts = program.opts<{ seed?: string; seeds: string; from: string; broken?: string; calm?: boolean; wireCopy?: boolean; trace?: boolean }>();
 
 function int(name: string, v: string): number {
   const n = Number(v);
@@ -25,14 +26,20 @@ function int(name: string, v: string): number {
   return n;
 }
 
+if (opts.broken !== undefined && opts.broken !== 'ignore-lww' && opts.broken !== 'oldest-wins') {
+  console.error(`blog-sim: --broken must be "ignore-lww" or "oldest-wins", got "${opts.broken}"`);
+  process.exit(2);
+}
+const broken = opts.broken as 'ignore-lww' | 'oldest-wins' | undefined;
 const seeds = opts.seed !== undefined ? [int('seed', opts.seed)] : Array.from({ length: int('seeds', opts.seeds) }, (_, i) => int('from', opts.from) + i);
 const started = Date.now();
 let failed = 0;
 for (const seed of seeds) {
   const r = runSimulation({
     seed,
-    brokenLww: opts.brokenLww ?? false,
+    ...(broken ? { broken } : {}),
     calm: opts.calm ?? false,
+    wireCopy: opts.wireCopy ?? false,
     ...(opts.trace && seeds.length === 1 ? { trace: (line: string) => console.log(line) } : {}),
   });
   if (seeds.length === 1) console.log(JSON.stringify(r.stats));
@@ -40,7 +47,7 @@ for (const seed of seeds) {
     failed++;
     console.log(`seed ${seed}: ${r.violations.length} violation(s)`);
     for (const v of r.violations) console.log(`  ${v}`);
-    console.log(`  replay: npm --prefix blog run sim -- --seed ${seed}${opts.brokenLww ? ' --broken-lww' : ''}${opts.calm ? ' --calm' : ''} --trace`);
+    console.log(`  replay: npm --prefix blog run sim -- --seed ${seed}${broken ? ` --broken ${broken}` : ''}${opts.calm ? ' --calm' : ''}${opts.wireCopy ? ' --wire-copy' : ''} --trace`);
     if (failed >= 5 && seeds.length > 1) break;
   }
 }

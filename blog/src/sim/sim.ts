@@ -6,16 +6,20 @@ import { compareHlc, hlcToString } from '../core/hlc.js';
 import { defaultL1Config, L1Core, type L1Config } from '../core/l1.js';
 import { defaultL2Config, L2Core, type L2Config } from '../core/l2.js';
 import { changeWins } from '../core/lww.js';
-import { entityKey, timerKey, type Action, type Change, type ClientReply, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
+import { entityKey, timerKey, type Action, type Change, type ClientReply, type Hlc, type ClientRequest, type CoreTimer, type L1ToL2, type L2ToL1, type L1ToL1, type Message, type ServerId, type WriteOp } from '../core/types.js';
 import { MemoryStore } from '../store/memory-store.js';
+import type { BlogStore } from '../store/store.js';
+import { ObservedStore } from './observed-store.js';
 import { EventHeap } from './heap.js';
 import { Rng } from './rng.js';
 import { makeWorld, type SimL2, type SimWorld } from './world.js';
 
 export interface SimOptions {
   readonly seed: number;
-  /** Break every store's LWW (checker tests: the checkers must catch it). */
-  readonly brokenLww?: boolean;
+  /** The store of each server (default: a MemoryStore); a test runs the SQLite store here. */
+  readonly makeStore?: (serverId: ServerId) => BlogStore;
+  /** Break every memory store's LWW (checker tests: the checkers must catch it). See MemoryStoreOptions. */
+  readonly broken?: 'ignore-lww' | 'oldest-wins';
   /** Send every message through JSON.stringify/parse, as real servers do (slower). */
   readonly wireCopy?: boolean;
   /** No faults at all (loss, partitions, crashes): a control run. */
@@ -34,33 +38,26 @@ export interface SimResult {
 
 /** Timings in virtual ms, chosen so that a run covers every mechanism in well under a second of CPU. */
 const T = {
-  chaosMs: 20_000,
-  calmMs: 10_000,
-  settleMs: 6_000,
+  chaosMs: 14_000,
+  calmMs: 7_000,
+  settleMs: 5_000,
   propagationTimeoutMs: 2_000,
-  syncIntervalMs: 10_000,
+  syncIntervalMs: 7_000,
   driftStepMs: 1_000,
   driftMaxMs: 800, // bounded drift, well under skewMaxMs: correct clocks are never refused
   skewMaxMs: 5_000,
   clientTimeoutMs: 3_000,
 } as const;
 
-class SimStore extends MemoryStore {
-  onApply: ((change: Change, previous: Change | undefined, won: boolean) => void) | undefined;
-  override apply(change: Change) {
-    const previous = this.get(entityKey(change))?.change;
-    const r = super.apply(change);
-    this.onApply?.(change, previous, r.won);
-    return r;
-  }
-}
-
 interface Node {
   readonly id: ServerId;
   readonly kind: 'l1' | 'l2';
-  readonly store: SimStore;
+  readonly store: ObservedStore;
   core: L1Core | L2Core | null;
+  /** Bounded drift of this server's clock from true time. */
   offsetMs: number;
+  /** A clock jump fault on top of the drift (far ahead: beyond the skew bound). */
+  jumpMs: number;
   readonly timers: Map<string, number>;
   readonly l2?: SimL2;
 }
@@ -78,14 +75,19 @@ type SimEvent =
 type Fault =
   | { readonly kind: 'crash'; readonly node: ServerId }
   | { readonly kind: 'partition'; readonly a: ServerId; readonly b: ServerId }
-  | { readonly kind: 'isolate'; readonly node: ServerId };
+  | { readonly kind: 'isolate'; readonly node: ServerId }
+  | { readonly kind: 'clock-jump'; readonly node: ServerId; readonly aheadMs: number };
 
 interface OwnBlog {
   readonly id: string;
   readonly createRequestId: string;
   state: 'creating' | 'live' | 'deleting' | 'deleted';
-  /** Highest version the L1 acknowledged (the n in "...-v<n>"). */
-  ackedVersion: number;
+  /**
+   * The HLC of the newest version the L1 acknowledged. Read-your-writes compares HLCs, not version
+   * numbers: an update answered L1_TIMEOUT may still commit after a later acknowledged one, and then
+   * it IS the newer write (the writer was told its outcome was unknown).
+   */
+  ackedHlc: Hlc | null;
   nextVersion: number;
 }
 
@@ -107,6 +109,7 @@ interface InFlightClientRequest {
   readonly request: ClientRequest;
   readonly blog?: OwnBlog;
   readonly version?: number;
+  readonly ackedHlc?: Hlc | null;
 }
 
 export function runSimulation(options: SimOptions): SimResult {
@@ -130,6 +133,7 @@ class Simulation {
   private writesOpen = true;
   private healed = false;
   private readonly violations: string[] = [];
+  private readonly violationKinds = new Map<string, number>();
   private readonly stats: Record<string, number> = {};
   // Observations for the checkers.
   private readonly acked: Change[] = [];
@@ -142,6 +146,8 @@ class Simulation {
   private readonly knownBlogs: string[] = [];
   private healAtMs = 0;
   private readonly commitSeen = new Set<string>();
+  /** Blog title -> HLC of the commit that wrote it (titles are unique per version). */
+  private readonly titleHlc = new Map<string, Hlc>();
 
   constructor(private readonly options: SimOptions) {
     this.rng = new Rng(options.seed);
@@ -186,10 +192,10 @@ class Simulation {
 
   private build(): void {
     for (const l1 of this.world.l1s) {
-      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map() });
+      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map() });
     }
     for (const l2 of this.world.l2s) {
-      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), timers: new Map(), l2 });
+      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map(), l2 });
     }
   }
 
@@ -198,24 +204,27 @@ class Simulation {
     this.wins.set(n.id, new Map());
   }
 
-  private makeStore(id: ServerId): SimStore {
-    const store = new SimStore({ brokenIgnoreLww: this.options.brokenLww ?? false });
-    store.onApply = (change, previous, won) => {
+  private makeStore(id: ServerId): ObservedStore {
+    const inner = this.options.makeStore?.(id) ?? new MemoryStore(this.options.broken ? { broken: this.options.broken, owner: id } : {});
+    return new ObservedStore(inner, (change, previous, won) => {
       if (!won) return;
       const key = entityKey(change);
       if (previous?.kind === 'tombstone' && change.kind === 'blog') this.violation(`${id}: deleted blog ${key} came back (resurrected by ${hlcToString(change.hlc)})`);
-      let list = this.wins.get(id)!.get(key);
-      if (!list) this.wins.get(id)!.set(key, (list = []));
-      list.push({ atMs: this.now, change });
+      if (id.startsWith('l1-')) {
+        // Only L1 histories are needed (the lag check); L2s skip the bookkeeping.
+        let list = this.wins.get(id)!.get(key);
+        if (!list) this.wins.get(id)!.set(key, (list = []));
+        list.push({ atMs: this.now, change });
+      }
       if (change.hlc.origin === id && !this.commitSeen.has(`${key}@${hlcToString(change.hlc)}`)) {
         // First application at the L1 that stamped it: a commit.
         this.commitSeen.add(`${key}@${hlcToString(change.hlc)}`);
         this.commitTimes.push({ key, change, origin: id, atMs: this.now });
+        if (change.kind === 'blog') this.titleHlc.set(change.blog.title, change.hlc);
         const best = this.committed.get(key);
         if (changeWins(change, best)) this.committed.set(key, change);
       }
-    };
-    return store;
+    });
   }
 
   private l1Config(id: ServerId, continent: string): L1Config {
@@ -231,7 +240,7 @@ class Simulation {
       batchRetryMs: 500,
       batchRetriesMax: 6,
       syncIntervalMs: T.syncIntervalMs,
-      syncPageChangesMax: 7,
+      syncPageChangesMax: 20, // several pages per round still, without flooding the event queue
       syncPageTimeoutMs: 800,
       syncPageRetriesMax: 4,
       skewMaxMs: T.skewMaxMs,
@@ -245,8 +254,8 @@ class Simulation {
     return {
       ...defaultL2Config(l2),
       cacheEntriesMax: 8,
-      heartbeatIntervalMs: 400,
-      l1UnreachableAfterMs: 1_200,
+      heartbeatIntervalMs: 700,
+      l1UnreachableAfterMs: 2_100, // three heartbeats, as in the defaults
       writeTimeoutMs: 1_000,
       fetchTimeoutMs: 1_000,
       catchUpPageTimeoutMs: 800,
@@ -276,14 +285,22 @@ class Simulation {
   // ---- the event loop ------------------------------------------------------------------------------
 
   private localNow(n: Node): number {
-    return Math.floor(this.now + n.offsetMs);
+    return Math.floor(this.now + n.offsetMs + n.jumpMs);
   }
 
   private step(n: Node, event: Parameters<L1Core['handle']>[0] | Parameters<L2Core['handle']>[0]): void {
     if (!n.core) return;
     let actions: Action[];
-    if (n.core instanceof L1Core) actions = n.core.handle(event as Parameters<L1Core['handle']>[0], this.localNow(n));
-    else actions = n.core.handle(event as Parameters<L2Core['handle']>[0], this.localNow(n));
+    try {
+      if (n.core instanceof L1Core) actions = n.core.handle(event as Parameters<L1Core['handle']>[0], this.localNow(n));
+      else actions = n.core.handle(event as Parameters<L2Core['handle']>[0], this.localNow(n));
+    } catch (e) {
+      // A broken invariant crashes the server (as in production, where its supervisor restarts
+      // it); here it is also a violation, with the seed to replay it.
+      this.violation(`${n.id} crashed on a broken invariant: ${e instanceof Error ? e.message : String(e)}`);
+      this.crash(n);
+      return;
+    }
     for (const a of actions) this.execute(n, a);
   }
 
@@ -297,7 +314,7 @@ class Simulation {
         const key = timerKey(a.timer);
         const token = ++this.tokens;
         n.timers.set(key, token);
-        this.heap.push(Math.max(this.now, a.atMs - n.offsetMs), { type: 'timer', node: n.id, key, token, timer: a.timer });
+        this.heap.push(Math.max(this.now, a.atMs - n.offsetMs - n.jumpMs), { type: 'timer', node: n.id, key, token, timer: a.timer });
         return;
       }
       case 'cancel-timer':
@@ -371,6 +388,7 @@ class Simulation {
   }
 
   private cut(a: ServerId, b: ServerId): boolean {
+    if (this.cuts.size === 0) return false;
     return (this.cuts.get(this.pairKey(a, b)) ?? 0) > 0 || (this.cuts.get(`*|${a}`) ?? 0) > 0 || (this.cuts.get(`*|${b}`) ?? 0) > 0;
   }
 
@@ -423,6 +441,17 @@ class Simulation {
       this.heap.push(startMs, { type: 'fault-start', fault });
       this.heap.push(endMs, { type: 'fault-end', fault });
     }
+    if (this.rng.chance(0.3)) {
+      // An L1's clock jumps beyond the skew bound for a while. Early in the chaos phase and briefly,
+      // so the HLCs it stamped meanwhile are no longer "future" by the calm phase (an L1 whose clock
+      // ran ahead keeps stamping at its highest HLC until real time catches up: by design).
+      const startMs = this.rng.int(200, 4_000);
+      // Ahead by more than the skew bound still when its batches arrive (after the propagation timeout).
+      const aheadMs = T.skewMaxMs + T.propagationTimeoutMs + this.rng.int(1_000, 3_000);
+      const fault: Fault = { kind: 'clock-jump', node: this.rng.pick(this.world.l2s).l1, aheadMs };
+      this.heap.push(startMs, { type: 'fault-start', fault });
+      this.heap.push(startMs + this.rng.int(300, 3_000), { type: 'fault-end', fault });
+    }
   }
 
   private faultStart(f: Fault): void {
@@ -436,6 +465,9 @@ class Simulation {
         return;
       case 'isolate':
         this.cuts.set(`*|${f.node}`, (this.cuts.get(`*|${f.node}`) ?? 0) + 1);
+        return;
+      case 'clock-jump':
+        this.nodes.get(f.node)!.jumpMs += f.aheadMs;
         return;
       default: {
         const never: never = f;
@@ -461,6 +493,9 @@ class Simulation {
         else this.cuts.delete(key);
         return;
       }
+      case 'clock-jump':
+        this.nodes.get(f.node)!.jumpMs -= f.aheadMs;
+        return;
       default: {
         const never: never = f;
         throw new Error(`unknown fault ${JSON.stringify(never)}`);
@@ -473,6 +508,7 @@ class Simulation {
     this.healed = true;
     this.healAtMs = this.now;
     this.cuts.clear();
+    for (const n of this.nodes.values()) n.jumpMs = 0;
     this.lossRate = 0;
     this.dupRate = 0;
     for (const n of this.nodes.values()) if (!n.core) this.start(n);
@@ -513,7 +549,7 @@ class Simulation {
     const r = this.rng.next();
     if (r < 0.35 || live.length === 0) {
       const id = this.newRequestId(c);
-      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedVersion: 0, nextVersion: 1 };
+      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
       c.blogs.push(blog);
       return this.sendBlogWrite(c, blog, 'create');
     }
@@ -525,7 +561,7 @@ class Simulation {
     }
     // Read one's own blog at one's own L2: read-your-writes.
     const b = this.rng.pick(known);
-    this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, version: b.ackedVersion });
+    this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, ackedHlc: b.ackedHlc });
   }
 
   private sendBlogWrite(c: Client, blog: OwnBlog, what: 'create' | 'update' | 'delete'): void {
@@ -546,7 +582,7 @@ class Simulation {
     this.request(c, c.home.id, { kind: 'write', request: { requestId, userId: c.userId, write } }, version === undefined ? { blog } : { blog, version });
   }
 
-  private request(c: Client, l2: ServerId, request: ClientRequest, extra: { blog?: OwnBlog; version?: number }): void {
+  private request(c: Client, l2: ServerId, request: ClientRequest, extra: { blog?: OwnBlog; version?: number; ackedHlc?: Hlc | null }): void {
     const id = this.nextClientReqId++;
     c.busy = id;
     this.inflight.set(id, { client: c.idx, l2, request, ...extra });
@@ -588,14 +624,14 @@ class Simulation {
         } else if (definiteFailure) this.violation(`register by client ${c.idx} refused: ${code}`);
         return;
       case 'create-blog':
-        if (reply?.ok) {
+        if (reply?.ok && reply.kind === 'written') {
           req.blog!.state = 'live';
-          req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, 1);
+          this.noteAck(req.blog!, reply.changes);
           this.knownBlogs.push(req.blog!.id);
         } else if (definiteFailure) this.violation(`create of ${req.blog!.id} by its author at its home L2 refused: ${code}`);
         return;
       case 'update-blog':
-        if (reply?.ok) req.blog!.ackedVersion = Math.max(req.blog!.ackedVersion, req.version!);
+        if (reply?.ok && reply.kind === 'written') this.noteAck(req.blog!, reply.changes);
         else if (definiteFailure) this.violation(`update of ${req.blog!.id} by its author at its home L2 refused: ${code} (an acknowledged write lost?)`);
         return;
       case 'delete-blog':
@@ -606,6 +642,12 @@ class Simulation {
         const never: never = w;
         throw new Error(`unknown write ${JSON.stringify(never)}`);
       }
+    }
+  }
+
+  private noteAck(blog: OwnBlog, changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (blog.ackedHlc === null || compareHlc(c.hlc, blog.ackedHlc) > 0) blog.ackedHlc = c.hlc;
     }
   }
 
@@ -625,8 +667,10 @@ class Simulation {
       this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}, which its author deleted (acknowledged)`);
     }
     if (b.state === 'live') {
-      const version = reply.ok && reply.kind === 'blog' ? Number(/-v(\d+)$/.exec(reply.blog.title)?.[1] ?? -1) : -1;
-      if (version < req.version!) this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}; its author had version ${req.version} acknowledged`);
+      const served = reply.ok && reply.kind === 'blog' ? this.titleHlc.get(reply.blog.title) : undefined;
+      if (!served || (req.ackedHlc && compareHlc(served, req.ackedHlc) < 0)) {
+        this.violation(`read-your-writes: ${c.home.id} answered ${describe(reply)} for ${blogId}; its author had ${req.ackedHlc ? hlcToString(req.ackedHlc) : '?'} acknowledged`);
+      }
     }
   }
 
@@ -674,7 +718,10 @@ class Simulation {
     for (const l2 of this.world.l2s) {
       const n = this.nodes.get(l2.id)!;
       const l1 = this.nodes.get(l2.l1)!;
-      for (const [key, change] of n.store.snapshot()) {
+      const held = n.store.snapshot();
+      // Not an invariant (a restarted L2 holds only its region's share), but a calm run must show 0.
+      for (const key of l1.store.snapshot().keys()) if (!held.has(key)) this.count('l2_missing_keys');
+      for (const [key, change] of held) {
         const at = l1.store.get(key)?.change;
         if (!sameChange(change, at)) {
           this.violation(`${l2.id} holds ${key} = ${describeChange(change)} but its L1 ${l2.l1} has ${describeChange(at)}`);
@@ -745,8 +792,12 @@ class Simulation {
     }
   }
 
+  /** Keeps a few of each kind (the text before its first ':'), so one noisy checker hides no other. */
   private violation(text: string): void {
-    if (this.violations.length < 20) this.violations.push(`t=${this.now}ms ${text}`);
+    const kind = text.slice(0, Math.max(0, text.indexOf(':'))) || text.slice(0, 20);
+    const n = this.violationKinds.get(kind) ?? 0;
+    this.violationKinds.set(kind, n + 1);
+    if (n < 3 && this.violations.length < 40) this.violations.push(`t=${this.now}ms ${text}`);
   }
 
   private count(name: string): void {

@@ -7,10 +7,14 @@ import { clampLimit, SEARCH_TEXT_CHARS_MAX, type ApplyResult, type BlogStore } f
 
 export interface MemoryStoreOptions {
   /**
-   * FOR CHECKER TESTS ONLY: apply every change whatever its HLC (LWW ignored), so the simulator's
-   * checkers can be shown to catch a broken replica.
+   * FOR CHECKER TESTS ONLY, so the simulator's checkers can be shown to catch a broken replica:
+   * 'ignore-lww' applies every change whatever its HLC (tombstones too); 'oldest-wins' inverts the
+   * HLC order between versions stamped elsewhere than `owner` (replicas converge, on the wrong
+   * version; tombstones still win; the owner's own commits still order right, or its core's
+   * invariant assertion would stop it first).
    */
-  readonly brokenIgnoreLww?: boolean;
+  readonly broken?: 'ignore-lww' | 'oldest-wins';
+  readonly owner?: string;
 }
 
 export class MemoryStore implements BlogStore {
@@ -34,7 +38,7 @@ export class MemoryStore implements BlogStore {
   apply(change: Change): ApplyResult {
     const key = entityKey(change);
     const previous = this.entries.get(key);
-    if (!this.options.brokenIgnoreLww && !changeWins(change, previous?.change)) return { won: false, seq: null };
+    if (!this.wins(change, previous?.change)) return { won: false, seq: null };
     const seq = ++this.head;
     if (previous) this.seqKey.delete(previous.seq);
     this.entries.set(key, { seq, change });
@@ -45,6 +49,21 @@ export class MemoryStore implements BlogStore {
     if (change.kind === 'publication' && previous === undefined) this.indexSlug(change.publication);
     this.highest = this.highest ? maxHlc(this.highest, change.hlc) : change.hlc;
     return { won: true, seq };
+  }
+
+  private wins(change: Change, previous: Change | undefined): boolean {
+    switch (this.options.broken) {
+      case undefined:
+        return changeWins(change, previous);
+      case 'ignore-lww':
+        return true;
+      case 'oldest-wins':
+        if (previous === undefined || (change.kind === 'tombstone') !== (previous.kind === 'tombstone')) return changeWins(change, previous);
+        if (change.hlc.origin === this.options.owner) return changeWins(change, previous);
+        return compareHlc(change.hlc, previous.hlc) < 0;
+      default:
+        return assertNever(this.options.broken);
+    }
   }
 
   get(key: string): LoggedChange | undefined {

@@ -76,6 +76,11 @@ export class SqliteStore implements BlogStore {
    */
   private readonly pendingReads = new Map<string, number>();
   static readonly PENDING_READS_MAX = 1_000;
+  /**
+   * The entry the last get() read: a read at an L2 asks get(key) then getBlog(id) for the same key,
+   * and this spares the second query and JSON parse. Any apply forgets it.
+   */
+  private lastGot: { key: string; entry: LoggedChange } | null = null;
 
   /** @param file a path, or ':memory:' for the contract tests */
   constructor(file: string, opts: SqliteStoreOptions = {}) {
@@ -108,6 +113,7 @@ export class SqliteStore implements BlogStore {
       this.q.commit.run();
       return out;
     } catch (err) {
+      this.lastGot = null; // it may hold what the rollback undoes
       if (this.db.inTransaction) this.q.rollback.run();
       throw err;
     }
@@ -118,6 +124,7 @@ export class SqliteStore implements BlogStore {
   }
 
   private applyInTx(change: Change): ApplyResult {
+    this.lastGot = null;
     const key = entityKey(change);
     const prev = this.q.entryGet.get(key) as EntryRow | undefined;
     // changeWins reads only kind and hlc: no need to parse the stored JSON to decide.
@@ -161,10 +168,14 @@ export class SqliteStore implements BlogStore {
 
   get(key: string): LoggedChange | undefined {
     const row = this.q.entryGet.get(key) as EntryRow | undefined;
-    return row === undefined ? undefined : { seq: row.seq, change: JSON.parse(row.change) as Change };
+    if (row === undefined) return undefined;
+    const entry = { seq: row.seq, change: JSON.parse(row.change) as Change };
+    this.lastGot = { key, entry };
+    return entry;
   }
 
   private changeOf(key: string): Change | undefined {
+    if (this.lastGot?.key === key) return this.lastGot.entry.change;
     const row = this.q.changeGet.get(key) as { change: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.change) as Change);
   }

@@ -98,7 +98,8 @@ const intervalsSchema = z
     // A restarted L2's catch-up page not answered in this long is asked for again.
     catchUpPageTimeoutMs: ms(1, 600_000).default(10_000),
   })
-  .default({} as never);
+  // prefault, not default: an absent section is parsed as {} so every field gets its own default.
+  .prefault({});
 
 const worldSchema = z
   .strictObject({
@@ -146,47 +147,71 @@ function fieldPath(parts: readonly PropertyKey[]): string {
   return out === '' ? '(top level)' : out;
 }
 
-/** Validates parsed YAML; `label` prefixes every line (usually the file's base name). */
-export function parseWorld(raw: unknown, label: string, baseDir: string): World {
-  const r = worldSchema.safeParse(raw);
-  if (!r.success) {
-    throw new WorldError(r.error.issues.map((i) => `${label}: ${fieldPath(i.path)}: ${i.message}`));
-  }
-  const w = r.data;
+type Rec = Record<string, unknown>;
+const isRec = (x: unknown): x is Rec => typeof x === 'object' && x !== null && !Array.isArray(x);
+const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+
+/**
+ * The checks across entries (unique names, addresses, country codes and continents), run on the raw
+ * data whatever else is wrong with it, so a file with a bad port and a duplicate name shows both.
+ */
+function crossChecks(raw: unknown, label: string): string[] {
   const problems: string[] = [];
   const names = new Map<string, string>();
   const addrs = new Map<string, string>();
   const codes = new Map<string, string>();
-  const seenContinents = new Map<string, number>();
-  const servers: ServerEntry[] = [];
-  const claim = (where: string, s: { name: string; host: string; port: number }): void => {
-    const prevName = names.get(s.name);
-    if (prevName !== undefined) problems.push(`${label}: ${where}.name: "${s.name}" is already used by ${prevName}`);
-    else names.set(s.name, where);
-    const addr = `${s.host}:${s.port}`;
-    const prevAddr = addrs.get(addr);
-    if (prevAddr !== undefined) problems.push(`${label}: ${where}.port: ${addr} is already used by ${prevAddr}`);
-    else addrs.set(addr, where);
+  const seenContinents = new Map<unknown, number>();
+  const claim = (where: string, s: unknown): void => {
+    if (!isRec(s)) return;
+    if (typeof s['name'] === 'string') {
+      const prev = names.get(s['name']);
+      if (prev !== undefined) problems.push(`${label}: ${where}.name: "${s['name']}" is already used by ${prev}`);
+      else names.set(s['name'], where);
+    }
+    if (typeof s['host'] === 'string' && typeof s['port'] === 'number') {
+      const addr = `${s['host']}:${s['port']}`;
+      const prev = addrs.get(addr);
+      if (prev !== undefined) problems.push(`${label}: ${where}.port: ${addr} is already used by ${prev}`);
+      else addrs.set(addr, where);
+    }
   };
-  w.continents.forEach((c, ci) => {
-    const prev = seenContinents.get(c.name);
-    if (prev !== undefined) problems.push(`${label}: continents[${ci}].name: "${c.name}" is already continents[${prev}]`);
-    else seenContinents.set(c.name, ci);
-    claim(`continents[${ci}].l1`, c.l1);
-    servers.push({ kind: 'l1', ...c.l1, continent: c.name });
-    c.countries.forEach((k, ki) => {
+  const continents = list(isRec(raw) ? raw['continents'] : undefined);
+  continents.forEach((c, ci) => {
+    if (!isRec(c)) return;
+    if (typeof c['name'] === 'string') {
+      const prev = seenContinents.get(c['name']);
+      if (prev !== undefined) problems.push(`${label}: continents[${ci}].name: "${c['name']}" is already continents[${prev}]`);
+      else seenContinents.set(c['name'], ci);
+    }
+    claim(`continents[${ci}].l1`, c['l1']);
+    list(c['countries']).forEach((k, ki) => {
+      if (!isRec(k)) return;
       const where = `continents[${ci}].countries[${ki}]`;
-      const prevCode = codes.get(k.code);
-      if (prevCode !== undefined) problems.push(`${label}: ${where}.code: "${k.code}" is already ${prevCode}`);
-      else codes.set(k.code, where);
-      k.l2.forEach((s, si) => {
-        claim(`${where}.l2[${si}]`, s);
-        servers.push({ kind: 'l2', ...s, continent: c.name, country: k.code });
-      });
+      if (typeof k['code'] === 'string') {
+        const prev = codes.get(k['code']);
+        if (prev !== undefined) problems.push(`${label}: ${where}.code: "${k['code']}" is already ${prev}`);
+        else codes.set(k['code'], where);
+      }
+      list(k['l2']).forEach((s, si) => claim(`${where}.l2[${si}]`, s));
     });
   });
-  for (const c of CONTINENTS) {
-    if (!seenContinents.has(c) && w.continents.length === 7) problems.push(`${label}: continents: "${c}" is missing`);
+  if (continents.length === 7) {
+    for (const c of CONTINENTS) if (!seenContinents.has(c)) problems.push(`${label}: continents: "${c}" is missing`);
+  }
+  return problems;
+}
+
+/** Validates parsed YAML; `label` prefixes every line (usually the file's base name). */
+export function parseWorld(raw: unknown, label: string, baseDir: string): World {
+  const r = worldSchema.safeParse(raw);
+  const problems = r.success ? [] : r.error.issues.map((i) => `${label}: ${fieldPath(i.path)}: ${i.message}`);
+  problems.push(...crossChecks(raw, label));
+  if (!r.success) throw new WorldError(problems);
+  const w = r.data;
+  const servers: ServerEntry[] = [];
+  for (const c of w.continents) {
+    servers.push({ kind: 'l1', ...c.l1, continent: c.name });
+    for (const k of c.countries) for (const s of k.l2) servers.push({ kind: 'l2', ...s, continent: c.name, country: k.code });
   }
   let secret = w.secret ?? '';
   if (w.secretFile !== undefined) {

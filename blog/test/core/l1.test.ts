@@ -236,3 +236,20 @@ describe('L1Core batch window', () => {
     assert.equal(only(acked, 'batch', 'l1-asia').changes.length, 1);
   });
 });
+
+describe('L1Core after a restart', () => {
+  it('a peer\'s first round (round 1) makes this L1 pull from it at once, with round 0, which triggers nothing back', () => {
+    const { core } = makeL1();
+    const req = (round: number) => core.handle({ type: 'message', from: 'l1-asia', msg: { type: 'sync-request', round, afterSeq: 0, pageChangesMax: 10 } }, 100);
+    const first = req(1);
+    only(first, 'sync-page', 'l1-asia');
+    assert.equal(only(first, 'sync-request', 'l1-asia').round, 0);
+    const again = req(1);
+    assert.equal(sends(again).filter((m) => m.type === 'sync-request').length, 0, 'already pulling from it');
+    const { core: other } = makeL1();
+    for (const round of [0, 2]) {
+      const out = other.handle({ type: 'message', from: 'l1-asia', msg: { type: 'sync-request', round, afterSeq: 0, pageChangesMax: 10 } }, 100);
+      assert.equal(sends(out).filter((m) => m.type === 'sync-request').length, 0, `round ${round} triggers no pull`);
+    }
+  });
+});

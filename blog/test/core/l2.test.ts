@@ -28,7 +28,7 @@ function reply(actions: Action[], id: number): ClientReply {
 }
 
 const getBlog = (blogId: string): ClientRequest => ({ kind: 'read', request: { op: 'get-blog', blogId } });
-const from = (msg: L1ToL2, now: number) => ({ type: 'message' as const, from: 'l1-europe', msg });
+const from = (msg: L1ToL2) => ({ type: 'message' as const, from: 'l1-europe', msg });
 
 describe('L2Core reads', () => {
   it('a miss asks the L1, answers with what it returns, stores it; the next read is a cache hit', () => {
@@ -36,7 +36,7 @@ describe('L2Core reads', () => {
     const out = core.handle({ type: 'client', clientReqId: 1, request: getBlog('b.abcdefgh') }, 100);
     const fetch = one(out, 'fetch');
     assert.equal(fetch.key, 'blog:b.abcdefgh');
-    const answered = core.handle(from({ type: 'fetch-reply', corrId: fetch.corrId, key: fetch.key, change: blogChange('b.abcdefgh', hlc(50)) }, 150), 150);
+    const answered = core.handle(from({ type: 'fetch-reply', corrId: fetch.corrId, key: fetch.key, change: blogChange('b.abcdefgh', hlc(50)) }), 150);
     const r = reply(answered, 1);
     assert.ok(r.ok && r.kind === 'blog' && r.source === 'l1');
     assert.ok(store.getBlog('b.abcdefgh'));
@@ -47,7 +47,7 @@ describe('L2Core reads', () => {
   it('answers NOT_FOUND when the L1 has nothing, DELETED for a held tombstone', () => {
     const { core, store } = makeL2();
     const fetch = one(core.handle({ type: 'client', clientReqId: 1, request: getBlog('b.nothing1') }, 100), 'fetch');
-    const r = reply(core.handle(from({ type: 'fetch-reply', corrId: fetch.corrId, key: fetch.key, change: null }, 120), 120), 1);
+    const r = reply(core.handle(from({ type: 'fetch-reply', corrId: fetch.corrId, key: fetch.key, change: null }), 120), 1);
     assert.ok(!r.ok && r.error.code === 'NOT_FOUND');
     store.apply(tombstoneChange('b.gone0001', hlc(5)));
     const d = reply(core.handle({ type: 'client', clientReqId: 2, request: getBlog('b.gone0001') }, 130), 2);
@@ -56,9 +56,9 @@ describe('L2Core reads', () => {
 
   it('a push replaces a cached copy (no stale cache)', () => {
     const { core } = makeL2();
-    core.handle(from({ type: 'push', afterSeq: 0, toSeq: 1, changes: [blogChange('b.abcdefgh', hlc(10), { title: 'v1' })] }, 10), 10);
+    core.handle(from({ type: 'push', afterSeq: 0, toSeq: 1, changes: [blogChange('b.abcdefgh', hlc(10), { title: 'v1' })] }), 10);
     core.handle({ type: 'client', clientReqId: 1, request: getBlog('b.abcdefgh') }, 20); // fills the cache
-    core.handle(from({ type: 'push', afterSeq: 1, toSeq: 2, changes: [blogChange('b.abcdefgh', hlc(30), { title: 'v2' })] }, 30), 30);
+    core.handle(from({ type: 'push', afterSeq: 1, toSeq: 2, changes: [blogChange('b.abcdefgh', hlc(30), { title: 'v2' })] }), 30);
     const r = reply(core.handle({ type: 'client', clientReqId: 2, request: getBlog('b.abcdefgh') }, 40), 2);
     assert.ok(r.ok && r.kind === 'blog' && r.blog.title === 'v2');
   });
@@ -89,7 +89,7 @@ describe('L2Core writes and partitions', () => {
     assert.ok(!out.some((a) => a.type === 'reply'), 'nothing acknowledged before the L1 commits');
     const w = one(out, 'write');
     const c = blogChange('b.post00001', hlc(110, 0, 'l1-europe'), { authorId: 'u.alice0001' });
-    const r = reply(core.handle(from({ type: 'write-ack', corrId: w.corrId, changes: [c] }, 120), 120), 1);
+    const r = reply(core.handle(from({ type: 'write-ack', corrId: w.corrId, changes: [c] }), 120), 1);
     assert.ok(r.ok && r.kind === 'written');
     const read = reply(core.handle({ type: 'client', clientReqId: 2, request: getBlog('b.post00001') }, 130), 2);
     assert.ok(read.ok && read.kind === 'blog' && read.source !== 'l1');
@@ -101,7 +101,7 @@ describe('L2Core writes and partitions', () => {
     const t = reply(core.handle({ type: 'timer', timer: { kind: 'request-timeout', corrId: w.corrId } }, 2100), 1);
     assert.ok(!t.ok && t.error.code === 'L1_TIMEOUT');
     const w2 = one(core.handle({ type: 'client', clientReqId: 2, request: create }, 2200), 'write');
-    const r = reply(core.handle(from({ type: 'write-refuse', corrId: w2.corrId, error: { code: 'NOT_AUTHOR', message: 'no' } }, 2300), 2300), 2);
+    const r = reply(core.handle(from({ type: 'write-refuse', corrId: w2.corrId, error: { code: 'NOT_AUTHOR', message: 'no' } }), 2300), 2);
     assert.ok(!r.ok && r.error.code === 'NOT_AUTHOR');
   });
 
@@ -115,7 +115,7 @@ describe('L2Core writes and partitions', () => {
     assert.ok(held.ok && held.kind === 'blog');
     const miss = reply(core.handle({ type: 'client', clientReqId: 3, request: getBlog('b.missing1') }, now), 3);
     assert.ok(!miss.ok && miss.error.code === 'CONTINENT_UNREACHABLE');
-    core.handle(from({ type: 'heartbeat-ack', headSeq: 0 }, now + 1), now + 1);
+    core.handle(from({ type: 'heartbeat-ack', headSeq: 0 }), now + 1);
     const back = core.handle({ type: 'client', clientReqId: 4, request: create }, now + 2);
     assert.equal(one(back, 'write').request.requestId, 'post00001', 'writes flow again once the L1 answers');
   });
@@ -142,10 +142,10 @@ describe('L2Core catch-up', () => {
       changes: [blogChange('b.fr000001', hlc(9))],
       notices: [{ key: 'blog:b.old00001', hlc: hlc(11) }, { key: 'blog:b.notheld1', hlc: hlc(11) }],
     };
-    const next = one(core.handle(from(page, 10), 10), 'catchup-request');
+    const next = one(core.handle(from(page), 10), 'catchup-request');
     assert.deepEqual(next.wantKeys, ['blog:b.old00001']);
     assert.equal(core.synced, 7, 'not synced until the wanted keys arrived');
-    const last = core.handle(from({ type: 'catchup-page', corrId: next.corrId, phase: 'log', afterSeq: 12, toSeq: 12, done: true, changes: [blogChange('b.old00001', hlc(11), { authorCountry: 'de' })], notices: [] }, 20), 20);
+    const last = core.handle(from({ type: 'catchup-page', corrId: next.corrId, phase: 'log', afterSeq: 12, toSeq: 12, done: true, changes: [blogChange('b.old00001', hlc(11), { authorCountry: 'de' })], notices: [] }), 20);
     assert.equal(core.synced, 12);
     assert.equal(store.getCheckpoint('l1-europe'), 12);
     assert.equal(one(last, 'catchup-request').phase, 'most-read');
@@ -153,20 +153,42 @@ describe('L2Core catch-up', () => {
 
   it('a push after a gap starts a catch-up; a contiguous push advances the synced position', () => {
     const { core } = makeL2();
-    const first = core.handle(from({ type: 'catchup-page', corrId: 999, phase: 'log', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }, 1), 1);
+    const first = core.handle(from({ type: 'catchup-page', corrId: 999, phase: 'log', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }), 1);
     assert.deepEqual(sent(first), [], 'a page for another catch-up is ignored');
     // Finish the start-up catch-up.
     const start = new MemoryStore();
     const l2 = new L2Core(defaultL2Config({ id: 'l2-fr-1', country: 'fr', continent: 'europe', l1: 'l1-europe' }), start);
     const req = one(l2.handle({ type: 'start' }, 0), 'catchup-request');
-    const mr = one(l2.handle(from({ type: 'catchup-page', corrId: req.corrId, phase: 'log', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }, 1), 1), 'catchup-request');
-    l2.handle(from({ type: 'catchup-page', corrId: mr.corrId, phase: 'most-read', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }, 2), 2);
+    const mr = one(l2.handle(from({ type: 'catchup-page', corrId: req.corrId, phase: 'log', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }), 1), 'catchup-request');
+    l2.handle(from({ type: 'catchup-page', corrId: mr.corrId, phase: 'most-read', afterSeq: 0, toSeq: 0, done: true, changes: [], notices: [] }), 2);
     assert.equal(l2.catchingUp, false);
-    l2.handle(from({ type: 'push', afterSeq: 0, toSeq: 1, changes: [blogChange('b.a0000001', hlc(1))] }, 3), 3);
+    l2.handle(from({ type: 'push', afterSeq: 0, toSeq: 1, changes: [blogChange('b.a0000001', hlc(1))] }), 3);
     assert.equal(l2.synced, 1);
-    const gap = l2.handle(from({ type: 'push', afterSeq: 5, toSeq: 6, changes: [blogChange('b.b0000001', hlc(6))] }, 4), 4);
-    assert.equal(one(gap, 'catchup-request').afterSeq, 1);
+    const gap = l2.handle(from({ type: 'push', afterSeq: 5, toSeq: 6, changes: [blogChange('b.b0000001', hlc(6))] }), 4);
+    const gapReq = one(gap, 'catchup-request');
+    assert.equal(gapReq.afterSeq, 1);
     assert.ok(start.getBlog('b.b0000001'), 'the out-of-order push is applied anyway (LWW makes that safe)');
+    const closed = l2.handle(from({ type: 'catchup-page', corrId: gapReq.corrId, phase: 'log', afterSeq: 1, toSeq: 6, done: true, changes: [], notices: [] }), 5);
+    assert.deepEqual(sent(closed), [], 'a gap repair does not ask for the most-read blogs again');
+    assert.equal(l2.synced, 6);
+    assert.equal(l2.catchingUp, false);
   });
 });
 
+
+describe('L2Core across a restart', () => {
+  it('correlation ids start past the previous process\'s, so a late ack cannot answer a new writer; a mismatched ack is ignored', () => {
+    const store = new MemoryStore();
+    const cfg = defaultL2Config({ id: 'l2-fr-1', country: 'fr', continent: 'europe', l1: 'l1-europe' });
+    const before = new L2Core(cfg, store);
+    before.handle({ type: 'start' }, 1_000);
+    const old = one(before.handle({ type: 'client', clientReqId: 1, request: { kind: 'write', request: { requestId: 'oldpost01', userId: 'u.alice0001', write: { op: 'create-blog', title: 'a', body: 'b', imageRefs: [] } } } }, 1_001), 'write');
+    const after = new L2Core(cfg, store); // the crash: same store, new process
+    after.handle({ type: 'start' }, 5_000);
+    const fresh = one(after.handle({ type: 'client', clientReqId: 7, request: { kind: 'write', request: { requestId: 'newpost01', userId: 'u.bobby0001', write: { op: 'delete-blog', blogId: 'b.someone1' } } } }, 5_001), 'write');
+    assert.ok(fresh.corrId > old.corrId, `${fresh.corrId} > ${old.corrId}`);
+    const late = after.handle(from({ type: 'write-ack', corrId: fresh.corrId, changes: [blogChange('b.oldpost01', hlc(1_002, 0, 'l1-europe'))] }), 5_002);
+    assert.ok(!late.some((a) => a.type === 'reply'), 'an ack that is not this write answers nobody');
+    assert.ok(late.some((a) => a.type === 'log' && a.code === 'ACK_MISMATCH'));
+  });
+});

@@ -15,7 +15,7 @@ const BODY_BYTES_MAX = 100_000;
 const tw = new TestWorld({
   l2Continents: ['europe'],
   bodyBytesMax: BODY_BYTES_MAX,
-  intervals: { heartbeatIntervalMs: 200, l1UnreachableAfterMs: 2_000, linkTimeoutMs: 2_000, syncIntervalMs: 600_000 },
+  intervals: { heartbeatIntervalMs: 200, l1UnreachableAfterMs: 5_000, linkTimeoutMs: 3_000, syncIntervalMs: 600_000 },
 });
 const FR = tw.url('l2-fr-1');
 const EU = tw.url('l1-europe');
@@ -175,4 +175,7 @@ test('after all of it, a good write still works and nothing was lost', async () 
   assert.equal((await http('GET', `${FR}/api/blogs/${id}`)).status, 200);
   const list = await http('GET', `${FR}/api/blogs?author=${bob.userId}`);
   assert.equal(list.body.blogs.length, 1);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'POST /api/blogs', status: '413' })) >= 2);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'POST /api/blogs', status: '201' })) >= 2);
+  assert.ok((await metric(FR, 'blog_http_requests_total', { route: 'GET /api/blogs/:id', status: '410' })) >= 1);
 });

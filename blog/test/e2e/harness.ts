@@ -180,6 +180,7 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
 export interface HttpReply {
   status: number;
   body: any;
+  headers: Headers;
 }
 
 export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpReply> {
@@ -196,5 +197,5 @@ export async function http(method: string, url: string, body?: unknown, headers:
   } catch {
     // not JSON: keep the text
   }
-  return { status: r.status, body: parsed };
+  return { status: r.status, body: parsed, headers: r.headers };
 }

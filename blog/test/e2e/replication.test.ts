@@ -13,10 +13,11 @@ const tw = new TestWorld({
     // No periodic sync during this file: what reaches another continent came by batch.
     syncIntervalMs: 600_000,
     heartbeatIntervalMs: 200,
-    l1UnreachableAfterMs: 1_000,
-    linkTimeoutMs: 1_000,
-    writeTimeoutMs: 3_000,
-    fetchTimeoutMs: 2_000,
+    // Generous for a loaded machine: a starved L1 must not look unreachable, nor a slow reply lost.
+    l1UnreachableAfterMs: 3_000,
+    linkTimeoutMs: 3_000,
+    writeTimeoutMs: 5_000,
+    fetchTimeoutMs: 4_000,
     catchUpPageTimeoutMs: 1_000,
   },
 });
@@ -36,6 +37,9 @@ after(async () => {
 });
 
 test('a blog published in Europe is read in Asia once the batch has travelled, not before', async () => {
+  // A batch leaves when its OLDEST change has waited the timeout: wait until Alice's registration
+  // has travelled, so the blog starts a batch of its own.
+  await eventually("Alice's registration in Asia", 20_000, async () => ((await http('GET', `${JP}/api/users/${alice.userId}`)).status === 200 ? true : undefined));
   const t0 = Date.now();
   const id = await publish(FR1, alice, 'Bonjour', 'a post from Paris');
   const early = await http('GET', `${JP}/api/blogs/${id}`);
@@ -83,6 +87,10 @@ test('kill -9 of an L2 in the middle of writes: after a restart nothing acknowle
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   assert.ok(killed && acked.size >= 8 && failed.length > 0, `acked ${acked.size}, failed ${failed.length}`);
+  // While l2-fr-1 is down, a German writer publishes (through the other French L2).
+  const hans = await http('POST', `${FR2}/api/users`, { name: 'Hans', slug: 'hans-schreibt', country: 'de' });
+  assert.equal(hans.status, 201);
+  const hansBlog = await publish(FR2, { userId: hans.body.user.id, token: hans.body.token, publicationId: hans.body.publication.id }, 'Hallo', 'aus Berlin');
   await tw.start('l2-fr-1');
   // The writer retries what got no answer, with the same requestIds.
   for (const rid of failed) {
@@ -99,10 +107,18 @@ test('kill -9 of an L2 in the middle of writes: after a restart nothing acknowle
     return r.body.blogs?.length === ids.length ? r.body.blogs : undefined;
   });
   assert.deepEqual(new Set(listed.map((b: { id: string }) => b.id)), new Set(acked.values()));
+  // The catch-up is scoped to the L2's region: the German blog is not brought in full...
+  assert.deepEqual((await http('GET', `${FR1}/api/blogs?author=${hans.body.user.id}`)).body.blogs, []);
+  // ...it comes on demand, from the L1, and is then held.
+  const onDemand = await http('GET', `${FR1}/api/blogs/${hansBlog}`);
+  assert.equal(onDemand.status, 200);
+  assert.equal(onDemand.headers.get('x-blog-source'), 'l1');
+  assert.equal((await http('GET', `${FR1}/api/blogs?author=${hans.body.user.id}`)).body.blogs.length, 1);
   const profile = await http('GET', `${FR2}/api/users/${bob.userId}`);
   assert.equal(profile.body.blogCount, ids.length, 'the other L2 of France holds exactly one copy of each');
-  // Registration (user + publication) plus one commit per distinct requestId: no retry committed twice.
-  assert.equal((await metric(EU, 'blog_changes_committed_total')) - committedBefore, 2 + ids.length);
+  // Bob's registration (user + publication), one commit per distinct requestId (no retry committed
+  // twice), and Hans's registration and blog.
+  assert.equal((await metric(EU, 'blog_changes_committed_total')) - committedBefore, 2 + ids.length + 3);
 });
 
 test('an L2 cut off from its L1 refuses writes with a clear error and keeps serving reads', async () => {

@@ -24,6 +24,6 @@ export function runSeeds(t: TestContext, from: number, count: number, budgetMs: 
 }
 
 export const SEEDS_PER_FILE = Number(process.env.BLOG_SIM_SEEDS ?? 1000);
-export const BUDGET_MS = Number(process.env.BLOG_SIM_BUDGET_MS ?? 45_000);
+export const BUDGET_MS = Number(process.env.BLOG_SIM_BUDGET_MS ?? 35_000);
 /** Never fewer than this, however slow the machine: a few hundred seeds per file always run. */
-export const MIN_SEEDS = Math.min(SEEDS_PER_FILE, 300);
+export const MIN_SEEDS = Math.min(SEEDS_PER_FILE, 200);

@@ -1,18 +1,11 @@
-// Thousands of simulator seeds per `npm test`. Each seed: 7 L1s, 3-9 L2s, writers and readers,
-// loss/duplication/reordering, partitions, crashes, drifting clocks, then heal and check every
-// invariant. More on demand: `npm --prefix blog run sim -- --seeds 20000 --from 5000`.
-// BLOG_SIM_SEEDS (default 1000 per file) and BLOG_SIM_BUDGET_MS (default 45 s per file, at least 300
-// seeds whatever the load) scale it; sim-more.test.ts runs another range in parallel.
+// The simulator's own properties: determinism, JSON wire copies, calm runs, the proof that the
+// checkers catch a broken replica, and that the faults and mechanisms really happen. The seed
+// sweeps are in sim-seeds-a/b.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runSimulation } from '../../src/sim/sim.js';
-import { BUDGET_MS, MIN_SEEDS, runSeeds, SEEDS_PER_FILE } from './seeds.js';
 
 describe('blog simulator', () => {
-  it('seeds 1..N: no invariant violated', (t) => {
-    runSeeds(t, 1, SEEDS_PER_FILE, BUDGET_MS, MIN_SEEDS);
-  });
-
   it('is deterministic: the same seed gives the same run', () => {
     const a = runSimulation({ seed: 4242 });
     const b = runSimulation({ seed: 4242 });
@@ -23,39 +16,45 @@ describe('blog simulator', () => {
   });
 
   it('messages survive JSON as they do between real servers (wire copies)', () => {
-    for (let seed = 1; seed <= 15; seed++) {
+    for (let seed = 1; seed <= 8; seed++) {
       const r = runSimulation({ seed, wireCopy: true });
       assert.deepEqual(r.violations, [], `seed ${seed}: npm --prefix blog run sim -- --seed ${seed}`);
     }
   });
 
   it('a calm run (no faults) has no violations and no refused writes', () => {
-    for (let seed = 1; seed <= 15; seed++) {
+    for (let seed = 1; seed <= 8; seed++) {
       const r = runSimulation({ seed, calm: true });
       assert.deepEqual(r.violations, []);
       assert.equal(r.stats.error_L1_UNREACHABLE ?? 0, 0);
       assert.equal(r.stats.crash_l1 ?? 0, 0);
+      assert.equal(r.stats.l2_missing_keys ?? 0, 0, 'without faults, pushes alone give every L2 all its L1 holds');
     }
   });
 
-  it('the checkers catch a broken replica: stores that ignore last-writer-wins', () => {
-    let caught = 0;
+  it('the checkers catch a broken replica: stores that apply every change (deletes undone online)', () => {
     for (let seed = 1; seed <= 3; seed++) {
-      const r = runSimulation({ seed, brokenLww: true, eventsMax: 150_000 });
-      if (r.violations.length > 0) caught++;
-      assert.ok(
-        r.violations.some((v) => /resurrect|came back|LWW|differ|lost/.test(v)),
-        `seed ${seed} with broken LWW should violate LWW/resurrection/convergence, got: ${r.violations.slice(0, 3).join(' | ')}`,
-      );
+      // Such stores never agree, so the run storms and stops at eventsMax: only the online
+      // resurrection checker (which early stopping cannot trigger) is asserted here.
+      const r = runSimulation({ seed, broken: 'ignore-lww', eventsMax: 40_000 });
+      assert.ok(r.violations.some((v) => /came back \(resurrected/.test(v)), `seed ${seed}: ${r.violations.slice(0, 2).join(' | ')}`);
     }
-    assert.equal(caught, 3);
+  });
+
+  it('the checkers catch a broken replica: stores where the oldest version wins (converge on the wrong one)', () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const r = runSimulation({ seed, broken: 'oldest-wins' });
+      assert.ok(!r.violations.some((v) => /runaway/.test(v)), `seed ${seed} ran to the end`);
+      assert.ok(r.violations.some((v) => /^t=\d+ms LWW: /.test(v)), `seed ${seed}: the LWW checker: ${r.violations.slice(0, 2).join(' | ')}`);
+      assert.ok(r.violations.some((v) => /read-your-writes|acknowledged write lost/.test(v)), `seed ${seed}: a client-visible checker too`);
+    }
   });
 });
 
 describe('blog simulator coverage', () => {
   it('the faults and mechanisms the checkers rely on really happen across seeds', () => {
     const total: Record<string, number> = {};
-    for (let seed = 1; seed <= 40; seed++) {
+    for (let seed = 1; seed <= 25; seed++) {
       for (const [k, v] of Object.entries(runSimulation({ seed }).stats)) total[k] = (total[k] ?? 0) + v;
     }
     for (const k of [
@@ -70,10 +69,11 @@ describe('blog simulator coverage', () => {
       'error_L1_TIMEOUT',
       'error_DELETED',
       'metric_cache_hit',
+      'metric_refused_CLOCK_SKEW', // an L1 clock jumped past the skew bound: its changes were refused, not adopted
       'renamed_slugs_l1', // two continents granted the same slug before syncing
       'reply_written',
     ]) {
-      assert.ok((total[k] ?? 0) > 0, `${k} never happened in 40 seeds: the simulator is not exercising it`);
+      assert.ok((total[k] ?? 0) > 0, `${k} never happened in 25 seeds: the simulator is not exercising it`);
     }
   });
 });

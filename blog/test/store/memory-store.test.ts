@@ -5,9 +5,11 @@ import { blogChange, hlc, runStoreContract } from './contract.js';
 
 runStoreContract('memory', () => new MemoryStore());
 
-it('the broken-LWW option (for checker tests) really breaks LWW', () => {
-  const s = new MemoryStore({ brokenIgnoreLww: true });
-  s.apply(blogChange('b1', hlc(20), { title: 'new' }));
-  s.apply(blogChange('b1', hlc(10), { title: 'old' }));
-  assert.equal(s.getBlog('b1')?.title, 'old');
+it('the broken options (for checker tests) really break LWW', () => {
+  for (const broken of ['ignore-lww', 'oldest-wins'] as const) {
+    const s = new MemoryStore({ broken });
+    s.apply(blogChange('b1', hlc(20), { title: 'new' }));
+    s.apply(blogChange('b1', hlc(10), { title: 'old' }));
+    assert.equal(s.getBlog('b1')?.title, 'old', broken);
+  }
 });

@@ -46,6 +46,28 @@ it('a failure inside atomically rolls back everything it did', () => {
   assert.equal(s.getBlog('b1'), undefined);
   assert.equal(s.blogCount('u.alice'), 0);
   assert.equal(s.headSeq(), 0);
+  s.apply(blogChange('b2', hlc(10), { title: 'kept' }));
+  assert.throws(() =>
+    s.atomically(() => {
+      s.apply(blogChange('b2', hlc(20), { title: 'rolled back' }));
+      assert.equal(s.get('blog:b2')?.change.kind, 'blog'); // read inside the transaction
+      throw new Error('boom');
+    }),
+  );
+  assert.equal(s.getBlog('b2')?.title, 'kept', 'no read memo survives a rollback');
+});
+
+it('a get() followed by getBlog() of the same key agrees with the database after every change', () => {
+  const s = new SqliteStore(':memory:');
+  s.apply(blogChange('b1', hlc(1), { title: 'v1' }));
+  assert.equal(s.get('blog:b1')?.seq, 1);
+  assert.equal(s.getBlog('b1')?.title, 'v1');
+  s.apply(blogChange('b1', hlc(2), { title: 'v2' }));
+  assert.equal(s.getBlog('b1')?.title, 'v2');
+  s.get('blog:b1');
+  s.apply(tombstoneChange('b1', hlc(3)));
+  assert.equal(s.getBlog('b1'), undefined);
+  assert.equal(s.getTombstone('b1')?.blogId, 'b1');
 });
 
 it('search treats % and _ literally', () => {

@@ -37,6 +37,15 @@ test('the generated local world is valid: seven L1s, a dozen L2s, defaults fille
   assert.equal(w.l1.get('antarctica')?.port, 30001);
 });
 
+test('a world file without an intervals section gets every default', () => {
+  const w = good();
+  delete w.intervals;
+  const world = loadWorld(write(stringify(w)));
+  assert.equal(world.intervals.propagationTimeoutMs, 7_200_000);
+  assert.equal(world.intervals.heartbeatIntervalMs, 5_000);
+  assert.equal(world.bodyBytesMax, 256 * 1024);
+});
+
 test('a bad port names its field', () => {
   const w = good();
   w.continents[3].l1.port = 70000;
@@ -88,6 +97,15 @@ test('duplicate names, addresses and country codes', () => {
   assert.ok(p.includes('continents[3].countries[0].l2[1].name: "l2-fr-1" is already used by continents[3].countries[0].l2[0]'), p.join('\n'));
   assert.ok(p.includes('continents[4].l1.port: 127.0.0.1:30003 is already used by continents[3].l1'), p.join('\n'));
   assert.ok(p.includes('continents[4].countries[0].code: "fr" is already continents[3].countries[0]'), p.join('\n'));
+});
+
+test('a duplicate and a field mistake in the same file are both reported', () => {
+  const w = good();
+  w.continents[0].l1.port = 'eighty';
+  w.continents[2].countries[0].l2[0].name = 'l1-europe';
+  const p = problems(stringify(w)).map((l) => l.replace(/^world\d+\.yaml: /, ''));
+  assert.ok(p.includes('continents[0].l1.port: must be a number 1..65535'), p.join('\n'));
+  assert.ok(p.includes('continents[3].l1.name: "l1-europe" is already used by continents[2].countries[0].l2[0]'), p.join('\n'));
 });
 
 test('secret: exactly one of secret and secretFile; a short or unreadable one is refused', () => {

@@ -1,4 +1,4 @@
-// A second range of seeds, in its own file so the test runner spreads the two over both cores.
+// A second range of seeds, in its own file so the test runner spreads the two ranges over both cores.
 import { it } from 'node:test';
 import { BUDGET_MS, MIN_SEEDS, runSeeds, SEEDS_PER_FILE } from './seeds.js';
 
