@@ -208,14 +208,14 @@ describe('Jobe REST API (as Moodle CodeRunner calls it) on a `codearena up` clus
     const logs = ['mon-1.log', 'mon-2.log'].map((f) => path.join(cluster.logDir, f));
     const readLogs = () => logs.map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } }).join('');
     for (let i = 0; i < 100 && !/"event":"gateway_standby","acting":true/.test(readLogs()); i++) await new Promise((r) => setTimeout(r, 100));
+    const view = (await (await fetch(`${cluster.url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
+    const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
+    assert.ok(pid, 'the Gateway has a pid');
     const putTo = (b: string, id: string, contents: string) =>
       fetch(`${b}/files/${id}`, { method: 'PUT', headers: coderunnerHeaders(null), body: JSON.stringify({ file_contents: Buffer.from(contents).toString('base64') }) });
     assert.equal((await putTo(base, smallId, small)).status, 204);
     assert.equal((await putTo(base, bigId, bigContents)).status, 204);
     await new Promise((r) => setTimeout(r, 500)); // the copy travels over the cluster link
-    const view = (await (await fetch(`${cluster.url}/api/v1/cluster`, { headers: cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
-    const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
-    assert.ok(pid, 'the Gateway has a pid');
     process.kill(pid, 'SIGKILL');
     let serving = false;
     for (let i = 0; i < 200 && !serving; i++) {
