@@ -82,7 +82,13 @@ http {
   );
   const child = spawn(NGINX, ['-p', dir, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   child.dir = dir;
-  await eventually('nginx to serve the file', 10_000, async () => ((await fetch(`http://127.0.0.1:${port}${blogPath}`)).ok ? true : undefined));
+  try {
+    await eventually('nginx to serve the file', 10_000, async () => ((await fetch(`http://127.0.0.1:${port}${blogPath}`)).ok ? true : undefined));
+  } catch (err) {
+    child.kill('SIGTERM'); // never leave a server behind
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return child;
 }
 

@@ -103,7 +103,8 @@ export class TestWorld {
   }
 
   private async waitHealthy(name: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    // Generous: on a machine loaded ten times over a Node process can take half a minute to start.
+    const deadline = Date.now() + 90_000;
     const child = this.procs.get(name);
     while (Date.now() < deadline) {
       if (child !== undefined && child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${this.logOf(name).slice(-3000)}`);
@@ -115,7 +116,7 @@ export class TestWorld {
       }
       await sleep(100);
     }
-    throw new Error(`${name} not healthy within 30 s:\n${this.logOf(name).slice(-3000)}`);
+    throw new Error(`${name} not healthy within 90 s:\n${this.logOf(name).slice(-3000)}`);
   }
 
   signal(name: string, sig: NodeJS.Signals): void {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { stringify } from 'yaml';
 import { localWorld, localWorldYaml } from '../../src/world/local.js';
 import { l2sOf, loadWorld, WorldError } from '../../src/world/world.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'blog-world-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function write(text: string): string {
   const f = path.join(dir, `world${n++}.yaml`);
