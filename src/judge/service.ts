@@ -13,10 +13,10 @@ import { SHOWN_BYTES_MAX, SubmissionJob, VERDICT_SHORT, type RunEnd, type Task, 
  * run path (Assigner buddy pair → Worker → sandbox), so a lost Worker's test is placed again by the
  * Assigner and a dead Assigner's test is carried on by its buddy, as for any batch run.
  *
- * Priority: the judge never has more runs out than the cluster has Worker slots, and while any
- * client run waits in a queue it starts no new test. An interactive run therefore never queues
- * behind judge tests: it waits at most for one running test to end (bounded by the problem's time
- * limit), after which the Assigner's FIFO gives it the slot before the judge's next test arrives.
+ * Priority: the judge never has more than 2 runs out per Worker slot (one running, one waiting at
+ * the Assigner), and while any client run waits in a queue it starts no new test. An interactive
+ * run therefore waits at most for one running and one queued test per slot (each bounded by the
+ * problem's time limit; milliseconds for most tests), and never behind the rest of a batch.
  * Reserving slots instead would leave them idle during grading on a quiet lab (on 2 slots, half).
  */
 
@@ -36,6 +36,13 @@ export const JUDGE_BOUNDS = {
   lostRetriesMax: 2,
   /** Slots assumed when the backend reports none (a local backend). */
   slotsFallback: 2,
+  /**
+   * Judge runs out per Worker slot: 2 keeps one test waiting at each Worker's Assigner while one
+   * runs, so a slot never idles for the round trip Gateway → Assigner → Worker between tests
+   * (measured: with 1, two Workers sat idle about half the time on short tests). The cost: an
+   * interactive run arriving may wait behind one queued test per slot, besides the running one.
+   */
+  runsPerSlotMax: 2,
 };
 
 /** What a custom checker run may use: generous, fixed; its failure is the judge's, never the student's. */
@@ -393,7 +400,7 @@ export class JudgeService {
     for (const n of this.opts.backend.cluster().nodes) {
       if (n.role === 'worker' && n.state === 'alive' && n.load) slots += n.load.slots_free + n.load.slots_busy;
     }
-    return slots > 0 ? slots : JUDGE_BOUNDS.slotsFallback;
+    return (slots > 0 ? slots : JUDGE_BOUNDS.slotsFallback) * JUDGE_BOUNDS.runsPerSlotMax;
   }
 
   /** Client runs (not the judge's) waiting in a queue: while there are any, the judge starts nothing. */
