@@ -19,7 +19,7 @@ const LANGUAGE_KEY = 'codearena.language';
 const filesKey = (lang: string) => `codearena.files.${lang}`;
 /** Files one program may have (the API's FILES_MAX). */
 const FILES_MAX = 16;
-/** Compile or error text kept to find line numbers in (compilers' messages are capped at 64 KiB). */
+/** Output kept to find line numbers in (compilers' messages are capped at 64 KiB; a traceback is short). */
 const DIAGNOSTIC_CHARS_MAX = 128 * 1024;
 const JAVA_FILE_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*\.java$/;
 
@@ -176,11 +176,14 @@ function run(): void {
   setStatus('Starting…', 'running');
   runButton.disabled = true;
   stopButton.disabled = false;
+  const decoder = new TextDecoder();
   const s = new RunSession(gateways, spec, {
     output(stream, data) {
       if (lastRun.firstOutputAtMs === 0) lastRun.firstOutputAtMs = performance.now();
       terminal.output(stream, data);
-      if (stream !== 'stdout' && diagnostics.length < DIAGNOSTIC_CHARS_MAX) diagnostics += new TextDecoder().decode(data);
+      // An interactive run's stderr shares the pty with stdout: a traceback comes on either. It is
+      // at the end, so the tail is kept.
+      diagnostics = (diagnostics + decoder.decode(data, { stream: true })).slice(-DIAGNOSTIC_CHARS_MAX);
     },
     progress(text) {
       setStatus(`${text[0]?.toUpperCase()}${text.slice(1)}…`, 'running');
