@@ -138,6 +138,8 @@ function formatResult(r: RunResultView): string {
   if (r.signal !== null) parts.push(`signal ${r.signal}`);
   // A program that did not compile never ran: its times and memory are the compiler's business.
   if (r.status === 'compile_error') return parts.join(' · ');
+  // A run stopped before its measures were taken (e.g. killed) reports zeros: not worth showing.
+  if (!r.cpu_time_ms && !r.wall_time_ms && !r.memory_kb) return parts.join(' · ');
   if (r.cpu_time_ms !== null) parts.push(`CPU ${r.cpu_time_ms} ms`);
   if (r.wall_time_ms !== null) parts.push(`wall ${r.wall_time_ms} ms`);
   if (r.memory_kb !== null) parts.push(r.memory_kb < 1024 ? `memory ${r.memory_kb} KB` : `memory ${(r.memory_kb / 1024).toFixed(1)} MB`);
