@@ -24,7 +24,7 @@ export const FEED_CHECK_MS = 200;
 /** Dashboards one Gateway feeds at once; more are refused with 503 (each costs a timer's work). */
 export const FEED_CLIENTS_MAX = 64;
 /** Files in dist/web the Gateway keeps in memory (a bundle has a handful). */
-const ASSET_FILES_MAX = 64;
+const ASSET_FILES_MAX = 256;
 const ASSET_BYTES_MAX = 16 * 1024 * 1024;
 
 /** The pages scripts/build-web.mjs writes (its PAGES), by route; a grading page adds '/grade'. */

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { UpCluster } from './up.js';
 
 /** Debian's chromium (scripts/setup.sh installs it): no browser build is ever downloaded. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -68,4 +69,25 @@ export async function openStudentPage(page: Page, url: string, timeoutMs = 60_00
     { timeout: timeoutMs },
   );
   if (await page.isDisabled('#run')) throw new Error(`the student page did not get ready: ${await page.textContent('#message')}`);
+}
+
+/**
+ * A `codearena up` cluster for a browser test. The browser tests share 2 cores with chromium: on a
+ * machine that busy `up` may miss its own 60 s start-up bound, so one more attempt is made (said
+ * in the output, never silently).
+ */
+export async function startCluster(args: string[], attempts = 2): Promise<UpCluster> {
+  let last: unknown = null;
+  for (let i = 1; i <= attempts; i++) {
+    const c = new UpCluster(args);
+    try {
+      await c.ready(120_000);
+      return c;
+    } catch (err) {
+      last = err;
+      await c.stop();
+      console.log(`# codearena up did not get ready (attempt ${i} of ${attempts}): ${(err as Error).message.split('\n').slice(-2).join(' ').trim()}`);
+    }
+  }
+  throw last;
 }

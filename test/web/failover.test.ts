@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserMissing, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
-import { UpCluster } from '../helpers/up.js';
+import { browserMissing, startCluster, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
+import type { UpCluster } from '../helpers/up.js';
 
 // The student page across a Gateway failover: the Gateway process is SIGKILLed while a Python
 // program prints a line every 100 ms; the page resumes the run on the standby (a Monitor serving
@@ -15,13 +15,13 @@ const LINES = 80;
 const PROGRAM = `import time\nfor i in range(1, ${LINES + 1}):\n    print(f"line {i}", flush=True)\n    time.sleep(0.1)\n`;
 
 const skip = browserMissing();
-const cluster = skip ? null : new UpCluster(['--workers', '1']);
+let cluster: UpCluster | null = null;
 let browser: TestBrowser | null = null;
 let page: Page;
 
 before(async () => {
-  if (!cluster) return;
-  await cluster.ready(120_000); // the machine may be busy
+  if (skip) return;
+  cluster = await startCluster(['--workers', '1']);
   browser = await TestBrowser.launch();
   page = await browser.page();
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserMissing, screenshot, TestBrowser } from '../helpers/browser.js';
+import { browserMissing, startCluster, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
 import { UpCluster } from '../helpers/up.js';
 
 // The lab dashboard (/lab) in Debian's chromium against a `codearena up` cluster (auth on: the
@@ -16,13 +16,13 @@ import { UpCluster } from '../helpers/up.js';
 const DEAD_WITHIN_MS = 5_000;
 
 const skip = browserMissing();
-const cluster = skip ? null : new UpCluster(['--workers', '1', '--auth']);
+let cluster: UpCluster | null = null;
 let browser: TestBrowser | null = null;
 let page: Page;
 
 before(async () => {
-  if (!cluster) return;
-  await cluster.ready(120_000); // the machine may be busy
+  if (skip) return;
+  cluster = await startCluster(['--workers', '1', '--auth']);
   browser = await TestBrowser.launch();
   page = await browser.page();
 });
@@ -89,6 +89,18 @@ describe('lab dashboard', { skip: skip ?? false }, () => {
     await page.waitForFunction(() => (window as unknown as { codearena: { samples: number } }).codearena.samples >= 3, undefined, { timeout: 10_000 });
     const points = await page.$$eval('.chart canvas', (cs) => cs.length);
     assert.equal(points, 3);
+  });
+
+  test('the student page uses the token typed on the dashboard (kept in the browser)', async () => {
+    const student = await browser!.page();
+    await openStudentPage(student, cluster!.url);
+    assert.equal(await student.inputValue('#token'), cluster!.token);
+    await student.selectOption('#lang', 'python');
+    await student.evaluate(() => (window as unknown as { codearena: { setSource(t: string): void } }).codearena.setSource('print("with a token")\n'));
+    await student.click('#run');
+    await student.waitForFunction(() => /status \w+/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.match((await student.textContent('#status')) ?? '', /^status ok/);
+    await student.close();
   });
 
   test('a Worker host switched off turns dead on the page within 5 s', async () => {

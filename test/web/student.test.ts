@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserMissing, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
-import { UpCluster } from '../helpers/up.js';
+import { browserMissing, startCluster, openStudentPage, screenshot, TestBrowser } from '../helpers/browser.js';
+import type { UpCluster } from '../helpers/up.js';
 
 // The student page (/) in Debian's chromium against a `codearena up` cluster: a C program typed
 // into the editor, run, answered through the terminal; a compile error marked on its line; Stop;
 // API errors (413, 429) shown as sentences.
 
 const skip = browserMissing();
-const cluster = skip ? null : new UpCluster(['--workers', '1', '--queue-max', '1']);
+let cluster: UpCluster | null = null;
 let browser: TestBrowser | null = null;
 let page: Page;
 
 before(async () => {
-  if (!cluster) return;
-  await cluster.ready(120_000); // the machine may be busy
+  if (skip) return;
+  cluster = await startCluster(['--workers', '1', '--queue-max', '1']);
   browser = await TestBrowser.launch();
   page = await browser.page();
 });
@@ -144,6 +144,16 @@ describe('student page', { skip: skip ?? false }, () => {
     await page.keyboard.press('Control+D');
     await waitForStatus(/status ok/);
     assert.match((await hooks()).terminal, /got 5 characters: 'ab\\ncd'\n/);
+  });
+
+  test('a Python traceback marks the line that failed', async () => {
+    await page.selectOption('#lang', 'python');
+    await setSource('def f():\n    return undefined_name\n\nprint("start")\nf()\n');
+    await page.click('#run');
+    await waitForStatus(/status runtime_error/);
+    await page.waitForSelector('.cm-error-line');
+    const marked = await page.$$eval('.cm-line', (ls) => ls.map((l, i) => (l.classList.contains('cm-error-line') ? i + 1 : 0)).filter((n) => n > 0));
+    assert.deepEqual(marked, [2]);
   });
 
   test('Java: the starter program has two files in tabs; both are compiled and run', async () => {

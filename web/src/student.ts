@@ -19,7 +19,7 @@ const LANGUAGE_KEY = 'codearena.language';
 const filesKey = (lang: string) => `codearena.files.${lang}`;
 /** Files one program may have (the API's FILES_MAX). */
 const FILES_MAX = 16;
-/** Compile or error text kept to find line numbers in (compilers' messages are capped at 64 KiB). */
+/** Output kept to find line numbers in (compilers' messages are capped at 64 KiB; a traceback is short). */
 const DIAGNOSTIC_CHARS_MAX = 128 * 1024;
 const JAVA_FILE_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*\.java$/;
 
@@ -138,6 +138,8 @@ function formatResult(r: RunResultView): string {
   if (r.signal !== null) parts.push(`signal ${r.signal}`);
   // A program that did not compile never ran: its times and memory are the compiler's business.
   if (r.status === 'compile_error') return parts.join(' · ');
+  // A run stopped before its measures were taken (e.g. killed) reports zeros: not worth showing.
+  if (!r.cpu_time_ms && !r.wall_time_ms && !r.memory_kb) return parts.join(' · ');
   if (r.cpu_time_ms !== null) parts.push(`CPU ${r.cpu_time_ms} ms`);
   if (r.wall_time_ms !== null) parts.push(`wall ${r.wall_time_ms} ms`);
   if (r.memory_kb !== null) parts.push(r.memory_kb < 1024 ? `memory ${r.memory_kb} KB` : `memory ${(r.memory_kb / 1024).toFixed(1)} MB`);
@@ -176,11 +178,14 @@ function run(): void {
   setStatus('Starting…', 'running');
   runButton.disabled = true;
   stopButton.disabled = false;
+  const decoder = new TextDecoder();
   const s = new RunSession(gateways, spec, {
     output(stream, data) {
       if (lastRun.firstOutputAtMs === 0) lastRun.firstOutputAtMs = performance.now();
       terminal.output(stream, data);
-      if (stream !== 'stdout' && diagnostics.length < DIAGNOSTIC_CHARS_MAX) diagnostics += new TextDecoder().decode(data);
+      // An interactive run's stderr shares the pty with stdout: a traceback comes on either. It is
+      // at the end, so the tail is kept.
+      diagnostics = (diagnostics + decoder.decode(data, { stream: true })).slice(-DIAGNOSTIC_CHARS_MAX);
     },
     progress(text) {
       setStatus(`${text[0]?.toUpperCase()}${text.slice(1)}…`, 'running');
