@@ -116,7 +116,36 @@ describe('grading page', { skip: skip ?? false }, () => {
     assert.match(await page.textContent('#sub-status') ?? '', /^Done: AC · accepted · score 2\/2$/);
   });
 
+  test('the stream socket failing: the page polls and still shows every verdict (here a wrong answer with its line)', async () => {
+    let refused = 0;
+    await page.routeWebSocket(/\/api\/v1\/submissions\/[^/]+\/stream/, (ws) => {
+      refused++;
+      ws.close({ code: 1011, reason: 'refused by the test' });
+    });
+    try {
+      await page.fill('#source', CLASS.carol!.source);
+      await page.click('#submit');
+      await page.waitForSelector('#sub-status[data-state="done"]', { timeout: 60_000 });
+      assert.ok(refused >= 1, 'the page tried the socket first');
+      const rows = await page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-verdict'), (tr.querySelector('td.detail') as HTMLElement).innerText]));
+      assert.deepEqual(rows.map((r) => r[0]), ['WA', 'WA', 'WA']);
+      assert.match(rows[0]?.[1] ?? '', /^line 1: expected "3", got "-1"$/);
+      assert.match(rows[1]?.[1] ?? '', /^line 1$/, 'a secret test shows the line only');
+      assert.match(await page.textContent('#sub-status') ?? '', /^Done: WA · wrong answer · score 0\/2$/);
+    } finally {
+      await page.unrouteAll();
+    }
+  });
+
   test('a class of 5 fills the grid with the right verdicts and the CSV downloads with them', async () => {
+    // A student without a source file: the whole upload is refused, in a sentence naming them.
+    await page.setInputFiles('#class-zip', writeZip('bad-class.zip', { 'class/alice/sum.c': SUM, 'class/zed/notes.txt': 'no code\n' }));
+    await page.click('#grade');
+    await page.waitForSelector('#message:not([hidden])', { timeout: 30_000 });
+    const refusal = await messageText();
+    console.log(`# a class with a student without code: ${refusal}`);
+    assert.match(refusal, /^The problem or class files are not usable: zed: no source file.*\.$/);
+
     const files: Record<string, string> = {};
     for (const [student, s] of Object.entries(CLASS)) files[`class/${student}/${s.file}`] = s.source;
     await page.setInputFiles('#class-zip', writeZip('class.zip', files));
