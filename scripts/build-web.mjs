@@ -7,8 +7,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 
-/** A page: web/src/<name>.ts + web/pages/<name>.html. A grading page adds 'grade' here. */
-const PAGES = ['student', 'lab'];
+/** A page: web/src/<name>.ts + web/pages/<name>.html. The grading page is 'grade'. */
+const PAGES = ['student', 'lab', 'grade'];
 const OUT = 'dist/web';
 
 // esbuild strips types without checking them: the client is type-checked on its own (DOM types).

@@ -27,8 +27,8 @@ export const FEED_CLIENTS_MAX = 64;
 const ASSET_FILES_MAX = 256;
 const ASSET_BYTES_MAX = 16 * 1024 * 1024;
 
-/** The pages scripts/build-web.mjs writes (its PAGES), by route; a grading page adds '/grade'. */
-const PAGE_ROUTES: Record<string, string> = { '/': 'student.html', '/lab': 'lab.html' };
+/** The pages scripts/build-web.mjs writes (its PAGES), by route. */
+const PAGE_ROUTES: Record<string, string> = { '/': 'student.html', '/lab': 'lab.html', '/grade': 'grade.html' };
 
 export interface MetricsSample {
   /** Seconds since the epoch, at the end of the second it covers. */

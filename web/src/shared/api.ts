@@ -53,6 +53,21 @@ export function sentenceFor(status: number, code: string, detail: string): strin
       return 'The Gateway no longer knows this run (it may have finished long ago).';
     case 'OFFLINE':
       return `The Gateway cannot be reached (${d}). Check that the lab's server is running.`;
+    // The judge's codes (README "Grading a class"): what the grading page can hit.
+    case 'UPLOAD_TOO_LARGE':
+    case 'PACKAGE_TOO_LARGE':
+    case 'BATCH_TOO_LARGE':
+      return `The upload is too large for the Gateway (${d}).`;
+    case 'BAD_PROBLEM':
+    case 'BAD_PATH':
+      return `The problem or class files are not usable: ${d}.`;
+    case 'JUDGE_QUEUE_FULL':
+      return 'The judge has as many tests waiting as it can hold: try again when the current grading is done.';
+    case 'NO_SUCH_PROBLEM':
+      return 'The Gateway does not have this problem (a Gateway failover loses nothing but the submissions: upload it again if it is missing).';
+    case 'NO_SUCH_SUBMISSION':
+    case 'NO_SUCH_BATCH':
+      return 'The Gateway no longer knows this grading (it keeps results in memory: a restart or a failover loses them). Submit again.';
     default:
       break;
   }
