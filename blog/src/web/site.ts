@@ -14,7 +14,6 @@ import { EXT, HASH_RE, IMAGE_BYTES_MAX, MIME, refusal, sniffImage, type ImageSto
 import { findImage, pushImage, searchAt, type LinkRoutesOptions } from './links.js';
 import { renderMarkdown } from './markdown.js';
 
-const COOKIE = 'blog_sid';
 const IMAGES_PER_POST_MAX = 4;
 const LIST_MAX = 30;
 
@@ -60,7 +59,7 @@ main{max-width:46rem;margin:1.2rem auto;padding:0 1rem}footer{max-width:46rem;ma
 .meta{color:#5b6470;font-size:.85rem}mark{background:#ffe58a}
 label{display:block;margin:.6rem 0 .2rem;font-weight:600}input[type=text],input[type=password],input[type=search],textarea{width:100%;padding:.45rem;border:1px solid #bbb;border-radius:4px;font:inherit}
 textarea{min-height:14rem;font-family:ui-monospace,monospace}button.primary{margin-top:.8rem;background:#23395d;color:#fff;border:0;border-radius:4px;padding:.5rem 1rem;font:inherit;cursor:pointer}
-button.danger{background:#a32020}.preview{background:#fff;border:1px dashed #aaa;padding:.5rem 1rem;min-height:4rem}
+button.primary{display:block}button.danger{background:#a32020}.preview{background:#fff;border:1px dashed #aaa;padding:.5rem 1rem;min-height:4rem}
 article img,.images img{max-width:100%;height:auto;border-radius:4px}.count{font-size:2rem;font-weight:700}
 `;
 const WRITE_JS = `
@@ -77,12 +76,26 @@ body.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(r
 render();
 `;
 
+/** Cookies are per host, not per port: one name per server keeps two local L2s' sessions apart. */
+const cookieName = (self: string): string => `blog_sid_${self.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
 export function registerSite(root: FastifyInstance, o: SiteOptions): void {
   // Its own plugin context: the pages' error handler and form parsers do not touch the JSON API.
   void root.register(async (app) => site(app, o));
 }
 
 async function site(app: FastifyInstance, o: SiteOptions): Promise<void> {
+  const COOKIE = cookieName(o.self);
+  const cookieOf = (req: FastifyRequest): string | undefined => {
+    for (const part of (req.headers.cookie ?? '').split(';')) {
+      const [k, v] = part.trim().split('=');
+      if (k === COOKIE) return v;
+    }
+    return undefined;
+  };
+  const setCookie = (reply: FastifyReply, id: string): void => {
+    reply.header('set-cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${7 * 24 * 3600}`);
+  };
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(multipart, { limits: { fileSize: IMAGE_BYTES_MAX, files: IMAGES_PER_POST_MAX, fields: 10, fieldSize: 128 * 1024, parts: 20 } });
 
@@ -414,18 +427,4 @@ export function mergeHits(local: readonly SearchHit[], remote: readonly SearchHi
     out.push(h);
   }
   return out;
-}
-
-function cookieOf(req: FastifyRequest): string | undefined {
-  const raw = req.headers.cookie;
-  if (raw === undefined) return undefined;
-  for (const part of raw.split(';')) {
-    const [k, v] = part.trim().split('=');
-    if (k === COOKIE) return v;
-  }
-  return undefined;
-}
-
-function setCookie(reply: FastifyReply, id: string): void {
-  reply.header('set-cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${7 * 24 * 3600}`);
 }
