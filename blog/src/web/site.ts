@@ -405,7 +405,8 @@ ${hasPublication ? '' : `<p class="note">Your first blog creates your publicatio
     checkCsrf(s, (req.body as Record<string, unknown> | undefined)?.csrf);
     const me = signedIn(s);
     const id = (req.params as { id: string }).id;
-    await write(me.userId ?? 'u.nobody-yet', { op: 'delete-blog', blogId: id }); // the L1 answers NOT_AUTHOR (403) to anyone else
+    if (me.userId === null) throw new PageError(403, 'NOT_AUTHOR', 'only its author may delete a blog (you have written none yet)');
+    await write(me.userId, { op: 'delete-blog', blogId: id }); // the L1 answers NOT_AUTHOR (403) to anyone else
     return reply.redirect(me.userId === null ? '/me' : `/users/${me.userId}`, 303);
   });
 

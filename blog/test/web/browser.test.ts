@@ -189,6 +189,8 @@ test('people sign up, write with an image, read everywhere, search, and delete; 
   const denied = await bobPage.goto(`${JP}${blogUrl}/delete`);
   assert.equal(denied!.status(), 403);
   await shot(bobPage, '09-delete-403');
+  const bobPost = await bob.request.post(`${JP}${blogUrl}/delete`, { form: { csrf: await bobPage.inputValue('input[name=csrf]') }, maxRedirects: 0 });
+  assert.equal(bobPost.status(), 403, 'a POST with a valid CSRF token by someone else is refused too');
   // A POST without the form's CSRF token is refused.
   const forged = await alice.request.post(`${FR}${blogUrl}/delete`, { form: { csrf: 'nope' }, maxRedirects: 0 });
   assert.equal(forged.status(), 403);
