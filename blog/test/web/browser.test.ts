@@ -170,6 +170,7 @@ test('people sign up, write with an image, read everywhere, search, and delete; 
   await page.goto(`${FR}/search?q=windhover`);
   assert.equal(await page.locator('.card h2 a').count(), 1);
   assert.equal(await page.textContent('.card mark'), 'windhover');
+  assert.match((await page.textContent('main')) ?? '', /1 result from this server and its continent server/, 'the L1 answered the signed search link');
   await shot(page, '06-search-home');
 
   // ---- another continent: after the batch timeout the blog, its image (by hash) and the count ----
