@@ -44,7 +44,10 @@ export class AccountError extends Error {
 export class Accounts {
   private readonly db: Database.Database;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly sessionsMax = SESSIONS_MAX,
+  ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
@@ -89,23 +92,26 @@ export class Accounts {
     this.db.prepare('UPDATE accounts SET user_id = ? WHERE login = ? AND user_id IS NULL').run(userId, login);
   }
 
-  /** The session of a cookie value, or a new anonymous one (the oldest evicted past SESSIONS_MAX). */
-  session(id: string | undefined, nowMs: number): { session: Session; isNew: boolean } {
-    if (id !== undefined && /^[A-Za-z0-9_-]{43}$/.test(id)) {
-      const row = this.db.prepare('SELECT id, csrf, login, seen_ms FROM sessions WHERE id = ?').get(id) as { id: string; csrf: string; login: string | null; seen_ms: number } | undefined;
-      if (row !== undefined && nowMs - row.seen_ms < SESSION_TTL_MS) {
-        if (nowMs - row.seen_ms > 60_000) this.db.prepare('UPDATE sessions SET seen_ms = ? WHERE id = ?').run(nowMs, id);
-        return { session: { id: row.id, csrf: row.csrf, login: row.login }, isNew: false };
-      }
-    }
-    return { session: this.newSession(null, nowMs), isNew: true };
+  /** The live session of a cookie value, if any. */
+  session(id: string | undefined, nowMs: number): Session | undefined {
+    if (id === undefined || !/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+    const row = this.db.prepare('SELECT id, csrf, login, seen_ms FROM sessions WHERE id = ?').get(id) as { id: string; csrf: string; login: string | null; seen_ms: number } | undefined;
+    if (row === undefined || nowMs - row.seen_ms >= SESSION_TTL_MS) return undefined;
+    if (nowMs - row.seen_ms > 60_000) this.db.prepare('UPDATE sessions SET seen_ms = ? WHERE id = ?').run(nowMs, id);
+    return { id: row.id, csrf: row.csrf, login: row.login };
   }
 
-  /** A new session id at sign-in (the old one is dropped: no session fixation). */
+  /**
+   * A new session (anonymous for a sign-in form, or signed in: the old id is dropped, so no session
+   * fixation). Past SESSIONS_MAX the oldest anonymous ones go first, so a flood of visitors to the
+   * sign-in page cannot sign people out before their time.
+   */
   newSession(login: string | null, nowMs: number, replaces?: string): Session {
     if (replaces !== undefined) this.db.prepare('DELETE FROM sessions WHERE id = ?').run(replaces);
     const count = (this.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
-    if (count >= SESSIONS_MAX) this.db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY seen_ms LIMIT ?)').run(count - SESSIONS_MAX + 1);
+    if (count >= this.sessionsMax) {
+      this.db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY login IS NOT NULL, seen_ms LIMIT ?)').run(count - this.sessionsMax + 1);
+    }
     const s: Session = { id: randomBytes(32).toString('base64url'), csrf: randomBytes(32).toString('base64url'), login };
     this.db.prepare('INSERT INTO sessions (id, csrf, login, seen_ms) VALUES (?, ?, ?, ?)').run(s.id, s.csrf, login, nowMs);
     return s;
@@ -121,7 +127,8 @@ export class Accounts {
 }
 
 export function csrfOk(session: Session, token: unknown): boolean {
-  if (typeof token !== 'string') return false;
+  // An unstored (anonymous reader's) session has no token: nothing matches it, not even "".
+  if (typeof token !== 'string' || session.csrf.length === 0) return false;
   const a = Buffer.from(session.csrf);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);

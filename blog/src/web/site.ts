@@ -99,10 +99,18 @@ async function site(app: FastifyInstance, o: SiteOptions): Promise<void> {
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(multipart, { limits: { fileSize: IMAGE_BYTES_MAX, files: IMAGES_PER_POST_MAX, fields: 10, fieldSize: 128 * 1024, parts: 20 } });
 
-  const sessionOf = (req: FastifyRequest, reply: FastifyReply): Session => {
-    const { session, isNew } = o.accounts.session(cookieOf(req), Date.now());
-    if (isNew) setCookie(reply, session.id);
-    return session;
+  /**
+   * The visitor's session. A new (anonymous) one is stored only where a form needs its CSRF token
+   * (sign-up, sign-in): reading pages create nothing, so a reader costs no write and gets the same
+   * page (and ETag) as every other anonymous reader.
+   */
+  const sessionOf = (req: FastifyRequest, reply: FastifyReply, create = false): Session => {
+    const held = o.accounts.session(cookieOf(req), Date.now());
+    if (held !== undefined) return held;
+    if (!create) return { id: '', csrf: '', login: null };
+    const fresh = o.accounts.newSession(null, Date.now());
+    setCookie(reply, fresh.id);
+    return fresh;
   };
   const checkCsrf = (s: Session, token: unknown): void => {
     if (!csrfOk(s, token)) throw new PageError(403, 'CSRF', 'this form is stale or was not sent by this site (CSRF token mismatch): reload the page and try again');
@@ -268,8 +276,8 @@ ${kind === 'signup' ? '<label for="name">Display name</label><input type="text" 
 <label for="password">Password</label><input type="password" id="password" name="password" required autocomplete="${kind === 'signup' ? 'new-password' : 'current-password'}">
 <button class="primary" type="submit">${kind === 'signup' ? 'Create account' : 'Sign in'}</button></form>`,
     );
-  app.get('/signup', async (req, reply) => send(req, reply, signForm(sessionOf(req, reply), 'signup')));
-  app.get('/signin', async (req, reply) => send(req, reply, signForm(sessionOf(req, reply), 'signin')));
+  app.get('/signup', async (req, reply) => send(req, reply, signForm(sessionOf(req, reply, true), 'signup')));
+  app.get('/signin', async (req, reply) => send(req, reply, signForm(sessionOf(req, reply, true), 'signin')));
   for (const kind of ['signup', 'signin'] as const) {
     app.post(`/${kind}`, async (req, reply) => {
       const s = sessionOf(req, reply);
@@ -278,7 +286,7 @@ ${kind === 'signup' ? '<label for="name">Display name</label><input type="text" 
       const login = String(b.login ?? '').trim().toLowerCase();
       try {
         const acct = kind === 'signup' ? await o.accounts.signUp(login, String(b.name ?? ''), String(b.password ?? '')) : await o.accounts.signIn(login, String(b.password ?? ''));
-        const fresh = o.accounts.newSession(acct.login, Date.now(), s.id);
+        const fresh = o.accounts.newSession(acct.login, Date.now(), s.id === '' ? undefined : s.id);
         setCookie(reply, fresh.id);
         return reply.redirect('/me', 303);
       } catch (err) {
@@ -290,7 +298,7 @@ ${kind === 'signup' ? '<label for="name">Display name</label><input type="text" 
   app.post('/signout', async (req, reply) => {
     const s = sessionOf(req, reply);
     checkCsrf(s, (req.body as Record<string, unknown> | undefined)?.csrf);
-    o.accounts.dropSession(s.id);
+    if (s.id !== '') o.accounts.dropSession(s.id);
     reply.header('set-cookie', `${COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
     return reply.redirect('/', 303);
   });
