@@ -346,9 +346,11 @@ ${hasPublication ? '' : `<p class="note">Your first blog creates your publicatio
         continue;
       }
       const hash = o.images.put(bytes);
-      // The L1 keeps a copy so readers elsewhere can fetch it by hash; a failed hand-over is
-      // retried on the next upload of the same image, and the L2 still serves it to its L1.
-      void pushImage(o.link.ctx, o.l1.url, hash, bytes);
+      // The L1 keeps a copy so readers elsewhere can fetch it by hash. Like the blog itself, an
+      // image counts as written only once its L1 holds it: otherwise nobody could serve it abroad.
+      if (!(await pushImage(o.link.ctx, o.l1.url, hash, bytes))) {
+        throw new PageError(503, 'L1_UNREACHABLE', `this country's continent server did not take "${part.filename}"; nothing was published, try again`);
+      }
       imageRefs.push(`/img/${hash}.${EXT[t]}`);
     }
     return { fields, imageRefs, refused };
