@@ -149,6 +149,11 @@ export class L2Core {
     return nowMs - this.lastHeardMs <= this.config.l1UnreachableAfterMs;
   }
 
+  /** When the last message from the L1 arrived (-Infinity: never); the pages' freshness line. */
+  get lastHeardFromL1Ms(): number {
+    return this.lastHeardMs;
+  }
+
   get synced(): number {
     return this.syncedSeq;
   }

@@ -17,6 +17,14 @@ import { checkLink, HDR_FROM, HDR_SIG, HDR_TS, REPLY_PATH_SUFFIX, signLink } fro
 import { BlogMetrics } from './metrics.js';
 import { LINK_BODY_BYTES_MAX, LINK_PATH, PeerLink } from './peers.js';
 import { parseEnvelope } from './wire.js';
+import { Accounts } from '../web/accounts.js';
+import { ImageStore } from '../web/images.js';
+import { registerLinkRoutes, type LinkRoutesOptions } from '../web/links.js';
+import { registerSite } from '../web/site.js';
+
+/** Image folder bounds: an L2 caches what its readers see; an L1 keeps its continent's uploads. */
+const L2_IMAGE_BYTES_MAX = 512 * 1024 * 1024;
+const L1_IMAGE_BYTES_MAX = 4 * 1024 * 1024 * 1024;
 
 /** setTimeout's longest delay; a longer core timer (a 30-day sync) is re-armed when this fires. */
 const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
@@ -48,6 +56,7 @@ export class BlogServer {
   /** While a link POST is being handled: its sender, and the messages to it that go in the reply. */
   private replyTo: { peer: ServerId; messages: Message[] } | null = null;
   private closed = false;
+  private accounts: Accounts | null = null;
 
   constructor(private readonly o: BlogServerOptions) {
     const entry = o.world.servers.find((s) => s.name === o.name);
@@ -241,7 +250,36 @@ export class BlogServer {
       inst.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: LINK_BODY_BYTES_MAX }, (_req, body, done) => done(null, body));
       inst.post(LINK_PATH, { bodyLimit: LINK_BODY_BYTES_MAX }, async (req, reply) => this.onLink(req.headers, String(req.body ?? ''), reply));
     });
+    const w = this.o.world;
+    const images = new ImageStore(path.join(this.o.dataDir, `${this.entry.name}-images`), this.entry.kind === 'l1' ? L1_IMAGE_BYTES_MAX : L2_IMAGE_BYTES_MAX);
+    const l1Of = (continent: string) => w.l1.get(continent as never);
+    const link: LinkRoutesOptions = {
+      ctx: { self: this.entry.name, secret: w.secret, ageMaxMs: w.intervals.linkMessageAgeMaxMs, knownPeer: (n) => w.servers.some((s) => s.name === n) },
+      images,
+      store: this.store,
+      upstream: () =>
+        this.entry.kind === 'l2'
+          ? [{ name: l1Of(this.entry.continent)!.name, url: urlOf(l1Of(this.entry.continent)!) }]
+          : w.servers.filter((s) => s.kind === 'l1' && s.name !== this.entry.name).map((s) => ({ name: s.name, url: urlOf(s) })),
+    };
+    registerLinkRoutes(app, link, { searchable: this.entry.kind === 'l1', lookUpstream: true });
     if (this.c.kind === 'l2') {
+      const core = this.c.core;
+      const l1 = l1Of(this.entry.continent)!;
+      this.accounts = new Accounts(path.join(this.o.dataDir, `${this.entry.name}-accounts.db`));
+      registerSite(app, {
+        self: this.entry.name,
+        country: this.entry.kind === 'l2' ? this.entry.country : '',
+        continent: this.entry.continent,
+        l1: { name: l1.name, url: urlOf(l1) },
+        accounts: this.accounts,
+        images,
+        store: this.store,
+        link,
+        submit: (r) => this.submit(r),
+        freshness: () => ({ lastHeardMs: core.lastHeardFromL1Ms, syncedSeq: core.synced, reachable: core.l1Reachable(Date.now()) }),
+        continentOf: (country) => w.servers.find((s) => s.kind === 'l2' && s.country === country)?.continent,
+      });
       registerApi(app, {
         secret: this.o.world.secret,
         country: this.entry.kind === 'l2' ? this.entry.country : '',
@@ -334,5 +372,6 @@ export class BlogServer {
     this.waiting.clear();
     await this.app.close();
     this.store.close();
+    this.accounts?.close();
   }
 }

@@ -1,6 +1,7 @@
 // A decorator over any BlogStore that reports every apply to the simulator's checkers, and can
 // list everything the store holds through the interface alone (changesSince from 0, page by page),
 // so the simulator runs over the memory store or, in a test, over the real SQLite store.
+import type { SearchHit } from '../store/fts.js';
 import { entityKey, type Blog, type Change, type Hlc, type LoggedChange, type Publication, type Tombstone, type User } from '../core/types.js';
 import { STORE_PAGE_MAX, type ApplyResult, type BlogStore } from '../store/store.js';
 
@@ -67,6 +68,10 @@ export class ObservedStore implements BlogStore {
   listByPublication(publicationId: string, limit: number): Blog[] {
     return this.inner.listByPublication(publicationId, limit);
   }
+  searchRanked(text: string, limit: number): SearchHit[] {
+    return this.inner.searchRanked(text, limit);
+  }
+
   search(text: string, limit: number): Blog[] {
     return this.inner.search(text, limit);
   }

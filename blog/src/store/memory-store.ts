@@ -3,6 +3,7 @@
 import { compareHlc, maxHlc } from '../core/hlc.js';
 import { changeWins } from '../core/lww.js';
 import { assertNever, entityKey, type Blog, type Change, type Hlc, type LoggedChange, type Publication, type Tombstone, type User } from '../core/types.js';
+import { ftsTerms, SNIP_CLOSE, SNIP_OPEN, SNIP_WORDS, type SearchHit } from './fts.js';
 import { clampLimit, SEARCH_TEXT_CHARS_MAX, type ApplyResult, type BlogStore } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -132,6 +133,22 @@ export class MemoryStore implements BlogStore {
     return this.liveBlogs((b) => asciiLower(b.title).includes(needle) || asciiLower(b.body).includes(needle), clampLimit(limit));
   }
 
+  searchRanked(text: string, limit: number): SearchHit[] {
+    if (text.length > SEARCH_TEXT_CHARS_MAX) throw new RangeError(`search text over ${SEARCH_TEXT_CHARS_MAX} characters`);
+    const terms = ftsTerms(text);
+    if (terms.length === 0) return [];
+    const hits: Array<{ blog: Blog; score: number }> = [];
+    for (const b of this.liveBlogs(() => true, Number.MAX_SAFE_INTEGER)) {
+      const title = wordsOf(b.title);
+      const body = wordsOf(b.body);
+      if (!terms.every((t) => title.includes(t) || body.includes(t))) continue;
+      const score = terms.reduce((n, t) => n + 5 * title.filter((w) => w === t).length + body.filter((w) => w === t).length, 0);
+      hits.push({ blog: b, score });
+    }
+    hits.sort((a, b) => b.score - a.score || (a.blog.id < b.blog.id ? -1 : 1));
+    return hits.slice(0, clampLimit(limit)).map((h) => ({ blog: h.blog, snippet: snippetOf(h.blog, terms) }));
+  }
+
   blogCount(authorId: string): number {
     return this.counts.get(authorId) ?? 0;
   }
@@ -249,4 +266,21 @@ function upperBound(xs: readonly number[], x: number): number {
 
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
+
+function wordsOf(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** Like FTS5's snippet(): SNIP_WORDS words of the body (or the title) around the first match. */
+function snippetOf(blog: Blog, terms: readonly string[]): string {
+  for (const text of [blog.body, blog.title]) {
+    const words = text.split(/\s+/).filter((w) => w.length > 0);
+    const first = words.findIndex((w) => wordsOf(w).some((x) => terms.includes(x)));
+    if (first < 0) continue;
+    const start = Math.max(0, first - Math.floor(SNIP_WORDS / 2));
+    const part = words.slice(start, start + SNIP_WORDS).map((w) => (wordsOf(w).some((x) => terms.includes(x)) ? `${SNIP_OPEN}${w}${SNIP_CLOSE}` : w));
+    return `${start > 0 ? '…' : ''}${part.join(' ')}${start + SNIP_WORDS < words.length ? '…' : ''}`;
+  }
+  return '';
 }

@@ -12,9 +12,11 @@ import Database from 'better-sqlite3';
 import { compareHlc, maxHlc } from '../core/hlc.js';
 import { changeWins } from '../core/lww.js';
 import { assertNever, entityKey, type Blog, type Change, type Hlc, type LoggedChange, type Publication, type Tombstone, type User } from '../core/types.js';
+import { ftsMatch, ftsTerms, SNIP_OPEN, SNIP_WORDS, type SearchHit } from './fts.js';
 import { clampLimit, SEARCH_TEXT_CHARS_MAX, type ApplyResult, type BlogStore } from './store.js';
 
-const SCHEMA_VERSION = 1;
+// 2: blogs_fts (FTS5 over title and body) added; a version-1 file is migrated by filling it.
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS reads (blog_id TEXT PRIMARY KEY, n INTEGER NOT NULL) 
 CREATE TABLE IF NOT EXISTS checkpoints (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS slugs (slug TEXT NOT NULL, pub_id TEXT NOT NULL, PRIMARY KEY (slug, pub_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS blogs_fts USING fts5(id UNINDEXED, title, body);
 `;
 
 export interface SqliteStoreOptions {
@@ -89,10 +92,11 @@ export class SqliteStore implements BlogStore {
     this.db.pragma(`synchronous = ${opts.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('foreign_keys = OFF');
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version !== 0 && version !== SCHEMA_VERSION) {
+    if (version !== 0 && version !== 1 && version !== SCHEMA_VERSION) {
       throw new Error(`${file}: schema version ${version}, this build knows ${SCHEMA_VERSION}`);
     }
     this.db.exec(SCHEMA);
+    if (version === 1) this.db.exec('INSERT INTO blogs_fts (id, title, body) SELECT id, title, body FROM blogs');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.q = prepare(this.db);
     const m = this.q.metaGet.get('max_hlc') as { v: string } | undefined;
@@ -149,11 +153,14 @@ export class SqliteStore implements BlogStore {
       case 'blog': {
         const b = change.blog;
         this.q.blogPut.run(b.id, b.authorId, b.authorCountry, b.publicationId, b.title, b.body, b.createdMs);
+        this.q.ftsDel.run(b.id);
+        this.q.ftsPut.run(b.id, b.title, b.body);
         this.q.countAdd.run({ id: b.authorId, n: 1 });
         return;
       }
       case 'tombstone':
         this.q.blogDel.run(change.tombstone.blogId);
+        this.q.ftsDel.run(change.tombstone.blogId);
         return;
       case 'publication':
         // A publication's slug never changes, so its first version indexes it for good.
@@ -251,6 +258,18 @@ export class SqliteStore implements BlogStore {
     return this.blogsOf(this.q.search.all(pattern, pattern, clampLimit(limit)));
   }
 
+  searchRanked(text: string, limit: number): SearchHit[] {
+    if (text.length > SEARCH_TEXT_CHARS_MAX) throw new RangeError(`search text over ${SEARCH_TEXT_CHARS_MAX} characters`);
+    const terms = ftsTerms(text);
+    if (terms.length === 0) return [];
+    const rows = this.q.ftsSearch.all(ftsMatch(terms), clampLimit(limit)) as Array<{ change: string; snip: string; tsnip: string }>;
+    return rows.map((r) => ({
+      blog: (JSON.parse(r.change) as Extract<Change, { kind: 'blog' }>).blog,
+      // A match only in the title gives a body snippet without markers: show the body's start then.
+      snippet: r.snip.includes(SNIP_OPEN) ? r.snip : r.tsnip,
+    }));
+  }
+
   private blogsOf(rows: unknown[]): Blog[] {
     return (rows as Array<{ change: string }>).map((r) => (JSON.parse(r.change) as Extract<Change, { kind: 'blog' }>).blog);
   }
@@ -339,6 +358,14 @@ function prepare(db: Database.Database) {
     listByPublication: db.prepare(`${blogCols} WHERE b.publication_id = ? ORDER BY b.created_ms DESC, b.id DESC LIMIT ?`),
     search: db.prepare(
       `${blogCols} WHERE b.title LIKE ? ESCAPE '\\' OR b.body LIKE ? ESCAPE '\\' ORDER BY b.created_ms DESC, b.id DESC LIMIT ?`,
+    ),
+    ftsPut: db.prepare('INSERT INTO blogs_fts (id, title, body) VALUES (?, ?, ?)'),
+    ftsDel: db.prepare('DELETE FROM blogs_fts WHERE id = ?'),
+    // bm25 weights: a word in the title counts five times one in the body.
+    ftsSearch: db.prepare(
+      `SELECT e.change, snippet(blogs_fts, 2, char(2), char(3), '…', ${SNIP_WORDS}) AS snip, snippet(blogs_fts, 1, char(2), char(3), '…', ${SNIP_WORDS}) AS tsnip
+       FROM blogs_fts f JOIN entries e ON e.key = 'blog:' || f.id
+       WHERE blogs_fts MATCH ? ORDER BY bm25(blogs_fts, 0, 5, 1), f.id LIMIT ?`,
     ),
     readsAdd: db.prepare('INSERT INTO reads (blog_id, n) VALUES (@id, @n) ON CONFLICT (blog_id) DO UPDATE SET n = n + @n'),
     readsGet: db.prepare('SELECT n FROM reads WHERE blog_id = ?'),

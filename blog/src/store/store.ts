@@ -1,6 +1,7 @@
 // The one interface every query goes behind. SYNCHRONOUS on purpose: better-sqlite3 is synchronous,
 // so the pure cores call the store directly inside one event and stay deterministic; the
 // simulator uses the in-memory twin (memory-store.ts). Both must pass test/store/contract.ts.
+import type { SearchHit } from './fts.js';
 import type { Blog, Change, Hlc, LoggedChange, Publication, ServerId, Tombstone, User } from '../core/types.js';
 
 /** Bound on one page of changesSince / listings: no query returns an unbounded result. */
@@ -53,6 +54,13 @@ export interface BlogStore {
   listByPublication(publicationId: string, limit: number): Blog[];
   /** Live blogs whose title or body contains text (ASCII case-insensitive), newest first. */
   search(text: string, limit: number): Blog[];
+  /**
+   * Full-text search (fts.ts): live blogs holding every word of the text as a whole word in the
+   * title or body, best first (a title match counts more), each with a snippet. The SQLite store
+   * uses FTS5 (bm25 ranking); the memory store counts matches, so only the SET of hits and the
+   * marked words are part of the contract, not the exact order among similar hits.
+   */
+  searchRanked(text: string, limit: number): SearchHit[];
   /** The number of live blogs by this author in this store: the profile's blog count. */
   blogCount(authorId: string): number;
 

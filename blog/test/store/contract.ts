@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Blog, Change, Hlc, Publication, User } from '../../src/core/types.js';
+import { SNIP_CLOSE, SNIP_OPEN } from '../../src/store/fts.js';
 import { STORE_PAGE_MAX, type BlogStore } from '../../src/store/store.js';
 
 export function hlc(wallMs: number, logical = 0, origin = 'l1-eu'): Hlc {
@@ -134,6 +135,28 @@ export function runStoreContract(name: string, makeStore: () => BlogStore): void
       assert.deepEqual(s.search('world', 10).map((b) => b.id), ['b2', 'b1']);
       assert.deepEqual(s.listByPublication('p.other', 10).map((b) => b.id), ['b3']);
       assert.throws(() => s.search('x'.repeat(10_000), 10), RangeError);
+    });
+
+    it('full-text search finds whole words in title or body, ranked, with marked snippets; never a deleted blog', () => {
+      // FTS5 matches whole words (tokens), not substrings as the LIKE search does: "wor" finds
+      // nothing, and every word of the query must be there. Order among similar hits is the
+      // store's own ranking (bm25 in SQLite), so only the set and the first hit are asserted.
+      const s = makeStore();
+      s.apply(blogChange('b1', hlc(1), { title: 'Kestrel sightings', body: 'a kestrel over the field, another kestrel later' }));
+      s.apply(blogChange('b2', hlc(2), { title: 'Walks', body: 'we saw a kestrel near the river' }));
+      s.apply(blogChange('b3', hlc(3), { title: 'Gardening', body: 'roses and tulips' }));
+      const hits = s.searchRanked('Kestrel', 10);
+      assert.deepEqual(hits.map((h) => h.blog.id).sort(), ['b1', 'b2']);
+      assert.equal(hits[0]!.blog.id, 'b1', 'the title match ranks first');
+      assert.ok(hits[1]!.snippet.includes(`${SNIP_OPEN}kestrel${SNIP_CLOSE}`), hits[1]!.snippet);
+      assert.deepEqual(s.searchRanked('kes', 10), [], 'a word prefix is not a match');
+      assert.deepEqual(s.searchRanked('kestrel river', 10).map((h) => h.blog.id), ['b2'], 'every word must be there');
+      assert.deepEqual(s.searchRanked('" OR * NEAR(', 10), [], 'FTS5 operators in the text are only punctuation');
+      s.apply(tombstoneChange('b2', hlc(4)));
+      assert.deepEqual(s.searchRanked('kestrel', 10).map((h) => h.blog.id), ['b1']);
+      s.apply(blogChange('b1', hlc(5), { title: 'Renamed', body: 'now about owls' }));
+      assert.deepEqual(s.searchRanked('kestrel', 10), [], 'an updated blog is searched in its new version only');
+      assert.deepEqual(s.searchRanked('owls', 10).map((h) => h.blog.id), ['b1']);
     });
 
     it('read counters rank most-read blogs, optionally excluding a country', () => {
