@@ -94,7 +94,10 @@ export function gatewayUrls(config: LabConfig): string[] {
 
 interface Asset {
   body: Buffer;
-  gzip: Buffer;
+  /** Compressed on the first request that takes gzip, then kept: every Monitor builds a warm
+   * Gateway API as a possible standby, and compressing ~1 MB at level 9 in each of them at start-up
+   * cost CPU that a lab PC's owner pays for a page that node may never serve. */
+  gzip: Buffer | null;
   type: string;
   /** Hashed names never change content: cached for a year. Pages are revalidated (ETag). */
   immutable: boolean;
@@ -116,7 +119,7 @@ function defaultAssetsDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
 }
 
-/** Reads the bundle into memory once: a few hundred KB, served from RAM, gzipped ahead. */
+/** Reads the bundle into memory once: a few hundred KB, served from RAM (gzipped on first use). */
 export function loadAssets(dir: string): Map<string, Asset> {
   const out = new Map<string, Asset>();
   if (!existsSync(dir)) return out;
@@ -137,7 +140,7 @@ export function loadAssets(dir: string): Map<string, Asset> {
       if (bytes > ASSET_BYTES_MAX) throw new Error(`web: ${dir} holds more than ${ASSET_BYTES_MAX} bytes`);
       const immutable = rel.startsWith('assets/');
       const etag = `"${body.length.toString(16)}-${statSync(full).mtimeMs.toString(16)}"`;
-      out.set(rel, { body, gzip: gzipSync(body, { level: 9 }), type, immutable, etag });
+      out.set(rel, { body, gzip: null, type, immutable, etag });
     }
   };
   walk('');
@@ -152,6 +155,7 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, a: Asset): FastifyR
   if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
     reply.header('content-encoding', 'gzip');
+    a.gzip ??= gzipSync(a.body, { level: 9 });
     return reply.send(a.gzip);
   }
   return reply.send(a.body);

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { z } from 'zod';
 import { connect } from '../../src/wire/index.js';
 import { accountingDir, removeAccountingGroups } from '../../src/worker/accounting.js';
-import { AgentProcess, writeLocalConfig } from '../helpers/agents.js';
+import { agentsForSuite, AgentProcess, writeLocalConfig } from '../helpers/agents.js';
 
 const HEARTBEAT_MS = 500;
 const MISSED_LIMIT = 5;
@@ -17,12 +17,12 @@ const GOSSIP_MARGIN_MS = 1_500;
 describe('five node agents as separate processes on loopback', () => {
   const lab = writeLocalConfig();
   const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1'];
-  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
-  const monitors = ['mon-1', 'mon-2'].map((n) => agents.get(n) as AgentProcess);
+  const agents = agentsForSuite(names, lab);
+  const monitors = () => ['mon-1', 'mon-2'].map((n) => agents.get(n) as AgentProcess);
   after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
 
   test('every Monitor sees all five alive', async () => {
-    for (const m of monitors) {
+    for (const m of monitors()) {
       for (const n of names) await m.waitFor((l) => l.event === 'table' && l.peer === n && l.status === 'alive', 15_000);
     }
   });
@@ -39,7 +39,7 @@ describe('five node agents as separate processes on loopback', () => {
     await new Promise((r) => raw.once('close', r));
     await agents.get('mon-1')?.waitFor((l) => /refused a peer/.test(l.msg), 5_000);
     await new Promise((r) => setTimeout(r, 4 * HEARTBEAT_MS));
-    for (const m of monitors) for (const n of names) assert.equal(m.statusOf(n), 'alive', `${m.name} still sees ${n} alive`);
+    for (const m of monitors()) for (const n of names) assert.equal(m.statusOf(n), 'alive', `${m.name} still sees ${n} alive`);
   });
 
   test('SIGKILL of a node: every Monitor marks it dead within the bound, nobody else', async () => {
@@ -47,20 +47,20 @@ describe('five node agents as separate processes on loopback', () => {
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
     const times: number[] = [];
-    for (const m of monitors) {
+    for (const m of monitors()) {
       const line = await m.waitFor((l) => l.event === 'table' && l.peer === 'empty-1' && l.status === 'dead', DEAD_BOUND_MS + GOSSIP_MARGIN_MS + 2_000);
       times.push(line.time - killedAt);
     }
-    console.log(`# dead after ${times.join(' / ')} ms at ${monitors.map((m) => m.name).join(' / ')} (bound ${DEAD_BOUND_MS} + ${GOSSIP_MARGIN_MS} ms)`);
+    console.log(`# dead after ${times.join(' / ')} ms at ${monitors().map((m) => m.name).join(' / ')} (bound ${DEAD_BOUND_MS} + ${GOSSIP_MARGIN_MS} ms)`);
     for (const t of times) assert.ok(t <= DEAD_BOUND_MS + GOSSIP_MARGIN_MS, `declared dead after ${t} ms`);
-    for (const m of monitors) for (const n of names.filter((x) => x !== 'empty-1')) assert.equal(m.statusOf(n), 'alive');
+    for (const m of monitors()) for (const n of names.filter((x) => x !== 'empty-1')) assert.equal(m.statusOf(n), 'alive');
   });
 });
 
 describe('role orders', () => {
   const lab = writeLocalConfig();
   const names = ['mon-1', 'mon-2', 'empty-1'];
-  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const agents = agentsForSuite(names, lab);
   after(async () => {
     await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
     const acct = accountingDir('test');
@@ -101,7 +101,7 @@ describe('elastic strength', () => {
   // and the other is there to replace an Assigner.
   const lab = writeLocalConfig({ empties: 2 });
   const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2'];
-  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const agents = agentsForSuite(names, lab);
   const empties = () => [agents.get('empty-1') as AgentProcess, agents.get('empty-2') as AgentProcess];
   after(async () => {
     await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
@@ -139,7 +139,7 @@ describe('elastic strength', () => {
 describe('the Hydra', () => {
   const lab = writeLocalConfig({ empties: 3 });
   const names = ['mon-1', 'mon-2', 'asg-1', 'asg-2', 'empty-1', 'empty-2', 'empty-3'];
-  const agents = new Map(names.map((n) => [n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state'))]));
+  const agents = agentsForSuite(names, lab);
   const get = (n: string) => agents.get(n) as AgentProcess;
   after(() => Promise.all([...agents.values()].map((a) => a.kill('SIGKILL'))));
 

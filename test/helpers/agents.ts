@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { before } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,4 +92,17 @@ export function writeLocalConfig(opts: { workers?: number; secret?: string; gate
   const file = path.join(dir, 'lab.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   return { file, dir, basePort };
+}
+
+/**
+ * The agents of one test suite, started in the suite's `before` hook (empty until then): a file's
+ * suites run one after another, so their agents should not all start at once when the file loads —
+ * twenty Node processes starting together on two cores take their first log line past a test's bounds.
+ */
+export function agentsForSuite(names: readonly string[], lab: { file: string; dir: string }): Map<string, AgentProcess> {
+  const agents = new Map<string, AgentProcess>();
+  before(() => {
+    for (const n of names) agents.set(n, new AgentProcess(n, lab.file, path.join(lab.dir, 'state')));
+  });
+  return agents;
 }
