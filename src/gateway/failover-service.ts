@@ -174,10 +174,28 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
   };
-  step({ type: 'tick' });
+  // The configured Gateway builds its API before it takes part in the protocol: building it
+  // (fastify, the judge's stored problems, the web assets) holds the event loop for up to a second
+  // on a busy PC, and once the Monitors had granted it an epoch that silence let the standby take
+  // over a Gateway that was only starting (seen on `up` under load: a chain of false takeovers).
+  // Until then what the peers send is dropped, as a lossy link would: the protocol sends again.
+  let started = self.name !== config.gateway.host;
+  if (started) step({ type: 'tick' });
+  else
+    later(async () => {
+      try {
+        await ensureApi();
+      } finally {
+        // A build that failed is logged by later(); the protocol runs regardless (serve retries it).
+        started = true;
+        if (!stopped) step({ type: 'tick' });
+      }
+    });
 
   return {
-    receive: (from, msg) => step({ type: 'receive', from, message: msg }),
+    receive: (from, msg) => {
+      if (started) step({ type: 'receive', from, message: msg });
+    },
     receiveData: (_from, msg) => {
       if (!serving) jobeFiles.put(msg.id, Buffer.from(msg.data));
     },
