@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { memberLinks } from '../agent/links.js';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -93,3 +94,13 @@ function connectPing(): void {
 
 connectPing();
 driver.start();
+// The thread's own id (/proc/thread-self names it): the footprint bench reads this thread's CPU
+// and wake-ups from /proc/PID/task/TID.
+function ownThreadId(): number {
+  try {
+    return Number(/task\/(\d+)/.exec(readlinkSync('/proc/thread-self'))?.[1] ?? 0);
+  } catch {
+    return 0; // no /proc: the bench has nothing to read anyway
+  }
+}
+log.info({ event: 'heartbeat_thread', tid: ownThreadId() }, 'heartbeat thread started');
