@@ -15,7 +15,7 @@
 // The idle 8-core lab PC total is derived from per-process figures (not measured on such a PC):
 // one Worker host (the node agent that runs the Worker host role) + 8 × the mean Worker process.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startUp } from './up.mjs';
@@ -127,7 +127,19 @@ console.log(`footprint: codearena up --workers ${WORKERS}; settle ${SETTLE_S} s,
 // The floor: Node with one idle worker thread, nothing loaded.
 const floor = spawn(process.execPath, ['-e', "new (require('node:worker_threads').Worker)('setInterval(()=>{},1e9)',{eval:true}); setInterval(()=>{},1e9)"], { stdio: 'ignore' });
 process.on('exit', () => floor.kill('SIGKILL'));
-const up = await startUp({ args: ['--workers', String(WORKERS)], port: PORT, basePort: BASE_PORT });
+// On a machine this loaded the standby may take the Gateway over during start-up (then `up` never
+// sees its Gateway ready): start again, up to three times.
+let up;
+for (let attempt = 1; !up; attempt++) {
+  try {
+    up = await startUp({ args: ['--workers', String(WORKERS)], port: PORT, basePort: BASE_PORT });
+  } catch (err) {
+    if (attempt >= 3) throw err;
+    console.log(`  (start-up ${attempt} failed under load; starting again)`);
+    const dir = /logs kept in (\S+)/.exec(String(err.message))?.[1];
+    if (dir?.includes('codearena-up-')) rmSync(dir, { recursive: true, force: true });
+  }
+}
 const exclude = [PORT, PORT + 1];
 try {
   // Let start-up (elections, first gossip rounds, sandbox pools) finish before measuring.
