@@ -24,6 +24,9 @@ export async function startUp({ args = [], port, basePort }) {
   const logDir = /logs in (\S+)/.exec(err)?.[1];
   return {
     url: `http://127.0.0.1:${port}`,
+    /** The `up` process (its node agents are its children) and where their logs are. */
+    pid: child.pid,
+    logDir,
     /** Epoch ms of the first log line (any node) matching pred; Infinity if none. */
     firstLog(pred) {
       let best = Infinity;

@@ -1,4 +1,5 @@
-import { workersPerHost, type LabConfig } from '../config/index.js';
+// From schema.js, not index.js: a Worker's heartbeat thread uses this without the config loader (YAML).
+import { workersPerHost, type LabConfig } from '../config/schema.js';
 import type { Endpoint } from './peers.js';
 
 /**

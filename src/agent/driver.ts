@@ -96,10 +96,11 @@ export class ClusterDriver {
     private readonly gate: (m: StepOutput['messages'][number]) => boolean = () => true,
   ) {}
 
-  start(): void {
+  /** watchTable false: a node that never holds a table (a Worker's heartbeat thread) skips the 100 ms watch. */
+  start(opts: { watchTable?: boolean } = {}): void {
     this.step({ type: 'tick' });
     // Table changes as a Monitor sees them, for operators and the multi-process tests.
-    this.watchTimer = setInterval(() => this.logTableChanges(), 100);
+    if (opts.watchTable !== false) this.watchTimer = setInterval(() => this.logTableChanges(), 100);
   }
 
   stop(): void {

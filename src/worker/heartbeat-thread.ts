@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { memberLinks } from '../agent/links.js';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -6,7 +7,7 @@ import type { ClusterMessage, Load } from '../cluster/messages.js';
 import { AddressBook } from '../agent/address-book.js';
 import { ClusterDriver, nowMs, osRandom, StateFile } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
-import { loadConfig } from '../config/index.js';
+import type { LabConfig } from '../config/index.js';
 
 /**
  * A Worker's heartbeat thread: it runs the Worker's cluster membership (heartbeats to its
@@ -15,7 +16,8 @@ import { loadConfig } from '../config/index.js';
  * must look dead, since it cannot serve its runs.
  */
 export interface HeartbeatThreadData {
-  configPath: string;
+  /** The config the communicator loaded: the thread does not load the config loader (and YAML) again. */
+  config: LabConfig;
   name: string;
   socketPath: string;
   statePath: string;
@@ -23,12 +25,16 @@ export interface HeartbeatThreadData {
 }
 
 const data = workerData as HeartbeatThreadData;
-const config = loadConfig(data.configPath);
+const config = data.config;
 const log = createLogger(`${data.name}/heartbeat`);
 const book = new AddressBook(config);
-const pingIntervalMs = Math.max(50, Math.floor(config.heartbeat.intervalMs / 2));
-/** The communicator must answer a ping within one heartbeat interval. */
-const PONG_DEADLINE_MS = config.heartbeat.intervalMs;
+/**
+ * One ping per heartbeat interval (it was two: each ping wakes both threads and samples PSI). The
+ * communicator must have answered within two intervals: a pong is up to one interval old when the
+ * next ping leaves, so a bound of one interval would flap.
+ */
+const pingIntervalMs = Math.max(50, config.heartbeat.intervalMs);
+const PONG_DEADLINE_MS = 2 * config.heartbeat.intervalMs;
 
 let lastPongMs = 0;
 let healthy = false;
@@ -55,7 +61,8 @@ const peers = memberLinks({
     if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg);
   },
 });
-const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || healthy);
+// Checked when each heartbeat leaves, not at the last ping: a stall is seen at the deadline itself.
+const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || (healthy && nowMs() - lastPongMs <= PONG_DEADLINE_MS));
 
 // Cluster messages that reach the Worker's listener (in the main thread) come here.
 parentPort?.on('message', (m: { from: string; msg: ClusterMessage }) => driver.receive(m.from, m.msg));
@@ -92,4 +99,15 @@ function connectPing(): void {
 }
 
 connectPing();
-driver.start();
+// A Worker is never a Monitor: no table to watch, so no 100 ms timer waking this thread.
+driver.start({ watchTable: false });
+// The thread's own id (/proc/thread-self names it): the footprint bench reads this thread's CPU
+// and wake-ups from /proc/PID/task/TID.
+function ownThreadId(): number {
+  try {
+    return Number(/task\/(\d+)/.exec(readlinkSync('/proc/thread-self'))?.[1] ?? 0);
+  } catch {
+    return 0; // no /proc: the bench has nothing to read anyway
+  }
+}
+log.info({ event: 'heartbeat_thread', tid: ownThreadId() }, 'heartbeat thread started');

@@ -359,7 +359,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   });
   await new Promise<void>((resolve) => pingServer.listen(socketPath, resolve));
 
-  const threadData: HeartbeatThreadData = { configPath: opts.configPath, name, socketPath, statePath: path.join(opts.stateDir, `${name}.json`), languages };
+  const threadData: HeartbeatThreadData = { config, name, socketPath, statePath: path.join(opts.stateDir, `${name}.json`), languages };
   const thread = new Worker(new URL('./heartbeat-thread.js', import.meta.url), { workerData: threadData });
   thread.on('error', (err) => {
     log.error({ err: err.message }, 'heartbeat thread died; exiting so the host restarts this Worker');
