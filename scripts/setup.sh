@@ -15,7 +15,7 @@ declare -A NEED=(
   [/usr/bin/setpriv]=util-linux
   [/usr/sbin/ip]=iproute2
   [/usr/bin/unshare]=util-linux
-  [/usr/sbin/arping]=iputils-arping
+  [/usr/bin/arping]=iputils-arping
   [/usr/bin/chromium]=chromium
   [/usr/sbin/nginx]=nginx-light
 )

@@ -48,7 +48,9 @@ describe('escape and abuse', () => {
   test('infinite loop ends with time_limit', async () => {
     const r = await runCode('python', 'while True: pass\n', { limits: { cpuTimeMs: 1000 } });
     assert.equal(r.result.status, 'time_limit');
-    assert.ok(r.result.cpu_time_ms >= 900 && r.result.cpu_time_ms < 3000, `cpu ${r.result.cpu_time_ms}`);
+    // On a loaded machine (npm test runs browser and cluster tests beside this one) the default wall
+    // limit (3× CPU) can stop the loop a little before its CPU second: 893–896 ms were seen there.
+    assert.ok(r.result.cpu_time_ms >= 800 && r.result.cpu_time_ms < 3000, `cpu ${r.result.cpu_time_ms}`);
   });
 
   test('sleep 1000 ends with wall_time_limit', async () => {

@@ -125,7 +125,8 @@ describe('grading page', { skip: skip ?? false }, () => {
     try {
       await page.fill('#source', CLASS.carol!.source);
       await page.click('#submit');
-      await page.waitForSelector('#sub-status[data-state="done"]', { timeout: 60_000 });
+      // The previous submission left the status at "done": wait for this one's end, not that one's.
+      await page.waitForFunction(() => /^Done: WA/.test(document.querySelector('#sub-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
       assert.ok(refused >= 1, 'the page tried the socket first');
       const rows = await page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-verdict'), (tr.querySelector('td.detail') as HTMLElement).innerText]));
       assert.deepEqual(rows.map((r) => r[0]), ['WA', 'WA', 'WA']);
