@@ -20,5 +20,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files found (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// One file at a time: many files start a whole `codearena up` cluster (and the web tests a
+// chromium beside it); two at once on a 2-core machine stalled event loops past the failure
+// detector's bounds and turned Gateway failover tests into false takeovers and lost nodes.
+const concurrency = process.env.CODEARENA_TEST_CONCURRENCY ?? '1';
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
