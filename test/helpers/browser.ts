@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,4 +91,45 @@ export async function startCluster(args: string[], attempts = 2): Promise<UpClus
     }
   }
   throw last;
+}
+
+/** One `codearena up` cluster and one chromium page for a browser test file. */
+export interface BrowserSuite {
+  /** Why the file's tests are skipped here (chromium missing), or null. */
+  readonly skip: string | null;
+  readonly cluster: UpCluster;
+  readonly browser: TestBrowser;
+  readonly page: Page;
+}
+
+/**
+ * Starts the cluster (`codearena up ARGS`, one retry as startCluster says) and a browser with one
+ * page in the file's `before`, stops both in its `after`; the getters throw if read before then
+ * (a test that runs although the suite is skipped is a bug of the test).
+ */
+export function browserSuite(args: string[]): BrowserSuite {
+  const skip = browserMissing();
+  let cluster: UpCluster | null = null;
+  let browser: TestBrowser | null = null;
+  let page: Page | null = null;
+  before(async () => {
+    if (skip) return;
+    cluster = await startCluster(args);
+    browser = await TestBrowser.launch();
+    page = await browser.page();
+  });
+  after(async () => {
+    await browser?.close();
+    await cluster?.stopCleanly();
+  });
+  const started = <T>(what: string, v: T | null): T => {
+    if (v === null) throw new Error(`the browser suite's ${what} is not started (read outside a test, or the suite is skipped)`);
+    return v;
+  };
+  return {
+    skip,
+    get cluster() { return started('cluster', cluster); },
+    get browser() { return started('browser', browser); },
+    get page() { return started('page', page); },
+  };
 }

@@ -2,34 +2,19 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
-import type { Page } from 'playwright-core';
-import { browserMissing, screenshot, TestBrowser } from '../helpers/browser.js';
-import { UpCluster } from '../helpers/up.js';
+import { browserSuite, screenshot } from '../helpers/browser.js';
 
 // The grading page (/grade) in Debian's chromium against a `codearena up` cluster (auth on: the
-// token is typed into the page): a Kattis zip and a folder of .in/.out pairs become problems, the
+// token is typed into the suite.page): a Kattis zip and a folder of .in/.out pairs become problems, the
 // tests are listed, one C solution is judged test by test, a class of 5 fills the student × test
 // grid, the CSV downloads with the same verdicts; a bad upload is a sentence.
 
-const skip = browserMissing();
-const cluster = skip ? null : new UpCluster(['--workers', '1', '--auth']);
+const suite = browserSuite(['--workers', '1', '--auth']);
+const skip = suite.skip;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-grade-'));
-let browser: TestBrowser | null = null;
-let page: Page;
-
-before(async () => {
-  if (!cluster) return;
-  await cluster.ready(120_000); // the machine may be busy
-  browser = await TestBrowser.launch();
-  page = await browser.page();
-});
-after(async () => {
-  await browser?.close();
-  await cluster?.stopCleanly();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SUM = '#include <stdio.h>\nint main(void){long a,b;if(scanf("%ld %ld",&a,&b)!=2)return 1;printf("%ld\\n",a+b);return 0;}\n';
 const CLASS: Record<string, { file: string; source: string; verdict: string; cells: string[]; score: number }> = {
@@ -48,16 +33,16 @@ function writeZip(name: string, files: Record<string, string>): string {
   return file;
 }
 
-const messageText = async () => ((await page.isHidden('#message')) ? '' : ((await page.textContent('#message')) ?? ''));
+const messageText = async () => ((await suite.page.isHidden('#message')) ? '' : ((await suite.page.textContent('#message')) ?? ''));
 
 describe('grading page', { skip: skip ?? false }, () => {
   test('without a token it says so in a sentence; with it the languages and problems load', async () => {
-    await page.goto(`${cluster!.url}/grade`);
-    await page.waitForSelector('#message:not([hidden])');
+    await suite.page.goto(`${suite.cluster.url}/grade`);
+    await suite.page.waitForSelector('#message:not([hidden])');
     assert.match(await messageText(), /^The Gateway needs a valid access token: paste the one your lab gave you into the Token field\.$/);
-    await page.fill('#token', cluster!.token as string);
-    await page.press('#token', 'Enter');
-    await page.waitForSelector('#lang option[value="c"]', { state: 'attached', timeout: 30_000 });
+    await suite.page.fill('#token', suite.cluster.token as string);
+    await suite.page.press('#token', 'Enter');
+    await suite.page.waitForSelector('#lang option[value="c"]', { state: 'attached', timeout: 30_000 });
     assert.equal(await messageText(), '');
   });
 
@@ -71,15 +56,15 @@ describe('grading page', { skip: skip ?? false }, () => {
       'sum/data/secret/neg.in': '-5 2\n',
       'sum/data/secret/neg.ans': '-3\n',
     });
-    await page.setInputFiles('#problem-zip', zip);
-    await page.waitForSelector('#tests tr[data-test]', { timeout: 30_000 });
-    const rows = await page.$$eval('#tests tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText.trim())));
+    await suite.page.setInputFiles('#problem-zip', zip);
+    await suite.page.waitForSelector('#tests tr[data-test]', { timeout: 30_000 });
+    const rows = await suite.page.$$eval('#tests tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText.trim())));
     assert.equal(rows.length, 3);
     assert.deepEqual(rows.map((r) => r[0]), ['sample/1', 'secret/big', 'secret/neg']);
     assert.equal(rows[0]?.[1], 'sample');
     assert.deepEqual(rows[0]?.slice(4), ['1 2', '3']);
     assert.deepEqual(rows.slice(1).map((r) => [r[1], r[4], r[5]]), [['secret', 'hidden', 'hidden'], ['secret', 'hidden', 'hidden']]);
-    assert.match(await page.textContent('#problem-info') ?? '', /3 tests \(1 sample\)/);
+    assert.match(await suite.page.textContent('#problem-info') ?? '', /3 tests \(1 sample\)/);
     assert.match(await messageText(), /^Problem ".+" created with 3 tests\.$/);
   });
 
@@ -90,12 +75,12 @@ describe('grading page', { skip: skip ?? false }, () => {
     writeFileSync(path.join(folder, 'a.out'), 'x\n');
     writeFileSync(path.join(folder, 'b.in'), 'y\n');
     writeFileSync(path.join(folder, 'b.out'), 'y\n');
-    await page.setInputFiles('#problem-folder', folder);
-    await page.waitForFunction(() => /^Problem "echo" created with 2 tests\.$/.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 });
-    assert.equal(await page.$$eval('#tests tbody tr', (trs) => trs.length), 2);
+    await suite.page.setInputFiles('#problem-folder', folder);
+    await suite.page.waitForFunction(() => /^Problem "echo" created with 2 tests\.$/.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    assert.equal(await suite.page.$$eval('#tests tbody tr', (trs) => trs.length), 2);
 
-    await page.setInputFiles('#problem-zip', writeZip('junk.zip', { 'notes.txt': 'nothing to judge here\n' }));
-    await page.waitForFunction(() => !/^Uploading/.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    await suite.page.setInputFiles('#problem-zip', writeZip('junk.zip', { 'notes.txt': 'nothing to judge here\n' }));
+    await suite.page.waitForFunction(() => !/^Uploading/.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 });
     const sentence = await messageText();
     console.log(`# a zip without tests: ${sentence}`);
     assert.match(sentence, /^The (problem or class files are not usable|Gateway refused the request): .+\.$/);
@@ -103,64 +88,64 @@ describe('grading page', { skip: skip ?? false }, () => {
   });
 
   test('one correct C solution: every test accepted, shown as it comes', async () => {
-    const sumId = await page.$eval('#problem', (s) => [...(s as HTMLSelectElement).options].find((o) => o.text.startsWith('Sum of two'))?.value ?? '');
+    const sumId = await suite.page.$eval('#problem', (s) => [...(s as HTMLSelectElement).options].find((o) => o.text.startsWith('Sum of two'))?.value ?? '');
     assert.ok(sumId, 'the Kattis problem is in the list');
-    await page.selectOption('#problem', sumId);
-    await page.waitForFunction(() => document.querySelectorAll('#tests tbody tr').length === 3);
-    await page.selectOption('#lang', 'c');
-    await page.fill('#source', SUM);
-    await page.click('#submit');
-    await page.waitForSelector('#sub-status[data-state="done"]', { timeout: 60_000 });
-    const verdicts = await page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-test'), tr.getAttribute('data-verdict')]));
+    await suite.page.selectOption('#problem', sumId);
+    await suite.page.waitForFunction(() => document.querySelectorAll('#tests tbody tr').length === 3);
+    await suite.page.selectOption('#lang', 'c');
+    await suite.page.fill('#source', SUM);
+    await suite.page.click('#submit');
+    await suite.page.waitForSelector('#sub-status[data-state="done"]', { timeout: 60_000 });
+    const verdicts = await suite.page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-test'), tr.getAttribute('data-verdict')]));
     assert.deepEqual(verdicts, [['sample/1', 'AC'], ['secret/big', 'AC'], ['secret/neg', 'AC']]);
-    assert.match(await page.textContent('#sub-status') ?? '', /^Done: AC · accepted · score 2\/2$/);
+    assert.match(await suite.page.textContent('#sub-status') ?? '', /^Done: AC · accepted · score 2\/2$/);
   });
 
   test('the stream socket failing: the page polls and still shows every verdict (here a wrong answer with its line)', async () => {
     let refused = 0;
-    await page.routeWebSocket(/\/api\/v1\/submissions\/[^/]+\/stream/, (ws) => {
+    await suite.page.routeWebSocket(/\/api\/v1\/submissions\/[^/]+\/stream/, (ws) => {
       refused++;
       ws.close({ code: 1011, reason: 'refused by the test' });
     });
     try {
-      await page.fill('#source', CLASS.carol!.source);
-      await page.click('#submit');
+      await suite.page.fill('#source', CLASS.carol!.source);
+      await suite.page.click('#submit');
       // The previous submission left the status at "done": wait for this one's end, not that one's.
-      await page.waitForFunction(() => /^Done: WA/.test(document.querySelector('#sub-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await suite.page.waitForFunction(() => /^Done: WA/.test(document.querySelector('#sub-status')?.textContent ?? ''), undefined, { timeout: 60_000 });
       assert.ok(refused >= 1, 'the page tried the socket first');
-      const rows = await page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-verdict'), (tr.querySelector('td.detail') as HTMLElement).innerText]));
+      const rows = await suite.page.$$eval('#sub-tests tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-verdict'), (tr.querySelector('td.detail') as HTMLElement).innerText]));
       assert.deepEqual(rows.map((r) => r[0]), ['WA', 'WA', 'WA']);
       assert.match(rows[0]?.[1] ?? '', /^line 1: expected "3", got "-1"$/);
       assert.match(rows[1]?.[1] ?? '', /^line 1$/, 'a secret test shows the line only');
-      assert.match(await page.textContent('#sub-status') ?? '', /^Done: WA · wrong answer · score 0\/2$/);
+      assert.match(await suite.page.textContent('#sub-status') ?? '', /^Done: WA · wrong answer · score 0\/2$/);
     } finally {
-      await page.unrouteAll();
+      await suite.page.unrouteAll();
     }
   });
 
   test('a class of 5 fills the grid with the right verdicts and the CSV downloads with them', async () => {
     // A student without a source file: the whole upload is refused, in a sentence naming them.
-    await page.setInputFiles('#class-zip', writeZip('bad-class.zip', { 'class/alice/sum.c': SUM, 'class/zed/notes.txt': 'no code\n' }));
-    await page.click('#grade');
-    await page.waitForSelector('#message:not([hidden])', { timeout: 30_000 });
+    await suite.page.setInputFiles('#class-zip', writeZip('bad-class.zip', { 'class/alice/sum.c': SUM, 'class/zed/notes.txt': 'no code\n' }));
+    await suite.page.click('#grade');
+    await suite.page.waitForSelector('#message:not([hidden])', { timeout: 30_000 });
     const refusal = await messageText();
     console.log(`# a class with a student without code: ${refusal}`);
     assert.match(refusal, /^The problem or class files are not usable: zed: no source file.*\.$/);
 
     const files: Record<string, string> = {};
     for (const [student, s] of Object.entries(CLASS)) files[`class/${student}/${s.file}`] = s.source;
-    await page.setInputFiles('#class-zip', writeZip('class.zip', files));
-    await page.click('#grade');
-    await page.waitForSelector('#grid tr[data-student]', { timeout: 30_000 });
-    await page.waitForSelector('#progress[data-state="done"]', { timeout: 90_000 });
-    const grid = await page.$$eval('#grid tbody tr', (trs) =>
+    await suite.page.setInputFiles('#class-zip', writeZip('class.zip', files));
+    await suite.page.click('#grade');
+    await suite.page.waitForSelector('#grid tr[data-student]', { timeout: 30_000 });
+    await suite.page.waitForSelector('#progress[data-state="done"]', { timeout: 90_000 });
+    const grid = await suite.page.$$eval('#grid tbody tr', (trs) =>
       trs.map((tr) => ({ student: tr.getAttribute('data-student'), verdict: tr.getAttribute('data-verdict'), cells: [...tr.querySelectorAll('td.cell')].map((td) => td.getAttribute('data-cell')) })),
     );
     assert.deepEqual(grid, Object.entries(CLASS).map(([student, s]) => ({ student, verdict: s.verdict, cells: s.cells })));
-    assert.match(await page.textContent('#progress-text') ?? '', /^Done: 5\/5 students · 15\/15 tests$/);
-    await screenshot(page, 'grade');
+    assert.match(await suite.page.textContent('#progress-text') ?? '', /^Done: 5\/5 students · 15\/15 tests$/);
+    await screenshot(suite.page, 'grade');
 
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#csv')]);
+    const [download] = await Promise.all([suite.page.waitForEvent('download', { timeout: 30_000 }), suite.page.click('#csv')]);
     const file = path.join(dir, 'results.csv');
     await download.saveAs(file);
     const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
@@ -173,6 +158,6 @@ describe('grading page', { skip: skip ?? false }, () => {
       assert.deepEqual(r.slice(3, 6), s.cells, `${student}'s tests in the CSV`);
       assert.deepEqual(r.slice(6), [String(s.score), '2'], `${student}'s score`);
     }
-    assert.deepEqual(browser!.pageErrors, []);
+    assert.deepEqual(suite.browser.pageErrors, []);
   });
 });
