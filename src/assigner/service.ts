@@ -1,4 +1,4 @@
-import type { AgentContext, RoleService } from '../agent/agent.js';
+import type { AgentContext, RoleService } from '../agent/context.js';
 import { nowMs } from '../agent/driver.js';
 import type { AgentMessage } from '../agent/agent-messages.js';
 import { SLOTS_MAX } from '../cluster/messages.js';

@@ -3,11 +3,11 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, type Limits } from '../sandbox/limits.js';
 import { PEER_NAME_PATTERN, SECRET_CHARS_MIN } from '../wire/psk.js';
-import { crossFieldProblems } from './checks.js';
 
 // The lab config: one YAML or JSON file for the whole lab, read by every node agent. Every field
 // says what it trades off and why its default is what it is. Objects are strict: a misspelt field
-// is an error, not a silently ignored setting. Cross-field rules live in checks.ts.
+// is an error, not a silently ignored setting. Cross-field rules, and `labConfigSchema` (this
+// shape followed by them), live in checks.ts, which builds on this file (not the other way round).
 
 export const NODE_ROLES = ['monitor', 'assigner', 'worker', 'empty', 'gateway'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -186,11 +186,6 @@ export const labConfigShape = z.strictObject({
   sandbox: sandbox.prefault({}),
   queue: queue.prefault({}),
   auth: auth.prefault({}),
-});
-
-/** The full validation: shape first, then the rules that span fields (checks.ts). */
-export const labConfigSchema = labConfigShape.superRefine((config, ctx) => {
-  for (const problem of crossFieldProblems(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });
 
 export type LabConfigInput = z.input<typeof labConfigShape>;

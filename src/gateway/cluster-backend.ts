@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentContext } from '../agent/agent.js';
+import type { AgentContext } from '../agent/context.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { ClusterMessage, WireEntry } from '../cluster/messages.js';
 import { leastLoadedAssigner } from '../cluster/placement-query.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AgentContext } from '../agent/agent.js';
+import type { AgentContext } from '../agent/context.js';
 import { nowMs, type StateFile } from '../agent/driver.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
 import { GATEWAY_FILE_BYTES_MAX, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
