@@ -58,14 +58,28 @@ export class NoCapacityError extends Error {
 }
 
 /**
+ * The Assigner a Monitor named did not say it holds the run within the ack window, asked twice. It
+ * is not a lack of capacity (the Assigner may be alive, overloaded or about to be declared dead),
+ * but the client's answer is the same: try again in a moment.
+ */
+export class AssignerTimeoutError extends Error {
+  readonly code = 'ASSIGNER_TIMEOUT';
+}
+
+/** The run was not placed now and may be tomorrow: a client (or the judge) retries these. */
+export function isRetryableStartError(err: unknown): err is QueueFullError | NoCapacityError | AssignerTimeoutError {
+  return err instanceof QueueFullError || err instanceof NoCapacityError || err instanceof AssignerTimeoutError;
+}
+
+/**
  * What runs the Gateway's runs: the cluster (Assigners and Workers) in a lab, or this machine's
  * sandbox directly (LocalBackend). The Gateway keeps every chunk itself, so a backend only streams.
  */
 export interface RunBackend {
   /**
    * Hands the run on; resolves once it is held (queued or started). Rejects with QueueFullError
-   * when no Worker is free and the wait queue is at its bound, or NoCapacityError when nothing
-   * can take runs at all.
+   * when no Worker is free and the wait queue is at its bound, NoCapacityError when nothing
+   * can take runs at all, or AssignerTimeoutError when the chosen Assigner did not answer.
    */
   start(run: AcceptedRun, sink: RunSink): Promise<void>;
   /**

@@ -7,7 +7,7 @@ import type { RunMessage, RunMessageOf } from '../runs/messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import type { GatewayBoundMessage } from './bound.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
+import { AssignerTimeoutError, NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
 
@@ -56,8 +56,6 @@ function inFlight(assigner: string, sink: RunSink, queued: boolean): InFlight {
 
 /** Missing chunks are asked for at most this often per run. */
 const RESEND_ASK_MS = 1_000;
-
-class AckTimeout extends NoCapacityError {}
 
 /**
  * The lab's backend: a Monitor names the least-loaded Assigner, the run goes there, and the
@@ -262,7 +260,7 @@ export class ClusterBackend implements RunBackend {
       try {
         await this.submit(run, entry, entry.assigner);
       } catch (err) {
-        if (!(err instanceof AckTimeout)) throw err;
+        if (!(err instanceof AssignerTimeoutError)) throw err;
         // The Assigner named a moment ago did not answer: ask a Monitor afresh, once. Named again,
         // it is alive and may hold the run already, waiting for its buddy to hold it too (a buddy
         // that just died and is not declared dead yet): submitting again is harmless (a run is
@@ -297,7 +295,7 @@ export class ClusterBackend implements RunBackend {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         entry.ack = null;
-        reject(new AckTimeout(`assigner ${assigner} did not take the run in time`));
+        reject(new AssignerTimeoutError(`assigner ${assigner} did not take the run within ${ACK_TIMEOUT_MS} ms`));
       }, ACK_TIMEOUT_MS);
       entry.ack = (err) => {
         clearTimeout(timer);

@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, validateLimits, type Limi
 import { checkFiles } from '../sandbox/runner.js';
 import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
 import { encodeOutputFrame } from './output-frame.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
+import { isRetryableStartError, type AcceptedRun, type RunBackend } from './backend.js';
 import { createMetrics } from './metrics.js';
 import { registerJudgeRoutes } from '../judge/routes.js';
 import { JudgeService } from '../judge/service.js';
@@ -262,7 +262,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       await opts.backend.start(run, rec);
     } catch (err) {
       store.drop(rec);
-      if (err instanceof QueueFullError || err instanceof NoCapacityError) {
+      if (isRetryableStartError(err)) {
         metrics.refused.inc({ reason: err.code.toLowerCase() });
         throw new ApiError(503, err.code, err.message);
       }

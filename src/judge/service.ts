@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import path from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
+import { isRetryableStartError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
 import type { Problem } from './problem.js';
 import { SHOWN_BYTES_MAX, SubmissionJob, VERDICT_SHORT, type RunEnd, type Task, type TestResult, type Verdict } from './submission.js';
 
@@ -479,7 +479,7 @@ export class JudgeService {
       ended = true;
       this.inFlight--;
       if (sink.queuedNow) this.ownQueued--;
-      if ((err instanceof QueueFullError || err instanceof NoCapacityError) && p.capacityRetries < JUDGE_BOUNDS.capacityRetriesMax) {
+      if (isRetryableStartError(err) && p.capacityRetries < JUDGE_BOUNDS.capacityRetriesMax) {
         p.capacityRetries++;
         (p.sub.input.batch ? this.batchQueue : this.soloQueue).unshift(p);
         this.retryLater();

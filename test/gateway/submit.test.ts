@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { AgentContext } from '../../src/agent/agent.js';
-import type { AcceptedRun, RunSink } from '../../src/gateway/backend.js';
+import { AssignerTimeoutError, isRetryableStartError, NoCapacityError, type AcceptedRun, type RunSink } from '../../src/gateway/backend.js';
 import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
@@ -74,4 +74,19 @@ test('a silent Assigner replaced by another is told to kill the run, in case it 
   const r = await submitted(['asg-1', 'asg-2'], (to) => to === 'asg-2');
   assert.deepEqual(r.queuedAt, [1]);
   assert.deepEqual(r.said, ['run_submit>asg-1', 'run_kill>asg-1', 'run_submit>asg-2']);
+});
+
+test('an Assigner silent past the ack window twice is its own error, not "no capacity"', async () => {
+  const { backend } = lab(['asg-1', 'asg-1'], () => false);
+  try {
+    await assert.rejects(backend.start(run, sink()), (err: unknown) => {
+      assert.ok(err instanceof AssignerTimeoutError, `got ${String(err)}`);
+      assert.ok(!(err instanceof NoCapacityError));
+      assert.equal(err.code, 'ASSIGNER_TIMEOUT');
+      assert.ok(isRetryableStartError(err), 'a client may try again later');
+      return true;
+    });
+  } finally {
+    await backend.close();
+  }
 });
