@@ -379,8 +379,15 @@ export class ClusterBackend implements RunBackend {
     return n;
   }
 
+  /** Runs this Gateway relays, per Assigner, and all of them under its own name (the dashboard's "runs"). */
+  private runsPerNode(): Map<string, number> {
+    const runsOn = new Map<string, number>([[this.ctx.self.name, this.runs.size]]);
+    for (const r of this.runs.values()) runsOn.set(r.assigner, (runsOn.get(r.assigner) ?? 0) + 1);
+    return runsOn;
+  }
+
   cluster(): ClusterView {
-    const runsOn = new Map<string, number>();
+    const runsOn = this.runsPerNode();
     const nodes: NodeView[] = (this.table?.rows ?? []).map((r) => {
       const endpoint = this.ctx.book.resolve(r.name);
       const isGateway = r.name === this.ctx.self.name;
