@@ -72,6 +72,13 @@ export function startAssigner(ctx: AgentContext): RoleService {
         ctx.peers.send(a.to, a.msg);
         continue;
       }
+      if (a.kind === 'dropped') {
+        ctx.log.warn(
+          { event: 'dropped', bound: a.bound, run: a.run, boundMax: a.boundMax, droppedTotal: core.dropCounts[a.bound] },
+          `run ${a.run}: ${a.bound} holds ${a.boundMax} messages; further ones are dropped`,
+        );
+        continue;
+      }
       const prev = timers.get(a.key);
       if (prev) clearTimeout(prev);
       timers.set(
