@@ -31,8 +31,6 @@ export interface AgentOptions {
   vipRunner?: CommandRunner;
 }
 
-/** Messages for a Gateway: its API's, wherever this node serves it. */
-
 export interface AgentHandle {
   name: string;
   role: string;

@@ -10,6 +10,7 @@ export const GATEWAY_BOUND_TYPES = ['least_loaded_assigner_reply', 'table_reply'
 const GATEWAY_BOUND = new Set<string>(GATEWAY_BOUND_TYPES);
 export type GatewayBoundMessage = Extract<RunMessage | AgentMessage | ClusterMessage, { type: (typeof GATEWAY_BOUND_TYPES)[number] }>;
 
+/** Messages for a Gateway: its API's, wherever this node serves it. */
 export function isGatewayBound(msg: { type: string }): msg is GatewayBoundMessage {
   return GATEWAY_BOUND.has(msg.type);
 }

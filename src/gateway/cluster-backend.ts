@@ -10,7 +10,6 @@ import type { GatewayBoundMessage } from './bound.js';
 import { AssignerTimeoutError, NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
-
 const ASK_MONITOR_TIMEOUT_MS = 500;
 /**
  * A Monitor's answer stays good this long: each run asks again, but a run that comes within this
