@@ -48,7 +48,7 @@ export interface AssignerOptions {
 type Phase = 'queued' | 'offered' | 'running' | 'finished';
 
 /** One run's output so far (the current attempt's), in seq order from 0, and its end. */
-interface RunRecord {
+interface RunOutputLog {
   chunks: RunChunkWire[];
   bytes: number;
   result: RunResultWire | null;
@@ -56,7 +56,7 @@ interface RunRecord {
 }
 
 /** The buddy's copy of a run: enough to carry the run on if its Assigner dies. */
-interface Replica extends RunRecord {
+interface Replica extends RunOutputLog {
   owner: string;
   gateway: string;
   spec: RunSpecWire;
@@ -64,7 +64,7 @@ interface Replica extends RunRecord {
   worker: string | null;
 }
 
-interface HeldRun extends RunRecord {
+interface HeldRun extends RunOutputLog {
   spec: RunSpecWire;
   gateway: string;
   phase: Phase;
@@ -532,11 +532,11 @@ export class AssignerCore {
 
   private expireArmed = false;
   /** Finished runs (own and copies) in the order they finished: the oldest are forgotten first. */
-  private readonly finishedLog: Array<{ map: Map<string, RunRecord>; id: string; rec: RunRecord }> = [];
+  private readonly finishedLog: Array<{ map: Map<string, RunOutputLog>; id: string; rec: RunOutputLog }> = [];
   private finishedBytes = 0;
 
   /** Keeps a finished run for a Gateway failover, within the time, count and byte bounds. */
-  private retain(map: Map<string, RunRecord>, id: string, rec: RunRecord, nowMs: number): AssignerAction[] {
+  private retain(map: Map<string, RunOutputLog>, id: string, rec: RunOutputLog, nowMs: number): AssignerAction[] {
     this.finishedLog.push({ map, id, rec });
     this.finishedBytes += rec.bytes;
     this.forget(nowMs);
@@ -668,7 +668,7 @@ export class AssignerCore {
 }
 
 /** Appends the chunks that continue the record's dense seq run; returns those (the rest were held). */
-function appendChunks(r: RunRecord, chunks: readonly RunChunkWire[]): RunChunkWire[] {
+function appendChunks(r: RunOutputLog, chunks: readonly RunChunkWire[]): RunChunkWire[] {
   const fresh: RunChunkWire[] = [];
   for (const c of chunks) {
     if (c.seq !== r.chunks.length) continue; // already held, or a gap (never sent by a Worker)
