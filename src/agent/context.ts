@@ -1,6 +1,6 @@
 import type { LeastLoadedAssignerReply } from '../cluster/messages.js';
 import type { LabConfig, NodeConfig } from '../config/index.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage } from '../protocol/run-messages.js';
 import type { WireMessage } from './wire-messages.js';
 import type { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event

@@ -2,7 +2,7 @@ import type { AgentContext, RoleService } from '../agent/context.js';
 import { nowMs } from '../agent/driver.js';
 import type { AgentMessage } from '../agent/agent-messages.js';
 import { SLOTS_MAX } from '../cluster/messages.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage } from '../protocol/run-messages.js';
 import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.js';
 
 /** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */

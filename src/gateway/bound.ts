@@ -1,6 +1,6 @@
 import type { AgentMessage } from '../agent/agent-messages.js';
 import type { ClusterMessage } from '../cluster/messages.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage } from '../protocol/run-messages.js';
 
 /**
  * What a node serving the Gateway API hands to it (the agent routes by this list; handle() takes

@@ -3,7 +3,7 @@ import type { AgentContext } from '../agent/context.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { ClusterMessage, WireEntry } from '../cluster/messages.js';
 import { leastLoadedAssigner } from '../cluster/placement-query.js';
-import type { RunMessage, RunMessageOf } from '../runs/messages.js';
+import type { RunMessage, RunMessageOf } from '../protocol/run-messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import type { GatewayBoundMessage } from './bound.js';

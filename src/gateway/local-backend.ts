@@ -1,5 +1,5 @@
 import { availableLanguages, findLanguage, type LanguageInfo } from '../sandbox/languages.js';
-import { unmeasuredResult } from '../runs/messages.js';
+import { unmeasuredResult } from '../protocol/run-messages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';

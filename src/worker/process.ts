@@ -9,7 +9,7 @@ import { nowMs } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
 import { isClusterMessage, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 import { availableLanguages, findLanguage } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
