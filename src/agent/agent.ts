@@ -90,7 +90,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       strength: {
         assignersMin: config.roles.assignersMin,
         nonPromotable: new Set([config.gateway.host]),
-        orderRetryMs: 5_000,
+        orderRetryMs: config.roles.orderRetryMs,
         // Longer than the dead bound: an Assigner still booting is late, not missing.
         settleMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
         workerHostsMin: config.roles.workerHostsMin,

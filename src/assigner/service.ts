@@ -31,7 +31,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
     offerTimeoutMs: 2 * ctx.config.heartbeat.intervalMs,
     psiAcceptBelow: ctx.config.psi.acceptBelow,
     workerStaleMs: 4 * ctx.config.heartbeat.intervalMs,
-    retryAfterMs: 250,
+    retryAfterMs: ctx.config.queue.offerRetryMs,
     finishedRetainMs: FINISHED_RETAIN_MS,
     finishedRetainBytesMax: FINISHED_RETAIN_BYTES_MAX,
     finishedRetainCountMax: ctx.config.queue.runsMax * 16,
