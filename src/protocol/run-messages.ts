@@ -41,7 +41,11 @@ export const RunSpecWireSchema = z.object({
   interactive: z.boolean(),
   limits: LimitsSchema,
   args: z.array(z.string().max(RUN_ARG_BYTES_MAX)).max(RUN_ARGS_MAX).optional(),
-});
+})
+  // What the sandbox request is made of (run-spec.ts): the main file is one of the files, and a name
+  // names one file (two of one name ran differently on a Worker and on one machine).
+  .refine((s) => s.files.some((f) => f.name === s.main), { error: 'main must name one of the files' })
+  .refine((s) => new Set(s.files.map((f) => f.name)).size === s.files.length, { error: 'file names must be distinct' });
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 
 export const StreamSchema = z.enum(['stdout', 'stderr', 'compile']);

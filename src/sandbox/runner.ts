@@ -96,10 +96,13 @@ export function checkFiles(req: Pick<RunRequest, 'source' | 'files'>): void {
       'send a smaller program',
     );
   }
+  const seen = new Set<string>();
   for (const f of req.files ?? []) {
     if (!FILE_NAME.test(f.name)) {
       throw new CodeArenaError('BAD_FILE_NAME', `bad file name "${f.name}"`, 'use letters, digits, "_", "-", "." and no directories');
     }
+    if (seen.has(f.name)) throw new CodeArenaError('BAD_FILE_NAME', `file name "${f.name}" appears twice`, 'give every file its own name');
+    seen.add(f.name);
   }
 }
 
