@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { WorkerLoadWire } from '../protocol/load.js';
 import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 
 /**
@@ -10,7 +11,7 @@ import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMe
 export interface WorkerLoadView {
   name: string;
   incarnation: number;
-  load: { psiCpu: number; psiMemory: number; psiIo: number; slotsFree: number; slotsBusy: number };
+  load: WorkerLoadWire;
   languages: string[];
 }
 

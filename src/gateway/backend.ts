@@ -1,7 +1,9 @@
 import type { LanguageInfo } from '../sandbox/languages.js';
 import type { Limits } from '../sandbox/limits.js';
+import type { RunResultStatus } from '../protocol/run-status.js';
 import type { RunResult } from '../sandbox/runner.js';
 import type { ClusterView } from './api-types.js';
+import type { StreamName } from '../protocol/output.js';
 
 /** A run as the Gateway accepted it: validated, limits in the runner's units. */
 export interface AcceptedRun {
@@ -20,7 +22,7 @@ export interface AcceptedRun {
 
 export interface OutputChunk {
   seq: number;
-  stream: 'stdout' | 'stderr' | 'compile';
+  stream: StreamName;
   data: Buffer;
 }
 
@@ -37,7 +39,7 @@ export interface RunSink {
 }
 
 export type BackendResult = Omit<RunResult, 'limits_mechanism' | 'status'> & {
-  status: RunResult['status'] | 'node_lost';
+  status: RunResultStatus;
   limits_mechanism?: RunResult['limits_mechanism'];
 };
 

@@ -22,6 +22,7 @@ import { JobeFileStore } from './compat/jobe-files.js';
 import { registerJobe } from './compat/jobe.js';
 import { registerPiston } from './compat/piston.js';
 import { registerJudge0 } from './compat/judge0.js';
+import type { StreamName } from '../protocol/output.js';
 
 export interface AuthToken {
   token: string;
@@ -69,7 +70,7 @@ export const WS_OUTPUT_MESSAGE_BYTES_MAX = 64 * 1024;
  * at once, alone.
  */
 class OutputCoalescer {
-  private pending: { stream: 'stdout' | 'stderr' | 'compile'; firstSeq: number; seq: number; parts: Buffer[]; bytes: number } | null = null;
+  private pending: { stream: StreamName; firstSeq: number; seq: number; parts: Buffer[]; bytes: number } | null = null;
   private scheduled = false;
   /** The client asked for output as binary frames. */
   binary = false;

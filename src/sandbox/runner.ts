@@ -8,16 +8,9 @@ import { CompileCache, compileCache } from './compile-cache.js';
 import { COMPILE_LIMITS, SOURCE_BYTES_MAX, type Limits } from './limits.js';
 import { SandboxProcess, type SandboxPool } from './sandbox-process.js';
 
-export type RunStatus =
-  | 'ok'
-  | 'compile_error'
-  | 'runtime_error'
-  | 'time_limit'
-  | 'wall_time_limit'
-  | 'memory_limit'
-  | 'output_limit'
-  | 'killed'
-  | 'internal_error';
+import type { RunStatus } from '../protocol/run-status.js';
+
+export type { RunStatus } from '../protocol/run-status.js';
 
 export interface RunResult {
   status: RunStatus;
