@@ -2,6 +2,7 @@ import os from 'node:os';
 import { listenForMembers, memberLinks } from './links.js';
 import path from 'node:path';
 import { ClusterNode } from '../cluster/node.js';
+import { deadBoundMs } from '../cluster/timing.js';
 import type { Listener } from '../wire/index.js';
 import type { Role } from '../cluster/messages.js';
 import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js';
@@ -92,7 +93,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
         nonPromotable: new Set([config.gateway.host]),
         orderRetryMs: config.roles.orderRetryMs,
         // Longer than the dead bound: an Assigner still booting is late, not missing.
-        settleMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+        settleMs: 2 * deadBoundMs({ missedLimit: config.heartbeat.missedLimit, heartbeatIntervalMs: config.heartbeat.intervalMs }),
         workerHostsMin: config.roles.workerHostsMin,
         isHost: (n) => configNames.has(n),
         pinnedWorkerHosts: new Set(config.nodes.filter((n) => n.role === 'worker').map((n) => n.name)),
