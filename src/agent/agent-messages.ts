@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { LoadSchema } from '../protocol/load.js';
+import { NodeNameSchema as Name } from '../protocol/names.js';
 
 /** Agent-level queries that are not part of a protocol core: the Gateway asking for the table. */
 export const TABLE_ROWS_MAX = 4096;
-const Name = z.string().min(1).max(64);
 
 export const TableRowSchema = z.object({
   name: Name,
@@ -11,7 +12,7 @@ export const TableRowSchema = z.object({
   status: z.enum(['alive', 'suspect', 'dead']),
   incarnation: z.number().int().min(0),
   monitor: Name.nullable(),
-  load: z.object({ psiCpu: z.number(), psiMemory: z.number(), psiIo: z.number(), slotsFree: z.number(), slotsBusy: z.number() }),
+  load: LoadSchema,
   languages: z.array(z.string().max(24)).max(16),
 });
 export type TableRow = z.infer<typeof TableRowSchema>;

@@ -2,48 +2,24 @@ import os from 'node:os';
 import { listenForMembers, memberLinks } from './links.js';
 import path from 'node:path';
 import { ClusterNode } from '../cluster/node.js';
+import { deadBoundMs } from '../cluster/timing.js';
 import type { Listener } from '../wire/index.js';
-import type { PeerLinks } from './peers.js';
-import type { LeastLoadedAssignerReply, Role } from '../cluster/messages.js';
+import type { Role } from '../cluster/messages.js';
 import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js';
 import { CodeArenaError } from '../common/errors.js';
 import { availableLanguages } from '../sandbox/languages.js';
 import { joinAccountingGroup } from '../worker/accounting.js';
 import { PsiSampler } from '../worker/psi.js';
 import { AddressBook } from './address-book.js';
-import type { AgentMessage } from './agent-messages.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger } from './log.js';
 import { isClusterMessage, isGatewayFailoverMessage, isJudgeSyncMessage, type WireMessage } from './wire-messages.js';
 import { startGatewayFailover, type GatewayFailoverHandle } from '../gateway/failover-service.js';
 import type { CommandRunner } from '../gateway/vip.js';
 import { isGatewayBound } from '../gateway/bound.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { AgentContext, RoleService, RoleServiceFactory } from './context.js';
 
-/** What a role adds to a node beyond membership (Gateway, Assigner, Worker host). */
-export interface RoleService {
-  /** A returned promise holds back further messages from that link until it settles (back-pressure). */
-  handle(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void | Promise<void>;
-  stop(): Promise<void>;
-  /** The node leaves this role: hand held work on (or finish it) before stop(). */
-  drain?(): Promise<void>;
-  /** The role's own load for the table (an Assigner: runs held, room left, runs queued). */
-  load?(): { slotsFree: number; slotsBusy: number; queued?: number };
-}
-
-export interface AgentContext {
-  config: LabConfig;
-  /** The config file (Worker processes read it too); null for an in-memory config. */
-  configPath: string | null;
-  stateDir: string;
-  self: NodeConfig;
-  book: AddressBook;
-  peers: PeerLinks<WireMessage>;
-  driver: ClusterDriver;
-  log: Logger;
-}
-
-export type RoleServiceFactory = (role: string, ctx: AgentContext) => Promise<RoleService | null>;
+export type { AgentContext, RoleService, RoleServiceFactory } from './context.js';
 
 export interface AgentOptions {
   configPath?: string;
@@ -55,8 +31,6 @@ export interface AgentOptions {
   /** Runs `ip`/`arping` for the Gateway's virtual IP (tests inject a fake). */
   vipRunner?: CommandRunner;
 }
-
-/** Messages for a Gateway: its API's, wherever this node serves it. */
 
 export interface AgentHandle {
   name: string;
@@ -117,9 +91,9 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       strength: {
         assignersMin: config.roles.assignersMin,
         nonPromotable: new Set([config.gateway.host]),
-        orderRetryMs: 5_000,
+        orderRetryMs: config.roles.orderRetryMs,
         // Longer than the dead bound: an Assigner still booting is late, not missing.
-        settleMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+        settleMs: 2 * deadBoundMs({ missedLimit: config.heartbeat.missedLimit, heartbeatIntervalMs: config.heartbeat.intervalMs }),
         workerHostsMin: config.roles.workerHostsMin,
         isHost: (n) => configNames.has(n),
         pinnedWorkerHosts: new Set(config.nodes.filter((n) => n.role === 'worker').map((n) => n.name)),

@@ -1,6 +1,6 @@
 import { startAssigner } from '../assigner/service.js';
 import { startWorkerHost } from '../worker/host-service.js';
-import type { RoleServiceFactory } from './agent.js';
+import type { RoleServiceFactory } from './context.js';
 
 /**
  * The services each configured role adds beyond cluster membership. Monitors are wholly inside

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
-import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../runs/messages.js';
+import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../protocol/run-messages.js';
 import type { WireForm } from '../wire/index.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
@@ -21,7 +21,7 @@ export const WireMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type WireMessage = ClusterMessage | RunMessage | AgentMessage | GatewayFailoverMessage | GatewayDataMessage | JudgeSyncMessage;
 
-/** The same union as it travels: run output with its chunks packed (see runs/messages.ts). */
+/** The same union as it travels: run output with its chunks packed (see protocol/run-messages.ts). */
 const WireFormSchema = z.discriminatedUnion('type', [
   ...ClusterMessageSchema.options,
   ...RunWireSchema.options,

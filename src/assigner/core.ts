@@ -1,22 +1,28 @@
 import assert from 'node:assert/strict';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
+import type { WorkerLoadWire } from '../protocol/load.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event
  * and the time, changes only this object, and returns what to send and which timers to set.
- * No sockets, no clock: the driver (src/assigner/driver.ts) does the I/O.
+ * No sockets, no clock: the driver (src/assigner/service.ts) does the I/O.
  */
 
 export interface WorkerLoadView {
   name: string;
   incarnation: number;
-  load: { psiCpu: number; psiMemory: number; psiIo: number; slotsFree: number; slotsBusy: number };
+  load: WorkerLoadWire;
   languages: string[];
 }
 
+/** The two bounds on what a run holds before it can be passed on, each dropping past its limit. */
+export type AssignerDropBound = 'held_input' | 'deferred_gateway';
+
 export type AssignerAction =
   | { kind: 'send'; to: string; msg: RunMessage }
-  | { kind: 'timer'; key: string; atMs: number };
+  | { kind: 'timer'; key: string; atMs: number }
+  /** A message was dropped at a full bound (the first drop per run and bound: the driver warns once). */
+  | { kind: 'dropped'; bound: AssignerDropBound; run: string; boundMax: number };
 
 export interface AssignerOptions {
   name: string;
@@ -43,7 +49,7 @@ export interface AssignerOptions {
 type Phase = 'queued' | 'offered' | 'running' | 'finished';
 
 /** One run's output so far (the current attempt's), in seq order from 0, and its end. */
-interface RunRecord {
+interface RunOutputLog {
   chunks: RunChunkWire[];
   bytes: number;
   result: RunResultWire | null;
@@ -51,7 +57,7 @@ interface RunRecord {
 }
 
 /** The buddy's copy of a run: enough to carry the run on if its Assigner dies. */
-interface Replica extends RunRecord {
+interface Replica extends RunOutputLog {
   owner: string;
   gateway: string;
   spec: RunSpecWire;
@@ -59,7 +65,7 @@ interface Replica extends RunRecord {
   worker: string | null;
 }
 
-interface HeldRun extends RunRecord {
+interface HeldRun extends RunOutputLog {
   spec: RunSpecWire;
   gateway: string;
   phase: Phase;
@@ -75,6 +81,8 @@ interface HeldRun extends RunRecord {
   acked: number;
   /** When this Assigner last asked the Worker to send again (after a gap). */
   resendAskedMs: number;
+  /** Bounds this run has dropped messages at (each is reported once). */
+  droppedAt: Set<AssignerDropBound>;
   /**
    * Messages for the Gateway wait until the buddy holds the run: the Gateway must never hear of
    * a run that only one Assigner knows (if that one died, nobody would carry the run on).
@@ -83,8 +91,17 @@ interface HeldRun extends RunRecord {
   deferred: RunMessage[] | null;
 }
 
-/** Gateway messages held for one run until its buddy copy is acknowledged (~1 round trip). */
-const DEFERRED_MAX = 4096;
+/**
+ * Gateway messages held for one run until its buddy copy is acknowledged (~1 round trip, in which
+ * a run sends a handful). Past it they are dropped, with a warning: the Gateway asks again for
+ * missing output, and a lost queue position is replaced by the next.
+ */
+export const DEFERRED_MAX = 4096;
+/**
+ * Input messages (lines, EOF) held for one run before it has a Worker: a student types a few lines
+ * while a run waits; thousands is a client flooding. Past it they are dropped, with a warning.
+ */
+export const HELD_INPUT_MAX = 1024;
 /**
  * A Worker's own report of its load outranks the Monitors' copy this long: theirs is up to a
  * heartbeat (and a poll) old and would show a slot busy that was freed since.
@@ -117,6 +134,8 @@ export class AssignerCore {
   private readonly replicas = new Map<string, Replica>();
   /** Where this Assigner copies its runs; null: unpaired, Workers are acknowledged at once. */
   private buddy: string | null = null;
+  /** Messages dropped at each bound since start (the driver logs them; tests read them). */
+  readonly dropCounts: Record<AssignerDropBound, number> = { held_input: 0, deferred_gateway: 0 };
 
   constructor(private readonly opts: AssignerOptions) {
     assert.ok(opts.queueMax > 0 && opts.runsMax >= opts.queueMax);
@@ -176,7 +195,7 @@ export class AssignerCore {
     if (this.queue.length >= this.opts.queueMax || this.runCount >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
+    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
     this.runs.set(spec.id, run);
     this.queue.push(spec.id);
     // The offer first: it is on the run's path; the copy goes to the buddy right behind it.
@@ -287,8 +306,11 @@ export class AssignerCore {
       const out = run.worker ? [this.send(run.worker, { ...msg, from: this.opts.name })] : [];
       return [...out, ...this.finished(msg.id, run, unmeasuredResult('killed', run.spec.language), nowMs)];
     }
-    if (run.input.length < 1024) run.input.push(msg);
-    return [];
+    if (run.input.length < HELD_INPUT_MAX) {
+      run.input.push(msg);
+      return [];
+    }
+    return this.dropped(msg.id, run, 'held_input', HELD_INPUT_MAX);
   }
 
   /** A Gateway (after a takeover, or a new one after a Gateway failover) wants the run's stream. */
@@ -444,7 +466,7 @@ export class AssignerCore {
       this.replicas.delete(id);
       if (this.runs.has(id)) continue;
       const phase: Phase = r.result ? 'finished' : r.worker ? 'running' : 'queued';
-      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, deferred: null, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
+      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: null, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
       this.runs.set(id, run);
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
@@ -511,11 +533,11 @@ export class AssignerCore {
 
   private expireArmed = false;
   /** Finished runs (own and copies) in the order they finished: the oldest are forgotten first. */
-  private readonly finishedLog: Array<{ map: Map<string, RunRecord>; id: string; rec: RunRecord }> = [];
+  private readonly finishedLog: Array<{ map: Map<string, RunOutputLog>; id: string; rec: RunOutputLog }> = [];
   private finishedBytes = 0;
 
   /** Keeps a finished run for a Gateway failover, within the time, count and byte bounds. */
-  private retain(map: Map<string, RunRecord>, id: string, rec: RunRecord, nowMs: number): AssignerAction[] {
+  private retain(map: Map<string, RunOutputLog>, id: string, rec: RunOutputLog, nowMs: number): AssignerAction[] {
     this.finishedLog.push({ map, id, rec });
     this.finishedBytes += rec.bytes;
     this.forget(nowMs);
@@ -619,8 +641,19 @@ export class AssignerCore {
 
   private toGateway(run: HeldRun, msg: RunMessage): AssignerAction[] {
     if (run.deferred === null) return [this.send(run.gateway, msg)];
-    if (run.deferred.length < DEFERRED_MAX) run.deferred.push(msg);
-    return [];
+    if (run.deferred.length < DEFERRED_MAX) {
+      run.deferred.push(msg);
+      return [];
+    }
+    return this.dropped('id' in msg ? msg.id : '', run, 'deferred_gateway', DEFERRED_MAX);
+  }
+
+  /** Counts a drop at a full bound; the first per run and bound becomes an action the driver warns of. */
+  private dropped(id: string, run: HeldRun, bound: AssignerDropBound, boundMax: number): AssignerAction[] {
+    this.dropCounts[bound]++;
+    if (run.droppedAt.has(bound)) return [];
+    run.droppedAt.add(bound);
+    return [{ kind: 'dropped', bound, run: id, boundMax }];
   }
 
   /** The buddy holds the run (or there is no buddy any more): what waited goes to the Gateway. */
@@ -636,7 +669,7 @@ export class AssignerCore {
 }
 
 /** Appends the chunks that continue the record's dense seq run; returns those (the rest were held). */
-function appendChunks(r: RunRecord, chunks: readonly RunChunkWire[]): RunChunkWire[] {
+function appendChunks(r: RunOutputLog, chunks: readonly RunChunkWire[]): RunChunkWire[] {
   const fresh: RunChunkWire[] = [];
   for (const c of chunks) {
     if (c.seq !== r.chunks.length) continue; // already held, or a gap (never sent by a Worker)

@@ -1,8 +1,8 @@
-import type { AgentContext, RoleService } from '../agent/agent.js';
+import type { AgentContext, RoleService } from '../agent/context.js';
 import { nowMs } from '../agent/driver.js';
 import type { AgentMessage } from '../agent/agent-messages.js';
 import { SLOTS_MAX } from '../cluster/messages.js';
-import type { RunMessage } from '../runs/messages.js';
+import type { RunMessage } from '../protocol/run-messages.js';
 import { AssignerCore, type AssignerAction, type WorkerLoadView } from './core.js';
 
 /** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */
@@ -31,7 +31,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
     offerTimeoutMs: 2 * ctx.config.heartbeat.intervalMs,
     psiAcceptBelow: ctx.config.psi.acceptBelow,
     workerStaleMs: 4 * ctx.config.heartbeat.intervalMs,
-    retryAfterMs: 250,
+    retryAfterMs: ctx.config.queue.offerRetryMs,
     finishedRetainMs: FINISHED_RETAIN_MS,
     finishedRetainBytesMax: FINISHED_RETAIN_BYTES_MAX,
     finishedRetainCountMax: ctx.config.queue.runsMax * 16,
@@ -70,6 +70,13 @@ export function startAssigner(ctx: AgentContext): RoleService {
           continue;
         }
         ctx.peers.send(a.to, a.msg);
+        continue;
+      }
+      if (a.kind === 'dropped') {
+        ctx.log.warn(
+          { event: 'dropped', bound: a.bound, run: a.run, boundMax: a.boundMax, droppedTotal: core.dropCounts[a.bound] },
+          `run ${a.run}: ${a.bound} holds ${a.boundMax} messages; further ones are dropped`,
+        );
         continue;
       }
       const prev = timers.get(a.key);

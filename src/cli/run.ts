@@ -6,6 +6,7 @@ import { findLanguage, languageForFile } from '../sandbox/languages.js';
 import { SOURCE_BYTES_MAX } from '../sandbox/limits.js';
 import { authHeaders, gatewayList, openStream, type StreamConnection } from './client.js';
 import { exitCodeOf } from './exec.js';
+import type { StreamName } from '../protocol/output.js';
 
 export interface RunOptions {
   lang?: string;
@@ -68,7 +69,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<number
   }
   process.once('SIGINT', () => send({ type: 'kill' }));
 
-  const onOutput = (stream: 'stdout' | 'stderr' | 'compile', seq: number, data: Buffer): void => {
+  const onOutput = (stream: StreamName, seq: number, data: Buffer): void => {
     if (seq <= lastSeq) return;
     lastSeq = seq;
     if (opts.json) out[stream].push(data);

@@ -12,7 +12,7 @@ import {
 } from './messages.js';
 import type { Outbox } from './output.js';
 import { randomIntBetween, type Random } from './random.js';
-import type { ClusterTiming } from './timing.js';
+import { deadBoundMs, type ClusterTiming } from './timing.js';
 
 // The Hydra: Assigners replace Monitors that stopped sending heartbeats. Run by every Assigner;
 // pure (events and the clock in, messages and notes out).
@@ -171,7 +171,7 @@ export class Hydra {
    * two dead bounds, so a Monitor that has just lost it, or never learned it, does not shrink the
    * electorate at once. */
   private electorateMemoryMs(): number {
-    return 2 * (this.timing.missedLimit + 1) * this.intervalGuessMs;
+    return 2 * deadBoundMs({ missedLimit: this.timing.missedLimit, heartbeatIntervalMs: this.intervalGuessMs });
   }
 
   /** Monitors this Assigner expects to hear from (those it knows of when it starts): counted as
@@ -346,7 +346,7 @@ export class Hydra {
 
   /** Two dead bounds: the new Monitors learn the table and start their heartbeats well within it. */
   private retireLeaseMs(): number {
-    return 2 * (this.timing.missedLimit + 1) * this.intervalGuessMs;
+    return 2 * deadBoundMs({ missedLimit: this.timing.missedLimit, heartbeatIntervalMs: this.intervalGuessMs });
   }
 
   private retireAs(monitor: NodeName, r: Retired): void {

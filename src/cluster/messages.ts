@@ -1,10 +1,15 @@
 import { z } from 'zod';
+import { LoadSchema, type Load } from '../protocol/load.js';
+import { NodeNameSchema, type NodeName } from '../protocol/names.js';
+
+// Names and loads are shared with the run, agent and judge messages: defined once in src/protocol/.
+export { NODE_NAME_LENGTH_MAX, NodeNameSchema, type NodeName } from '../protocol/names.js';
+export { LoadSchema, SLOTS_MAX, ZERO_LOAD, type Load } from '../protocol/load.js';
 
 // Every cluster message, validated once at the edge (the driver calls parseClusterMessage on each
 // decoded frame). Every array and string a peer can send has a bound, so a faulty or hostile peer
 // cannot make a node allocate without limit; the bounds are named so cores and tests share them.
 
-export const NODE_NAME_LENGTH_MAX = 64;
 export const LANGUAGES_PER_NODE_MAX = 16;
 export const LANGUAGE_NAME_LENGTH_MAX = 24;
 /** Monitors a heartbeat ack lists; ≈ nodes ÷ 50 gives room for a 3,000-node cluster. */
@@ -18,30 +23,15 @@ export const GOSSIP_NEWS_PER_MESSAGE_MAX = 32;
 export const GOSSIP_ENTRIES_PER_MESSAGE_MAX = 128;
 /** Worker loads per monitor_heartbeat; a Monitor owning more rotates through them. */
 export const MONITOR_HEARTBEAT_WORKERS_MAX = 256;
-/** Run slots a node may advertise (a lab PC has 8 cores; 1024 leaves room for big servers). */
-export const SLOTS_MAX = 1024;
 /** Assigners a monitor_heartbeat lists: ~1 per 10 lab PCs leaves room for a 3,000-node campus. */
 export const ASSIGNERS_MAX = 512;
 export const REQUEST_ID_LENGTH_MAX = 64;
 
 const UINT32_MAX = 0xffffffff;
 
-export const NodeNameSchema = z.string().min(1).max(NODE_NAME_LENGTH_MAX);
 export const RoleSchema = z.enum(['monitor', 'assigner', 'worker', 'empty']);
 export const StatusSchema = z.enum(['alive', 'suspect', 'dead']);
 const CounterSchema = z.number().int().min(0);
-/** PSI "some avg10" share of time stalled, as a fraction. */
-const FractionSchema = z.number().min(0).max(1);
-
-export const LoadSchema = z.object({
-  psiCpu: FractionSchema,
-  psiMemory: FractionSchema,
-  psiIo: FractionSchema,
-  slotsFree: z.number().int().min(0).max(SLOTS_MAX),
-  slotsBusy: z.number().int().min(0).max(SLOTS_MAX),
-  /** An Assigner's runs waiting for a Worker (the leader adds Worker hosts when it stays high). */
-  queued: z.number().int().min(0).max(1_000_000).optional(),
-});
 
 export const LanguagesSchema = z
   .array(z.string().min(1).max(LANGUAGE_NAME_LENGTH_MAX))
@@ -324,10 +314,8 @@ export const ClusterMessageSchema = z.discriminatedUnion('type', [
   MonitorAnnounceSchema,
 ]);
 
-export type NodeName = z.infer<typeof NodeNameSchema>;
 export type Role = z.infer<typeof RoleSchema>;
 export type Status = z.infer<typeof StatusSchema>;
-export type Load = z.infer<typeof LoadSchema>;
 export type WireEntry = z.infer<typeof EntrySchema>;
 export type Digest = z.infer<typeof DigestSchema>;
 export type LogPosition = z.infer<typeof LogPositionSchema>;
@@ -358,7 +346,6 @@ export type ClusterMessageType = ClusterMessage['type'];
 
 export const ROLES: readonly Role[] = RoleSchema.options;
 
-export const ZERO_LOAD: Load = Object.freeze({ psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 0, slotsBusy: 0 });
 
 export type ParseResult = { ok: true; message: ClusterMessage } | { ok: false; error: string };
 

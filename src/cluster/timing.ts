@@ -76,7 +76,10 @@ export function resolveTiming(partial: Partial<ClusterTiming> = {}): ClusterTimi
   return t;
 }
 
-/** Upper bound from a crash to the owning Monitor's "dead", without network delay. */
-export function deadBoundMs(t: ClusterTiming): number {
+/**
+ * Upper bound from a crash to the owning Monitor's "dead", without network delay. The one formula:
+ * the agent's settle time, the Gateway standby's grace and the Hydra's leases are multiples of it.
+ */
+export function deadBoundMs(t: Pick<ClusterTiming, 'missedLimit' | 'heartbeatIntervalMs'>): number {
   return (t.missedLimit + 1) * t.heartbeatIntervalMs;
 }

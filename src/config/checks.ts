@@ -1,4 +1,4 @@
-import type { NodeConfig, ParsedLabConfig } from './schema.js';
+import { labConfigShape, type NodeConfig, type ParsedLabConfig } from './schema.js';
 
 // Rules that span fields. Each problem names where (a path), what is wrong, and the fix; the
 // message reads "what — fix". Pure: no file is read here.
@@ -13,6 +13,11 @@ const NAMES_LISTED_MAX = 8;
 function problem(path: RawProblem['path'], what: string, fix: string): RawProblem {
   return { path, message: `${what} — ${fix}` };
 }
+
+/** The full validation: shape first (schema.ts), then the rules that span fields. */
+export const labConfigSchema = labConfigShape.superRefine((config, ctx) => {
+  for (const problem of crossFieldProblems(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+});
 
 export function crossFieldProblems(config: ParsedLabConfig): RawProblem[] {
   return [

@@ -3,8 +3,8 @@ export { ConfigError, formatPath, type ConfigProblem } from './errors.js';
 export { randomSecret, renderExampleConfig, writeExampleConfig, type ExampleOptions, type WriteExampleOptions } from './init.js';
 export { CONFIG_BYTES_MAX, detectFormat, loadConfig, parseLabConfig, type ParseOptions } from './load.js';
 export { localClusterConfig, type LocalClusterOptions } from './local.js';
+export { labConfigSchema } from './checks.js';
 export {
-  labConfigSchema,
   NODE_ROLES,
   workersPerHost,
   type LabConfig,

@@ -73,6 +73,7 @@ roles:
   monitorsMin: ${roles.monitorsMin}      # at least 2: one Monitor would be a single point of failure
   assignersMin: ${roles.assignersMin}     # even, at least 2: Assigners replicate runs in buddy pairs
   workerHostsMin: ${roles.workerHostsMin}
+  orderRetryMs: ${roles.orderRetryMs}   # a node still in its old role this long after an order is ordered again
 
 heartbeat:
   intervalMs: ${heartbeat.intervalMs}       # faster finds failures sooner but costs Monitor traffic
@@ -113,6 +114,7 @@ sandbox:
 
 queue:
   runsMax: ${queue.runsMax}   # runs waiting for a Worker; past it clients get 503 instead of a long wait
+  offerRetryMs: ${queue.offerRetryMs}   # every Worker refused a run: it is offered around again after this
 
 # API tokens. Keep auth on: the Gateway is reachable by everyone on the lab network.
 auth:

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { SECRET_CHARS_MIN } from '../wire/psk.js';
 import { ConfigError, type ConfigProblem, problemsFromIssues } from './errors.js';
-import { labConfigSchema, labConfigShape, type LabConfig, type ParsedLabConfig } from './schema.js';
+import { labConfigSchema } from './checks.js';
+import { labConfigShape, type LabConfig, type ParsedLabConfig } from './schema.js';
 
 // Reading a lab config: file → text → plain data (YAML or JSON) → validated, secret resolved,
 // frozen. Synchronous on purpose: it runs once at start-up, before anything else can happen.

@@ -3,11 +3,11 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, type Limits } from '../sandbox/limits.js';
 import { PEER_NAME_PATTERN, SECRET_CHARS_MIN } from '../wire/psk.js';
-import { crossFieldProblems } from './checks.js';
 
 // The lab config: one YAML or JSON file for the whole lab, read by every node agent. Every field
 // says what it trades off and why its default is what it is. Objects are strict: a misspelt field
-// is an error, not a silently ignored setting. Cross-field rules live in checks.ts.
+// is an error, not a silently ignored setting. Cross-field rules, and `labConfigSchema` (this
+// shape followed by them), live in checks.ts, which builds on this file (not the other way round).
 
 export const NODE_ROLES = ['monitor', 'assigner', 'worker', 'empty', 'gateway'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -93,6 +93,12 @@ const roles = z.strictObject({
     .default(2),
   /** PCs running Workers; more is more capacity, and Empty nodes are promoted when load rises. */
   workerHostsMin: z.int().min(1, { error: 'must be at least 1 — with no Worker host nothing runs' }).max(NODES_MAX).default(1),
+  /**
+   * A node the Monitor leader ordered to a role and that still shows its old one this long after
+   * is ordered again (or another is picked). 5 s is ten heartbeats: an order in flight, or a node
+   * busy switching services, is not doubled; a lost order costs seconds, not minutes.
+   */
+  orderRetryMs: z.int().min(100).max(600_000).default(5_000),
 });
 
 const heartbeat = z.strictObject({
@@ -158,6 +164,12 @@ const sandbox = z.strictObject({
 const queue = z.strictObject({
   /** Runs waiting for a Worker; past it the Gateway answers 503 rather than queue for minutes. */
   runsMax: z.int().min(1).max(100_000).default(256),
+  /**
+   * When every Worker refused a queued run (all busy or under pressure), the Assigner offers it
+   * around again after this. Shorter finds a freed slot sooner, at more offers per waiting run;
+   * 250 ms is half a heartbeat, so a slot freed in between is used before the next load report.
+   */
+  offerRetryMs: z.int().min(10).max(60_000).default(250),
 });
 
 const token = z.strictObject({
@@ -186,11 +198,6 @@ export const labConfigShape = z.strictObject({
   sandbox: sandbox.prefault({}),
   queue: queue.prefault({}),
   auth: auth.prefault({}),
-});
-
-/** The full validation: shape first, then the rules that span fields (checks.ts). */
-export const labConfigSchema = labConfigShape.superRefine((config, ctx) => {
-  for (const problem of crossFieldProblems(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });
 
 export type LabConfigInput = z.input<typeof labConfigShape>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { RunStatus } from '../sandbox/runner.js';
+import type { RunStatusName } from '../protocol/run-status.js';
+import type { StreamName } from '../protocol/output.js';
 
 /**
  * The client-facing API's shapes: HTTP bodies and WebSocket messages, validated once at the edge.
@@ -68,8 +69,7 @@ export function parseClientMessage(raw: unknown): ReturnType<typeof ClientMessag
   return r;
 }
 
-/** A run's status as clients see it: the runner's terminal statuses, plus the stages before one. */
-export type RunStatusName = 'queued' | 'running' | RunStatus | 'node_lost';
+export type { RunStatusName } from '../protocol/run-status.js';
 
 /** What GET /api/v1/runs/:id and the WebSocket "exit" message carry. */
 export interface RunView {
@@ -102,7 +102,7 @@ export type ServerMessage =
    * data is base64: output is bytes, and a chunk may end inside a UTF-8 character. One message may
    * carry several consecutive chunks of one stream: first_seq..seq (seq is the last; resume with it).
    */
-  | { type: 'output'; stream: 'stdout' | 'stderr' | 'compile'; seq: number; first_seq: number; data: string }
+  | { type: 'output'; stream: StreamName; seq: number; first_seq: number; data: string }
   /** result's stdout, stderr and compile_output are empty here: they came as output messages. */
   | { type: 'exit'; result: RunView }
   | { type: 'error'; code: string; message: string };

@@ -1,7 +1,9 @@
 import type { LanguageInfo } from '../sandbox/languages.js';
 import type { Limits } from '../sandbox/limits.js';
+import type { RunResultStatus } from '../protocol/run-status.js';
 import type { RunResult } from '../sandbox/runner.js';
 import type { ClusterView } from './api-types.js';
+import type { StreamName } from '../protocol/output.js';
 
 /** A run as the Gateway accepted it: validated, limits in the runner's units. */
 export interface AcceptedRun {
@@ -20,7 +22,7 @@ export interface AcceptedRun {
 
 export interface OutputChunk {
   seq: number;
-  stream: 'stdout' | 'stderr' | 'compile';
+  stream: StreamName;
   data: Buffer;
 }
 
@@ -37,7 +39,7 @@ export interface RunSink {
 }
 
 export type BackendResult = Omit<RunResult, 'limits_mechanism' | 'status'> & {
-  status: RunResult['status'] | 'node_lost';
+  status: RunResultStatus;
   limits_mechanism?: RunResult['limits_mechanism'];
 };
 
@@ -58,14 +60,28 @@ export class NoCapacityError extends Error {
 }
 
 /**
+ * The Assigner a Monitor named did not say it holds the run within the ack window, asked twice. It
+ * is not a lack of capacity (the Assigner may be alive, overloaded or about to be declared dead),
+ * but the client's answer is the same: try again in a moment.
+ */
+export class AssignerTimeoutError extends Error {
+  readonly code = 'ASSIGNER_TIMEOUT';
+}
+
+/** The run was not placed now and may be tomorrow: a client (or the judge) retries these. */
+export function isRetryableStartError(err: unknown): err is QueueFullError | NoCapacityError | AssignerTimeoutError {
+  return err instanceof QueueFullError || err instanceof NoCapacityError || err instanceof AssignerTimeoutError;
+}
+
+/**
  * What runs the Gateway's runs: the cluster (Assigners and Workers) in a lab, or this machine's
  * sandbox directly (LocalBackend). The Gateway keeps every chunk itself, so a backend only streams.
  */
 export interface RunBackend {
   /**
    * Hands the run on; resolves once it is held (queued or started). Rejects with QueueFullError
-   * when no Worker is free and the wait queue is at its bound, or NoCapacityError when nothing
-   * can take runs at all.
+   * when no Worker is free and the wait queue is at its bound, NoCapacityError when nothing
+   * can take runs at all, or AssignerTimeoutError when the chosen Assigner did not answer.
    */
   start(run: AcceptedRun, sink: RunSink): Promise<void>;
   /**

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentContext } from '../agent/agent.js';
+import type { AgentContext } from '../agent/context.js';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { ClusterMessage, WireEntry } from '../cluster/messages.js';
 import { leastLoadedAssigner } from '../cluster/placement-query.js';
-import type { RunMessage, RunMessageOf } from '../runs/messages.js';
+import type { RunMessage, RunMessageOf } from '../protocol/run-messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import type { GatewayBoundMessage } from './bound.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
+import { AssignerTimeoutError, NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
-
 const ASK_MONITOR_TIMEOUT_MS = 500;
 /**
  * A Monitor's answer stays good this long: each run asks again, but a run that comes within this
@@ -56,8 +55,6 @@ function inFlight(assigner: string, sink: RunSink, queued: boolean): InFlight {
 
 /** Missing chunks are asked for at most this often per run. */
 const RESEND_ASK_MS = 1_000;
-
-class AckTimeout extends NoCapacityError {}
 
 /**
  * The lab's backend: a Monitor names the least-loaded Assigner, the run goes there, and the
@@ -262,7 +259,7 @@ export class ClusterBackend implements RunBackend {
       try {
         await this.submit(run, entry, entry.assigner);
       } catch (err) {
-        if (!(err instanceof AckTimeout)) throw err;
+        if (!(err instanceof AssignerTimeoutError)) throw err;
         // The Assigner named a moment ago did not answer: ask a Monitor afresh, once. Named again,
         // it is alive and may hold the run already, waiting for its buddy to hold it too (a buddy
         // that just died and is not declared dead yet): submitting again is harmless (a run is
@@ -297,7 +294,7 @@ export class ClusterBackend implements RunBackend {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         entry.ack = null;
-        reject(new AckTimeout(`assigner ${assigner} did not take the run in time`));
+        reject(new AssignerTimeoutError(`assigner ${assigner} did not take the run within ${ACK_TIMEOUT_MS} ms`));
       }, ACK_TIMEOUT_MS);
       entry.ack = (err) => {
         clearTimeout(timer);
@@ -381,8 +378,15 @@ export class ClusterBackend implements RunBackend {
     return n;
   }
 
+  /** Runs this Gateway relays, per Assigner, and all of them under its own name (the dashboard's "runs"). */
+  private runsPerNode(): Map<string, number> {
+    const runsOn = new Map<string, number>([[this.ctx.self.name, this.runs.size]]);
+    for (const r of this.runs.values()) runsOn.set(r.assigner, (runsOn.get(r.assigner) ?? 0) + 1);
+    return runsOn;
+  }
+
   cluster(): ClusterView {
-    const runsOn = new Map<string, number>();
+    const runsOn = this.runsPerNode();
     const nodes: NodeView[] = (this.table?.rows ?? []).map((r) => {
       const endpoint = this.ctx.book.resolve(r.name);
       const isGateway = r.name === this.ctx.self.name;

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { AgentContext } from '../agent/agent.js';
+import type { AgentContext } from '../agent/context.js';
+import { deadBoundMs } from '../cluster/timing.js';
 import { nowMs, type StateFile } from '../agent/driver.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
 import { GATEWAY_FILE_BYTES_MAX, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
@@ -53,7 +54,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
       missedLimit: config.heartbeat.missedLimit,
       // As long as a new Monitor leader waits before its first order: nodes booting with it
       // (the Gateway among them) have not all reported yet.
-      graceMs: 2 * (config.heartbeat.missedLimit + 1) * config.heartbeat.intervalMs,
+      graceMs: 2 * deadBoundMs({ missedLimit: config.heartbeat.missedLimit, heartbeatIntervalMs: config.heartbeat.intervalMs }),
       designationIntervalMs: config.heartbeat.intervalMs,
     },
     stateFile.loadGateway(),

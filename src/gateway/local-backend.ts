@@ -1,5 +1,6 @@
-import { availableLanguages, findLanguage, type LanguageInfo } from '../sandbox/languages.js';
-import { unmeasuredResult } from '../runs/messages.js';
+import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
+import { unmeasuredResult } from '../protocol/run-messages.js';
+import { sandboxRequestOf } from '../protocol/run-spec.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
@@ -35,17 +36,7 @@ export class LocalBackend implements RunBackend {
   }
 
   private launch(run: AcceptedRun, sink: RunSink): void {
-    const main = run.files.find((f) => f.name === run.main);
-    const handle = startRun({
-      language: findLanguage(run.language),
-      source: Buffer.from(main?.content ?? ''),
-      files: run.files.filter((f) => f.name !== run.main).map((f) => ({ name: f.name, content: Buffer.from(f.content) })),
-      stdin: Buffer.from(run.stdin),
-      interactive: run.interactive,
-      limits: run.limits,
-      ...(run.args ? { args: run.args } : {}),
-      pool: this.pool,
-    });
+    const handle = startRun({ ...sandboxRequestOf(run), pool: this.pool });
     this.running.set(run.id, handle);
     const early = this.pending.get(run.id);
     this.pending.delete(run.id);

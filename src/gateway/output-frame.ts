@@ -1,3 +1,5 @@
+import type { StreamName } from '../protocol/output.js';
+
 /**
  * Output as a binary WebSocket frame, for a client that asked for `binary_output`: a channel byte
  * (1 stdout, 2 stderr, 3 compile — stdout and stderr as in Kubernetes' exec streams), first_seq and
@@ -5,7 +7,7 @@
  * No base64 and no JSON on either side: the cheapest way to take a lot of output.
  */
 export interface OutputFrame {
-  stream: 'stdout' | 'stderr' | 'compile';
+  stream: StreamName;
   firstSeq: number;
   seq: number;
   data: Buffer;

@@ -11,7 +11,8 @@ import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, validateLimits, type Limi
 import { checkFiles } from '../sandbox/runner.js';
 import { parseClientMessage, RunSpecSchema, type RunSpec, type ServerMessage } from './api-types.js';
 import { encodeOutputFrame } from './output-frame.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type RunBackend } from './backend.js';
+import { isRetryableStartError, type AcceptedRun, type RunBackend } from './backend.js';
+import { httpStatusOf, type OperatingErrorCode } from '../protocol/errors.js';
 import { createMetrics } from './metrics.js';
 import { registerJudgeRoutes } from '../judge/routes.js';
 import { JudgeService } from '../judge/service.js';
@@ -22,6 +23,7 @@ import { JobeFileStore } from './compat/jobe-files.js';
 import { registerJobe } from './compat/jobe.js';
 import { registerPiston } from './compat/piston.js';
 import { registerJudge0 } from './compat/judge0.js';
+import type { StreamName } from '../protocol/output.js';
 
 export interface AuthToken {
   token: string;
@@ -69,7 +71,7 @@ export const WS_OUTPUT_MESSAGE_BYTES_MAX = 64 * 1024;
  * at once, alone.
  */
 class OutputCoalescer {
-  private pending: { stream: 'stdout' | 'stderr' | 'compile'; firstSeq: number; seq: number; parts: Buffer[]; bytes: number } | null = null;
+  private pending: { stream: StreamName; firstSeq: number; seq: number; parts: Buffer[]; bytes: number } | null = null;
   private scheduled = false;
   /** The client asked for output as binary frames. */
   binary = false;
@@ -122,9 +124,13 @@ export function serverMessageJson(msg: ServerMessage): string {
 /** Largest HTTP body; the source cap inside it is checked separately for a clear 413. */
 const BODY_BYTES_MAX = 4 * 1024 * 1024;
 
+/** An answer of the API's own: its HTTP status is the code's row in the error table (docs/ERRORS.md). */
 class ApiError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  readonly statusCode: number;
+
+  constructor(readonly code: OperatingErrorCode, message: string) {
     super(message);
+    this.statusCode = httpStatusOf(code);
   }
 }
 
@@ -196,7 +202,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
     const header = req.headers.authorization ?? '';
     const q = (req.query as { token?: string } | undefined)?.token;
     const found = userByKey(header.startsWith('Bearer ') ? header.slice(7) : (q ?? ''));
-    if (!found) throw new ApiError(401, 'UNAUTHORIZED', 'missing or invalid bearer token');
+    if (!found) throw new ApiError('UNAUTHORIZED', 'missing or invalid bearer token');
     return found;
   }
 
@@ -209,12 +215,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       langId = '';
     }
     if (!langs.some((l) => l.id === langId)) {
-      throw new ApiError(400, 'UNKNOWN_LANGUAGE', `unknown language "${spec.language}"; available: ${langs.map((l) => l.id).join(', ')}`);
+      throw new ApiError('UNKNOWN_LANGUAGE', `unknown language "${spec.language}"; available: ${langs.map((l) => l.id).join(', ')}`);
     }
     const lang = findLanguage(langId);
     const files = spec.files ?? [{ name: lang.sourceFile(spec.source ?? ''), content: spec.source ?? '' }];
     const size = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
-    if (size > sourceBytesMax) throw new ApiError(413, 'SOURCE_TOO_LARGE', `source is ${size} bytes, over the ${sourceBytesMax}-byte cap`);
+    if (size > sourceBytesMax) throw new ApiError('SOURCE_TOO_LARGE', `source is ${size} bytes, over the ${sourceBytesMax}-byte cap`);
     let limits: Limits;
     try {
       const partial: Partial<Limits> = {};
@@ -232,13 +238,13 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
           .replace('limit wallTimeMs', 'wall_time_limit (ms)')
           .replace('limit memoryKb', 'memory_limit (KB)')
           .replace('limit outputBytesMax', 'output_limit (bytes)');
-        throw new ApiError(400, err.code, `${msg} — ${err.hint}`);
+        throw new ApiError(err.code, `${msg} — ${err.hint}`);
       }
       throw err;
     }
     if (store.active(who.user) >= who.concurrentRunsMax) {
       metrics.refused.inc({ reason: 'quota' });
-      throw new ApiError(429, 'QUOTA', `user ${who.user} already has ${who.concurrentRunsMax} runs going`);
+      throw new ApiError('QUOTA', `user ${who.user} already has ${who.concurrentRunsMax} runs going`);
     }
     const run: AcceptedRun = {
       id: randomUUID(),
@@ -262,9 +268,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       await opts.backend.start(run, rec);
     } catch (err) {
       store.drop(rec);
-      if (err instanceof QueueFullError || err instanceof NoCapacityError) {
+      if (isRetryableStartError(err)) {
         metrics.refused.inc({ reason: err.code.toLowerCase() });
-        throw new ApiError(503, err.code, err.message);
+        throw new ApiError(err.code, err.message);
       }
       throw err;
     }
@@ -288,7 +294,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.post('/api/v1/runs', { schema: { body: runSpecJson, security: [{ bearer: [] }] }, validatorCompiler: documentOnly }, async (req: FastifyRequest, reply: FastifyReply) => {
     const who = userOf(req);
     const parsed = RunSpecSchema.safeParse(req.body);
-    if (!parsed.success) throw new ApiError(400, 'BAD_REQUEST', zodMessage(parsed.error));
+    if (!parsed.success) throw new ApiError('BAD_REQUEST', zodMessage(parsed.error));
     const rec = await accept(parsed.data, who, false);
     if (!parsed.data.wait) return reply.code(201).send({ id: rec.id, resume_token: rec.token });
     await rec.done();
@@ -298,14 +304,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
   app.get('/api/v1/runs/:id', async (req) => {
     const who = userOf(req);
     const rec = store.get((req.params as { id: string }).id);
-    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError(404, 'NOT_FOUND', 'no such run');
+    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError('NOT_FOUND', 'no such run');
     return rec.view();
   });
 
   app.delete('/api/v1/runs/:id', async (req, reply) => {
     const who = userOf(req);
     const rec = store.get((req.params as { id: string }).id);
-    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError(404, 'NOT_FOUND', 'no such run');
+    if (!rec || (opts.auth.enabled && rec.run.user !== who.user)) throw new ApiError('NOT_FOUND', 'no such run');
     if (!rec.finished) opts.backend.kill(rec.id);
     return reply.code(202).send({ id: rec.id, status: rec.status });
   });
@@ -395,7 +401,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       try {
         switch (m.type) {
           case 'start': {
-            if (rec) throw new ApiError(400, 'ALREADY_STARTED', 'this connection already has a run; open another');
+            if (rec) throw new ApiError('ALREADY_STARTED', 'this connection already has a run; open another');
             const { type: _t, binary_output: binary, ...spec } = m;
             const r = await accept(spec, who, true);
             out.binary = binary === true;
@@ -405,7 +411,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
           }
           case 'resume': {
             const r = store.get(m.id) ?? (await adopt(m.id, m.resume_token));
-            if (!r || !tokenMatches(store.key, r.id, m.resume_token)) throw new ApiError(404, 'NOT_FOUND', 'no run with that id and resume token');
+            if (!r || !tokenMatches(store.key, r.id, m.resume_token)) throw new ApiError('NOT_FOUND', 'no run with that id and resume token');
             unsubscribe();
             out.binary = m.binary_output === true;
             attach(r, m.last_seq);
@@ -415,7 +421,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
           case 'eof':
           case 'kill': {
             const r = rec as RunRecord | null;
-            if (!r) throw new ApiError(400, 'NO_RUN', `"${m.type}" before "start" or "resume"`);
+            if (!r) throw new ApiError('NO_RUN', `"${m.type}" before "start" or "resume"`);
             if (r.finished) return;
             if (m.type === 'stdin') opts.backend.write(r.id, m.data);
             else if (m.type === 'eof') opts.backend.endInput(r.id);
@@ -428,7 +434,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
           }
         }
       } catch (err) {
-        const e = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', (err as Error).message);
+        const e = err instanceof ApiError ? err : new ApiError('INTERNAL', (err as Error).message);
         sendTo(socket, { type: 'error', code: e.code, message: e.message });
       }
     });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { AgentContext } from '../agent/agent.js';
+import type { AgentContext } from '../agent/context.js';
 import { deriveResumeKey } from '../wire/psk.js';
 import { ClusterBackend } from './cluster-backend.js';
 import type { JobeFiles } from './compat/common.js';

@@ -1,6 +1,6 @@
 /**
  * Output checkers: pure functions from (expected answer, program output) to a verdict. The custom
- * checker runs as a sandboxed program (see submissions.ts); here only its exit is interpreted.
+ * checker runs as a sandboxed program (see submission.ts); here only its exit is interpreted.
  *
  * Conventions follow the judges people already know: `lines` is Moodle CodeRunner's and Judge0's
  * exact match (trailing whitespace per line and trailing blank lines ignored), `tokens` is DMOJ's

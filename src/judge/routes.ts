@@ -10,6 +10,7 @@ import { CLASS_BOUNDS, classFromFiles, STUDENT_NAME_MAX } from './class-files.js
 import { PackageError, readZip } from './package-files.js';
 import { PROBLEM_BOUNDS, problemFromFiles, problemFromJson, ProblemJsonSchema, type Problem } from './problem.js';
 import { JudgeError, type JudgeEvent, type JudgeService } from './service.js';
+import type { OperatingErrorCode } from '../protocol/errors.js';
 
 /**
  * The judge's HTTP and WebSocket API on the Gateway. Errors carry a status, a stable code and a
@@ -48,7 +49,7 @@ export interface JudgeRouteOptions {
   sourceBytesMax?: number;
 }
 
-function bad(code: string, message: string): JudgeError {
+function bad(code: OperatingErrorCode, message: string): JudgeError {
   return new JudgeError(400, code, message);
 }
 

@@ -3,7 +3,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import path from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
-import { NoCapacityError, QueueFullError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
+import type { OperatingErrorCode } from '../protocol/errors.js';
+import { isRetryableStartError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
 import type { Problem } from './problem.js';
 import { SHOWN_BYTES_MAX, SubmissionJob, VERDICT_SHORT, type RunEnd, type Task, type TestResult, type Verdict } from './submission.js';
 
@@ -49,7 +50,7 @@ export const JUDGE_BOUNDS = {
 const CHECKER_LIMITS: Partial<Limits> = { cpuTimeMs: 10_000, wallTimeMs: 30_000, memoryKb: 512 * 1024, outputBytesMax: 1024 * 1024 };
 
 export class JudgeError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  constructor(readonly statusCode: number, readonly code: OperatingErrorCode, message: string) {
     super(message);
   }
 }
@@ -479,7 +480,7 @@ export class JudgeService {
       ended = true;
       this.inFlight--;
       if (sink.queuedNow) this.ownQueued--;
-      if ((err instanceof QueueFullError || err instanceof NoCapacityError) && p.capacityRetries < JUDGE_BOUNDS.capacityRetriesMax) {
+      if (isRetryableStartError(err) && p.capacityRetries < JUDGE_BOUNDS.capacityRetriesMax) {
         p.capacityRetries++;
         (p.sub.input.batch ? this.batchQueue : this.soloQueue).unshift(p);
         this.retryLater();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NodeNameSchema as Name } from '../protocol/names.js';
 
 /**
  * The Gateway standby's copy of the judge's problems, over the cluster links. Problems are
@@ -7,7 +8,6 @@ import { z } from 'zod';
  * parts (frames hold 1 MiB; a problem may be 32 MiB). Pull, not push: a lost message only delays
  * the copy to the standby's next ask.
  */
-const Name = z.string().min(1).max(64);
 const ProblemId = z.string().min(1).max(64);
 /** Bytes of a problem's JSON (UTF-8) per part, sent as base64: 512 KiB, well inside a frame. */
 export const PROBLEM_PART_BYTES = 384 * 1024;

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 
-/** Largest chunk a run's output leaves the runner in: fits one Ethernet frame's payload. */
-export const CHUNK_BYTES_MAX = 1500;
+import { CHUNK_BYTES_MAX, type StreamName } from '../protocol/output.js';
 
-export type StreamName = 'compile' | 'stdout' | 'stderr';
+export { CHUNK_BYTES_MAX, type StreamName } from '../protocol/output.js';
 
 export interface Chunk {
   /** Dense from 0 across all streams of a run. */

@@ -8,16 +8,9 @@ import { CompileCache, compileCache } from './compile-cache.js';
 import { COMPILE_LIMITS, SOURCE_BYTES_MAX, type Limits } from './limits.js';
 import { SandboxProcess, type SandboxPool } from './sandbox-process.js';
 
-export type RunStatus =
-  | 'ok'
-  | 'compile_error'
-  | 'runtime_error'
-  | 'time_limit'
-  | 'wall_time_limit'
-  | 'memory_limit'
-  | 'output_limit'
-  | 'killed'
-  | 'internal_error';
+import type { RunStatus } from '../protocol/run-status.js';
+
+export type { RunStatus } from '../protocol/run-status.js';
 
 export interface RunResult {
   status: RunStatus;
@@ -96,10 +89,13 @@ export function checkFiles(req: Pick<RunRequest, 'source' | 'files'>): void {
       'send a smaller program',
     );
   }
+  const seen = new Set<string>();
   for (const f of req.files ?? []) {
     if (!FILE_NAME.test(f.name)) {
       throw new CodeArenaError('BAD_FILE_NAME', `bad file name "${f.name}"`, 'use letters, digits, "_", "-", "." and no directories');
     }
+    if (seen.has(f.name)) throw new CodeArenaError('BAD_FILE_NAME', `file name "${f.name}" appears twice`, 'give every file its own name');
+    seen.add(f.name);
   }
 }
 

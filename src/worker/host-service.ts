@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { workersPerHost } from '../config/index.js';
-import type { AgentContext, RoleService } from '../agent/agent.js';
+import type { AgentContext, RoleService } from '../agent/context.js';
 import { childNodeFlags, stopChildren } from '../common/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/codearena.js', import.meta.url));

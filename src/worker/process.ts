@@ -9,8 +9,9 @@ import { nowMs } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
 import { isClusterMessage, type WireMessage } from '../agent/wire-messages.js';
 import { loadConfig } from '../config/index.js';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../runs/messages.js';
-import { availableLanguages, findLanguage } from '../sandbox/languages.js';
+import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
+import { sandboxRequestOf } from '../protocol/run-spec.js';
+import { availableLanguages } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
 import { configureCompileCache } from '../sandbox/compile-cache.js';
@@ -189,17 +190,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   }
 
   function startOne(assigner: string, buddy: string | null, run: RunSpecWire): void {
-    const main = run.files.find((f) => f.name === run.main) ?? run.files[0];
-    const handle = startRun({
-      language: findLanguage(run.language),
-      source: Buffer.from(main?.content ?? ''),
-      files: run.files.filter((f) => f !== main).map((f) => ({ name: f.name, content: Buffer.from(f.content) })),
-      stdin: Buffer.from(run.stdin),
-      interactive: run.interactive,
-      limits: run.limits,
-      ...(run.args ? { args: run.args } : {}),
-      pool,
-    });
+    const handle = startRun({ ...sandboxRequestOf(run), pool });
     if (!run.interactive) handle.endInput();
     running.set(run.id, { handle, interactive: run.interactive, evicted: null });
     const out = new HeldOutput(run.id, assigner, buddy);

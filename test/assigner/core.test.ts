@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AssignerCore, type AssignerAction, type WorkerLoadView } from '../../src/assigner/core.js';
-import { unmeasuredResult, type RunSpecWire } from '../../src/runs/messages.js';
+import { AssignerCore, DEFERRED_MAX, HELD_INPUT_MAX, type AssignerAction, type WorkerLoadView } from '../../src/assigner/core.js';
+import { unmeasuredResult, type RunSpecWire } from '../../src/protocol/run-messages.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };
@@ -144,6 +144,7 @@ test('property: every accepted run ends with exactly one terminal message, whate
       const handle = (acts: AssignerAction[]) => {
         for (const x of acts) {
           if (x.kind === 'timer') timers.push(x);
+          else if (x.kind === 'dropped') continue;
           else if (x.msg.type === 'offer') pendingOffers.push({ to: x.to, id: x.msg.run.id });
           else if (x.msg.type === 'run_exit' || x.msg.type === 'run_refused') terminal.set(x.msg.id, (terminal.get(x.msg.id) ?? 0) + 1);
         }
@@ -344,4 +345,28 @@ test('an Assigner leaving the role hands every run to another, which takes them 
   assert.equal(c.runCount, 1);
   const attached = c.onAttach('gw', 'r1', 0);
   assert.deepEqual(to(attached, 'gw', 'run_output').flatMap((m) => (m as { chunks: Array<{ seq: number }> }).chunks.map((x) => x.seq)), [1]);
+});
+
+test('input held before a run has a Worker stops at HELD_INPUT_MAX: the drop is counted and reported once', () => {
+  const a = new AssignerCore(OPTS);
+  a.onSubmit('gw', spec('r1'), 0); // no Worker known: the run waits in the queue
+  const drops: AssignerAction[] = [];
+  for (let i = 0; i < HELD_INPUT_MAX + 3; i++) drops.push(...a.onGatewayMessage({ type: 'run_input', from: 'gw', id: 'r1', data: `${i}\n` }, 1));
+  assert.deepEqual(drops, [{ kind: 'dropped', bound: 'held_input', run: 'r1', boundMax: HELD_INPUT_MAX }]);
+  assert.equal(a.dropCounts.held_input, 3);
+  assert.equal(a.dropCounts.deferred_gateway, 0);
+});
+
+test('messages for the Gateway waiting for the buddy\'s hold stop at DEFERRED_MAX: counted and reported once', () => {
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  a.setBuddy('b');
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onOfferReply('w1', 'r1', true, 1); // run_started waits: the buddy never acknowledges the hold
+  const drops: AssignerAction[] = [];
+  for (let i = 0; i < DEFERRED_MAX + 1; i++) {
+    drops.push(...a.onWorkerMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(i)] }, 2).filter((x) => x.kind === 'dropped'));
+  }
+  assert.deepEqual(drops, [{ kind: 'dropped', bound: 'deferred_gateway', run: 'r1', boundMax: DEFERRED_MAX }]);
+  assert.equal(a.dropCounts.deferred_gateway, 2, 'run_started and DEFERRED_MAX outputs were offered; two did not fit');
 });

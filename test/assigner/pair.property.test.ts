@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerCore, type AssignerAction } from '../../src/assigner/core.js';
-import { unmeasuredResult, type RunMessage, type RunSpecWire } from '../../src/runs/messages.js';
+import { unmeasuredResult, type RunMessage, type RunSpecWire } from '../../src/protocol/run-messages.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 // Contracts 1 and 2 for the run protocol, over many random interleavings: a buddy pair of real

@@ -18,13 +18,13 @@ test('a valid lab loads with every default filled in', () => {
   const config = parse(validLab());
   assert.equal(config.nodes[0]?.port, 7470);
   assert.equal(config.nodes[5]?.port, 7000);
-  assert.deepEqual(config.roles, { monitorsMin: 2, assignersMin: 2, workerHostsMin: 1 });
+  assert.deepEqual(config.roles, { monitorsMin: 2, assignersMin: 2, workerHostsMin: 1, orderRetryMs: 5000 });
   assert.deepEqual(config.heartbeat, { intervalMs: 500, missedLimit: 5, gatewayIntervalMs: 100 });
   assert.deepEqual(config.psi, { acceptBelow: 0.6, pauseAbove: 0.9, windowMs: 2000 });
   assert.deepEqual(config.workers, { perHostMax: 'cores', slotsPerWorker: 1 });
   assert.deepEqual(config.sandbox.limitsMax, MAX_LIMITS);
   assert.deepEqual(config.sandbox.limitsDefault, DEFAULT_LIMITS);
-  assert.equal(config.queue.runsMax, 256);
+  assert.deepEqual(config.queue, { runsMax: 256, offerRetryMs: 250 });
   assert.equal(config.auth.tokens[0]?.concurrentRunsMax, 4);
   assert.equal(config.cluster.secret, validLab().cluster.secret);
 });

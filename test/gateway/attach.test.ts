@@ -7,7 +7,7 @@ import { isGatewayBound } from '../../src/gateway/bound.js';
 import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
 import { resumeToken } from '../../src/gateway/run-store.js';
 import { buildGateway } from '../../src/gateway/server.js';
-import { RunMessageSchema, type RunMessage, type RunSpecWire } from '../../src/runs/messages.js';
+import { RunMessageSchema, type RunMessage, type RunSpecWire } from '../../src/protocol/run-messages.js';
 import { deriveResumeKey } from '../../src/wire/psk.js';
 import { WsClient } from '../helpers/ws-client.js';
 

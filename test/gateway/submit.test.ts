@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { AgentContext } from '../../src/agent/agent.js';
-import type { AcceptedRun, RunSink } from '../../src/gateway/backend.js';
+import { AssignerTimeoutError, isRetryableStartError, NoCapacityError, type AcceptedRun, type RunSink } from '../../src/gateway/backend.js';
 import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
@@ -74,4 +74,43 @@ test('a silent Assigner replaced by another is told to kill the run, in case it 
   const r = await submitted(['asg-1', 'asg-2'], (to) => to === 'asg-2');
   assert.deepEqual(r.queuedAt, [1]);
   assert.deepEqual(r.said, ['run_submit>asg-1', 'run_kill>asg-1', 'run_submit>asg-2']);
+});
+
+test('an Assigner silent past the ack window twice is its own error, not "no capacity"', async () => {
+  const { backend } = lab(['asg-1', 'asg-1'], () => false);
+  try {
+    await assert.rejects(backend.start(run, sink()), (err: unknown) => {
+      assert.ok(err instanceof AssignerTimeoutError, `got ${String(err)}`);
+      assert.ok(!(err instanceof NoCapacityError));
+      assert.equal(err.code, 'ASSIGNER_TIMEOUT');
+      assert.ok(isRetryableStartError(err), 'a client may try again later');
+      return true;
+    });
+  } finally {
+    await backend.close();
+  }
+});
+
+test('the cluster view counts the runs this Gateway relays per Assigner (and all of them on itself)', async () => {
+  const { backend } = lab(['asg-1', 'asg-2', 'asg-2'], () => true);
+  const row = (name: string, role: string, slotsBusy = 0) => ({
+    name, role, status: 'alive' as const, incarnation: 0, monitor: 'mon-1', languages: [],
+    load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 1, slotsBusy },
+  });
+  backend.handle('mon-1', {
+    type: 'table_reply', from: 'mon-1', requestId: 'table', leader: 'mon-1', term: 1,
+    rows: [row('gw', 'empty'), row('mon-1', 'monitor'), row('asg-1', 'assigner'), row('asg-2', 'assigner'), row('w-1', 'worker', 3)],
+  });
+  try {
+    // Fresh answers each time: the Monitor's answer is kept 250 ms, so ask past it.
+    await backend.start({ ...run, id: 'a' }, sink());
+    await new Promise((r) => setTimeout(r, 300));
+    await backend.start({ ...run, id: 'b' }, sink());
+    await new Promise((r) => setTimeout(r, 300));
+    await backend.start({ ...run, id: 'c' }, sink());
+    const runs = Object.fromEntries(backend.cluster().nodes.map((n) => [n.name, n.runs]));
+    assert.deepEqual(runs, { gw: 3, 'mon-1': 0, 'asg-1': 1, 'asg-2': 2, 'w-1': 3 });
+  } finally {
+    await backend.close();
+  }
 });

@@ -199,7 +199,7 @@ async function loadRun(spec: ProgramSpec, interactive: boolean, deadlineMs: numb
             setTimeout(() => ws.close(), 300);
             return;
           case 'error':
-            if (!rep.accepted && (m.code === 'QUEUE_FULL' || m.code === 'NO_CAPACITY')) {
+            if (!rep.accepted && (m.code === 'QUEUE_FULL' || m.code === 'NO_CAPACITY' || m.code === 'ASSIGNER_TIMEOUT')) {
               rep.refusals++;
               outcome = 'refused';
             } else {

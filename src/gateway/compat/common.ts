@@ -4,7 +4,7 @@ import type { RunSpec } from '../api-types.js';
 import type { RunBackend } from '../backend.js';
 import type { RunRecord } from '../run-store.js';
 import type { JobeFileStore } from './jobe-files.js';
-import { RUN_ARG_BYTES_MAX, RUN_ARGS_MAX } from '../../runs/messages.js';
+import { RUN_ARG_BYTES_MAX, RUN_ARGS_MAX } from '../../protocol/run-messages.js';
 
 /**
  * What the peers' dialects (Jobe, Piston, Judge0) use of the Gateway: the same accept() that

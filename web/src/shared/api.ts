@@ -49,6 +49,8 @@ export function sentenceFor(status: number, code: string, detail: string): strin
       return 'The lab is full right now (every queue is at its limit): try again in a moment.';
     case 'NO_CAPACITY':
       return `No lab PC can take the program right now (${d}): try again in a moment.`;
+    case 'ASSIGNER_TIMEOUT':
+      return `The lab did not take the program in time (${d}): try again in a moment.`;
     case 'NOT_FOUND':
       return 'The Gateway no longer knows this run (it may have finished long ago).';
     case 'OFFLINE':

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { WorkerLoadWireSchema } from './load.js';
+import { CHUNK_BYTES_MAX, STREAM_NAMES } from './output.js';
+import { RUN_RESULT_STATUSES } from './run-status.js';
+import { NodeNameSchema } from './names.js';
 
 /**
  * Messages that carry runs: Gateway <-> Assigner <-> Worker. Validated at the edge like the
@@ -12,11 +16,9 @@ export const RUN_SOURCE_BYTES_MAX = 1024 * 1024;
 export const RUN_ARGS_MAX = 64;
 export const RUN_ARG_BYTES_MAX = 4096;
 export const RUN_STDIN_BYTES_MAX = 16 * 1024 * 1024;
-/** One output chunk: the runner cuts at 1500 bytes. */
-export const CHUNK_BYTES_MAX = 1500;
+export { CHUNK_BYTES_MAX } from './output.js';
 export const INPUT_MESSAGE_BYTES_MAX = 64 * 1024;
 const TEXT_MAX = 4096;
-const NodeNameSchema = z.string().min(1).max(64);
 
 const RunId = z.string().min(1).max(RUN_ID_LENGTH_MAX);
 
@@ -41,10 +43,14 @@ export const RunSpecWireSchema = z.object({
   interactive: z.boolean(),
   limits: LimitsSchema,
   args: z.array(z.string().max(RUN_ARG_BYTES_MAX)).max(RUN_ARGS_MAX).optional(),
-});
+})
+  // What the sandbox request is made of (run-spec.ts): the main file is one of the files, and a name
+  // names one file (two of one name ran differently on a Worker and on one machine).
+  .refine((s) => s.files.some((f) => f.name === s.main), { error: 'main must name one of the files' })
+  .refine((s) => new Set(s.files.map((f) => f.name)).size === s.files.length, { error: 'file names must be distinct' });
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 
-export const StreamSchema = z.enum(['stdout', 'stderr', 'compile']);
+export const StreamSchema = z.enum(STREAM_NAMES);
 /** Chunks one run_output message may carry: 64 x 1500 bytes stays under 100 KiB a frame. */
 export const CHUNKS_PER_MESSAGE_MAX = 64;
 const ChunkSchema = z.object({
@@ -54,7 +60,7 @@ const ChunkSchema = z.object({
 });
 
 export const RunResultWireSchema = z.object({
-  status: z.enum(['ok', 'compile_error', 'runtime_error', 'time_limit', 'wall_time_limit', 'memory_limit', 'output_limit', 'killed', 'internal_error', 'node_lost']),
+  status: z.enum(RUN_RESULT_STATUSES),
   exit_code: z.number().int().nullable(),
   signal: z.number().int().nullable(),
   cpu_time_ms: z.number().min(0),
@@ -74,15 +80,7 @@ export function unmeasuredResult(status: RunResultWire['status'], language: stri
   return { status, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language, version: '', ...(message ? { message: message.slice(0, TEXT_MAX) } : {}) };
 }
 
-/** A Worker's load as it tells an Assigner directly (the Monitors' copy is up to a heartbeat old). */
-export const WorkerLoadWireSchema = z.object({
-  psiCpu: z.number().min(0).max(1),
-  psiMemory: z.number().min(0).max(1),
-  psiIo: z.number().min(0).max(1),
-  slotsFree: z.number().int().min(0).max(1024),
-  slotsBusy: z.number().int().min(0).max(1024),
-});
-export type WorkerLoadWire = z.infer<typeof WorkerLoadWireSchema>;
+export { WorkerLoadWireSchema, type WorkerLoadWire } from './load.js';
 
 const from = { from: NodeNameSchema };
 /** The buddy Assigner of the run's Assigner: who takes the run over if its Assigner dies. */
