@@ -7,7 +7,7 @@ import { CLASS_BOUNDS, classFromFiles, submissionFromFiles, type StudentSubmissi
 import { PackageError, readPackage } from '../judge/package-files.js';
 import { loadProblem, PROBLEM_BOUNDS } from '../judge/problem.js';
 import type { BatchView } from '../judge/service.js';
-import { VERDICT_SHORT, type Verdict } from '../judge/submission.js';
+import { shortOf, VERDICTS } from '../judge/verdicts.js';
 import { authHeaders, gatewayList } from './client.js';
 
 /**
@@ -120,8 +120,7 @@ function students(target: string, lang: string | undefined): StudentSubmission[]
 }
 
 function counts(v: BatchView): string {
-  const order: Verdict[] = ['accepted', 'partial', 'wrong_answer', 'time_limit', 'memory_limit', 'runtime_error', 'output_limit', 'compile_error', 'internal_error', 'skipped'];
-  return order.filter((k) => v.verdicts[k]).map((k) => `${VERDICT_SHORT[k]} ${v.verdicts[k]}`).join('  ') || '-';
+  return VERDICTS.filter((k) => v.verdicts[k]).map((k) => `${shortOf(k)} ${v.verdicts[k]}`).join('  ') || '-';
 }
 
 export function renderTable(v: BatchView): string {
@@ -169,7 +168,7 @@ export async function judgeCommand(problem: string, target: string, opts: JudgeC
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
   else process.stdout.write(renderTable(view));
-  const graded = view.state === 'done' && view.students.every((s) => s.tests.every((t) => t !== null && t !== VERDICT_SHORT.internal_error));
+  const graded = view.state === 'done' && view.students.every((s) => s.tests.every((t) => t !== null && t !== shortOf('internal_error')));
   if (!graded && !opts.json) process.stderr.write(view.state === 'done' ? 'codearena: some tests could not be graded (IE): see the Gateway log\n' : `codearena: not finished within ${timeoutS} s\n`);
   return graded ? 0 : 1;
 }

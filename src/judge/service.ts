@@ -5,7 +5,8 @@ import { Counter, type Registry } from 'prom-client';
 import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
 import { NoCapacityError, QueueFullError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
 import type { Problem } from './problem.js';
-import { SHOWN_BYTES_MAX, SubmissionJob, VERDICT_SHORT, type RunEnd, type Task, type TestResult, type Verdict } from './submission.js';
+import { SHOWN_BYTES_MAX, SubmissionJob, type RunEnd, type Task, type TestResult } from './submission.js';
+import { shortOf, type Verdict } from './verdicts.js';
 
 /**
  * The judge on the Gateway: problems (on disk in the Gateway's state dir), submissions and batches
@@ -340,7 +341,7 @@ export class JudgeService {
       const v = s.view();
       testsDone += v.done;
       for (const t of v.tests) if (t.verdict) verdicts[t.verdict] = (verdicts[t.verdict] ?? 0) + 1;
-      return { student: v.student ?? '', submission_id: v.id, state: v.state, verdict: v.verdict, score: v.score, max_score: v.max_score, tests: v.tests.map((t) => (t.verdict ? VERDICT_SHORT[t.verdict] : null)) };
+      return { student: v.student ?? '', submission_id: v.id, state: v.state, verdict: v.verdict, score: v.score, max_score: v.max_score, tests: v.tests.map((t) => (t.verdict ? shortOf(t.verdict) : null)) };
     });
     const done = students.filter((s) => s.state === 'done').length;
     return {

@@ -1,5 +1,6 @@
 import { check, interpretCheckerExit, type CheckOutcome, type Difference } from './checkers.js';
 import type { Problem, TestCase } from './problem.js';
+import type { Verdict } from './verdicts.js';
 
 /**
  * One submission's grading as a pure state machine: it hands out tasks (run the program on a test,
@@ -12,30 +13,7 @@ import type { Problem, TestCase } from './problem.js';
  * batches do) runs in parallel.
  */
 
-export type Verdict =
-  | 'accepted'
-  | 'partial'
-  | 'wrong_answer'
-  | 'time_limit'
-  | 'memory_limit'
-  | 'runtime_error'
-  | 'output_limit'
-  | 'compile_error'
-  | 'internal_error'
-  | 'skipped';
-
-export const VERDICT_SHORT: Record<Verdict, string> = {
-  accepted: 'AC',
-  partial: 'PA',
-  wrong_answer: 'WA',
-  time_limit: 'TLE',
-  memory_limit: 'MLE',
-  runtime_error: 'RE',
-  output_limit: 'OLE',
-  compile_error: 'CE',
-  internal_error: 'IE',
-  skipped: 'SK',
-};
+export type { Verdict } from './verdicts.js';
 
 /** Bytes of a sample's output and of stderr kept for the student to see. */
 export const SHOWN_BYTES_MAX = 4 * 1024;
