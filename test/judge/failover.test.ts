@@ -91,9 +91,6 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   const csv = path.join(dir, 'out.csv');
   // Only the Gateway's address: the CLI learns the standby's from /api/v1/gateways.
   const judging = cliAsync(['judge', problem, cls, '--gateway', gw, '--csv', csv], { timeoutMs: 150_000 });
-  // A single submission, accepted before the kill (its tests go before the batch's).
-  const solo = (await call(gw, 'POST', '/api/v1/submissions', { problem_id: problem, language: 'c', source: `// solo\n${VARIANTS[0]?.[0]}`, student: 'solo' })).id as string;
-
   // Kill the Gateway once about a third of the class's tests are done.
   const tests = async () => {
     const m = await (await fetch(`${gw}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
@@ -105,11 +102,18 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
     assert.ok(Date.now() < deadline, `the batch did not progress: ${done} tests`);
     await sleep(100);
   }
+  // A single submission whose tests sleep 1 s: it cannot finish in the 2 s before the kill (its first
+  // test runs alone, the other three on 2 slots), and the standby copies it (every 0.5 s) meanwhile.
+  const slowSolo = (VARIANTS[0]?.[0] as string).replace('usleep(200000)', 'usleep(1000000)');
+  const solo = (await call(gw, 'POST', '/api/v1/submissions', { problem_id: problem, language: 'c', source: `// solo\n${slowSolo}`, student: 'solo' })).id as string;
+  await sleep(2_000);
+  const soloAtKill = await call(gw, 'GET', `/api/v1/submissions/${solo}`);
   const view = (await call(gw, 'GET', '/api/v1/cluster')) as { nodes: Array<{ name: string; pid: number | null }> };
   const pid = view.nodes.find((n) => n.name === 'gw')?.pid;
   assert.ok(pid, 'the Gateway has a pid');
   process.kill(pid, 'SIGKILL');
-  console.log(`# killed the Gateway at ${done}/${12 * 4 + 4} tests`);
+  console.log(`# killed the Gateway at ${await tests().catch(() => done)} batch tests done; the single submission ${soloAtKill.state} at ${soloAtKill.done as number}/4`);
+  assert.notEqual(soloAtKill.state, 'done', 'the single submission was unfinished when the Gateway died');
 
   const r = await judging;
   assert.equal(r.code, 0, `codearena judge: ${r.stderr}\n${r.stdout}`);
@@ -126,7 +130,8 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   const adopted = /"event":"judge_adopted"[^\n]*/.exec(log('mon-1') + log('mon-2'))?.[0] ?? '';
   console.log(`# ${adopted}`);
   assert.match(adopted, /"batches":1/, `the standby adopted the batch: ${adopted}`);
-  assert.doesNotMatch(adopted, /"testsToRun":0[,}]/, 'with tests still to run');
+  const toRun = Number(/"testsToRun":(\d+)/.exec(adopted)?.[1]);
+  assert.ok(toRun > 0, 'with tests still to run');
   const rows = readFileSync(csv, 'utf8').trim().split('\n');
   assert.equal(rows.length, 13, 'a header and 12 students');
   const first = rows[1]?.split(',') as string[];
@@ -154,6 +159,9 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   assert.equal(one.state, 'done');
   assert.equal(one.verdict, 'accepted');
   assert.equal(one.student, 'solo');
+  // None duplicated: the new Gateway judged exactly the tests without a copied result, each once.
+  const judgedThere = [...(await (await fetch(`${standby}/metrics`)).text()).matchAll(/^codearena_judge_tests_total\{[^}]*\} (\d+)/gm)].reduce((n, x) => n + Number(x[1]), 0);
+  assert.equal(judgedThere, toRun, 'tests judged on the standby = tests without a result in its copy');
 
   // Each student's result is the one grading them alone gives (one of each variant, on the standby).
   for (const i of [0, 1, 2]) {
