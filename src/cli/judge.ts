@@ -7,7 +7,7 @@ import { CLASS_BOUNDS, classFromFiles, submissionFromFiles, type StudentSubmissi
 import { PackageError, readPackage } from '../judge/package-files.js';
 import { loadProblem, PROBLEM_BOUNDS } from '../judge/problem.js';
 import type { BatchView } from '../judge/service.js';
-import { VERDICT_SHORT, type Verdict } from '../judge/submission.js';
+import { shortOf, VERDICTS } from '../judge/verdicts.js';
 import { authHeaders, gatewayList } from './client.js';
 
 /**
@@ -27,33 +27,85 @@ export interface JudgeCliOptions {
 }
 
 const POLL_MS = 500;
+/** How long the CLI keeps trying the Gateways when none answers (a failover takes ~0.5–3 s). */
+const FAILOVER_MS = 30_000;
+/** A GET that has not answered in this long is taken as a dead Gateway (a PC switched off never refuses). */
+const GET_TIMEOUT_MS = 10_000;
+/** Uploads may be 40 MiB. */
+const POST_TIMEOUT_MS = 120_000;
+/** Batches sent again to a Gateway that took over without it (accepted just before the failover, not copied yet). */
+const RESUBMITS_MAX = 3;
 
 function bad(message: string, hint: string): CodeArenaError {
   return new CodeArenaError('BAD_INPUT', message, hint);
 }
 
+/** A Gateway's error answer: its status and stable code, for the caller to act on. */
+class HttpError extends CodeArenaError {
+  constructor(readonly status: number, readonly apiCode: string, message: string, hint: string) {
+    super('BAD_INPUT', message, hint);
+  }
+}
+
+/**
+ * The Gateway API with failover: the Gateways from --gateway, then those the first one lists in
+ * GET /api/v1/gateways (the standby's address among them), as the web pages do. A call goes to the
+ * Gateway that answered last, then to the others in order, for up to FAILOVER_MS while none does.
+ */
 class Api {
+  private current = 0;
+  private listed = false;
+  /** The Gateway that answered the last call (a change means a failover happened). */
+  answered = '';
+
   constructor(private readonly gateways: string[], private readonly headers: Record<string, string>) {}
+
+  private async learnGateways(from: string): Promise<void> {
+    this.listed = true;
+    try {
+      const r = await fetch(new URL('/api/v1/gateways', from), { headers: this.headers, signal: AbortSignal.timeout(GET_TIMEOUT_MS) });
+      if (!r.ok) return;
+      const body = (await r.json()) as { gateways?: unknown };
+      if (!Array.isArray(body.gateways)) return;
+      for (const g of body.gateways.slice(0, 32)) {
+        if (typeof g !== 'string' || !/^https?:\/\//.test(g)) continue;
+        const norm = g.replace(/\/+$/, '');
+        if (!this.gateways.some((x) => x.replace(/\/+$/, '') === norm)) this.gateways.push(norm);
+      }
+    } catch {
+      // An older Gateway without the list: the --gateway list is all there is.
+    }
+  }
 
   async call(method: 'GET' | 'POST', p: string, body?: { json: unknown } | { zip: Uint8Array }): Promise<{ status: number; text: string }> {
     let last = '';
-    for (const g of this.gateways) {
-      try {
-        const init: RequestInit = { method, headers: { ...this.headers }, signal: AbortSignal.timeout(120_000) };
-        if (body && 'json' in body) {
-          init.body = JSON.stringify(body.json);
-          (init.headers as Record<string, string>)['content-type'] = 'application/json';
-        } else if (body) {
-          init.body = Buffer.from(body.zip);
-          (init.headers as Record<string, string>)['content-type'] = 'application/zip';
+    const until = Date.now() + FAILOVER_MS;
+    for (;;) {
+      for (let k = 0; k < this.gateways.length; k++) {
+        const i = (this.current + k) % this.gateways.length;
+        const g = this.gateways[i] as string;
+        try {
+          const init: RequestInit = { method, headers: { ...this.headers }, signal: AbortSignal.timeout(method === 'GET' ? GET_TIMEOUT_MS : POST_TIMEOUT_MS) };
+          if (body && 'json' in body) {
+            init.body = JSON.stringify(body.json);
+            (init.headers as Record<string, string>)['content-type'] = 'application/json';
+          } else if (body) {
+            init.body = Buffer.from(body.zip);
+            (init.headers as Record<string, string>)['content-type'] = 'application/zip';
+          }
+          const r = await fetch(new URL(p, g), init);
+          const text = await r.text();
+          this.current = i;
+          this.answered = g;
+          if (!this.listed) await this.learnGateways(g);
+          return { status: r.status, text };
+        } catch (err) {
+          last = `${g}: ${(err as Error).message}`;
         }
-        const r = await fetch(new URL(p, g), init);
-        return { status: r.status, text: await r.text() };
-      } catch (err) {
-        last = `${g}: ${(err as Error).message}`;
       }
+      if (Date.now() > until) throw bad(`no gateway answered (${last})`, 'start one with `codearena up`, or pass --gateway URL (several, comma-separated)');
+      await new Promise((r) => setTimeout(r, 250));
     }
-    throw bad(`no gateway answered (${last})`, 'start one with `codearena up`, or pass --gateway URL');
   }
 
   async json<T>(method: 'GET' | 'POST', p: string, body?: { json: unknown } | { zip: Uint8Array }): Promise<T> {
@@ -66,7 +118,7 @@ class Api {
     }
     if (r.status >= 400) {
       const e = parsed as { error?: string; code?: string };
-      throw bad(`${p.split('?')[0]}: ${e.error ?? r.status} (${e.code ?? r.status})`, r.status === 401 ? 'pass --token or set CODEARENA_TOKEN' : 'fix the input and try again');
+      throw new HttpError(r.status, e.code ?? String(r.status), `${p.split('?')[0]}: ${e.error ?? r.status} (${e.code ?? r.status})`, r.status === 401 ? 'pass --token or set CODEARENA_TOKEN' : 'fix the input and try again');
     }
     return parsed as T;
   }
@@ -120,8 +172,7 @@ function students(target: string, lang: string | undefined): StudentSubmission[]
 }
 
 function counts(v: BatchView): string {
-  const order: Verdict[] = ['accepted', 'partial', 'wrong_answer', 'time_limit', 'memory_limit', 'runtime_error', 'output_limit', 'compile_error', 'internal_error', 'skipped'];
-  return order.filter((k) => v.verdicts[k]).map((k) => `${VERDICT_SHORT[k]} ${v.verdicts[k]}`).join('  ') || '-';
+  return VERDICTS.filter((k) => v.verdicts[k]).map((k) => `${shortOf(k)} ${v.verdicts[k]}`).join('  ') || '-';
 }
 
 export function renderTable(v: BatchView): string {
@@ -139,8 +190,13 @@ export async function judgeCommand(problem: string, target: string, opts: JudgeC
   const timeoutS = opts.timeout === undefined ? 3600 : Number(opts.timeout);
   if (!(timeoutS > 0)) throw bad(`--timeout ${opts.timeout} is not a number of seconds`, 'e.g. --timeout 600');
   const subs = students(target, opts.lang);
-  const id = await problemId(api, problem);
-  const batch = await api.json<{ id: string; total: number }>('POST', '/api/v1/batches', { json: { problem_id: id, submissions: subs } });
+  const send = async () => {
+    const id = await problemId(api, problem);
+    const b = await api.json<{ id: string; total: number }>('POST', '/api/v1/batches', { json: { problem_id: id, submissions: subs } });
+    return { ...b, gateway: api.answered };
+  };
+  let batch = await send();
+  let resubmits = 0;
   const tty = process.stderr.isTTY === true && !opts.json;
   const bar = tty
     ? new cliProgress.SingleBar({ format: 'grading {bar} {value}/{total} tests | {students} students | {counts} | ETA {eta_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -149,7 +205,17 @@ export async function judgeCommand(problem: string, target: string, opts: JudgeC
   const deadline = Date.now() + timeoutS * 1000;
   let lastLine = '';
   for (;;) {
-    view = await api.json<BatchView>('GET', `/api/v1/batches/${batch.id}`);
+    try {
+      view = await api.json<BatchView>('GET', `/api/v1/batches/${batch.id}`);
+    } catch (err) {
+      // Another Gateway took over without the batch (accepted just before the failover, before its
+      // standby copied it): send it again there. One that took over with it answers as before.
+      if (!(err instanceof HttpError) || err.apiCode !== 'NO_SUCH_BATCH' || api.answered === batch.gateway || resubmits >= RESUBMITS_MAX) throw err;
+      resubmits++;
+      if (!opts.json) process.stderr.write(`codearena: ${api.answered} took over without batch ${batch.id}; sending the class again\n`);
+      batch = await send();
+      continue;
+    }
     const payload = { students: `${view.done}/${view.total}`, counts: counts(view) };
     if (bar) {
       if (!bar.isActive) bar.start(view.tests_total, view.tests_done, payload);
@@ -169,7 +235,7 @@ export async function judgeCommand(problem: string, target: string, opts: JudgeC
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
   else process.stdout.write(renderTable(view));
-  const graded = view.state === 'done' && view.students.every((s) => s.tests.every((t) => t !== null && t !== VERDICT_SHORT.internal_error));
+  const graded = view.state === 'done' && view.students.every((s) => s.tests.every((t) => t !== null && t !== shortOf('internal_error')));
   if (!graded && !opts.json) process.stderr.write(view.state === 'done' ? 'codearena: some tests could not be graded (IE): see the Gateway log\n' : `codearena: not finished within ${timeoutS} s\n`);
   return graded ? 0 : 1;
 }

@@ -8,9 +8,17 @@ import { JobeFileStore } from './compat/jobe-files.js';
 import { prepareGatewayApi, type GatewayApi } from './service.js';
 import { ProblemSync } from '../judge/sync.js';
 import type { JudgeSyncMessage } from '../judge/sync-messages.js';
+import { JudgeReplica } from '../judge/replica.js';
+import { REPLICA_BOUNDS } from '../judge/service.js';
 
 /** How often a standby asks the Gateway for problems it lacks. */
 const PROBLEM_SYNC_MS = 2_000;
+/**
+ * How often a standby asks the Gateway for the judge's journal (submissions, batches, finished
+ * tests): a takeover runs again at most the tests that finished in the last interval (plus those
+ * running). An answer that says there is more is followed at once.
+ */
+const JOURNAL_SYNC_MS = 500;
 import { execRunner, VirtualIp, type CommandRunner } from './vip.js';
 
 export interface GatewayFailoverHandle {
@@ -18,7 +26,8 @@ export interface GatewayFailoverHandle {
   receive(from: string, msg: GatewayFailoverMessage): void;
   /** The serving Gateway's data for its standby (a Jobe file). */
   receiveData(from: string, msg: GatewayDataMessage): void;
-  /** A judge_* message: the standby's copy of the judge's problems (judge/sync.ts). */
+  /** A judge_* message: the standby's copy of the judge's problems (judge/sync.ts) and of its
+   * submissions and batches (judge/replica.ts). */
   receiveJudge(from: string, msg: JudgeSyncMessage): void;
   /** The Gateway API while this node serves it (or holds it warm as standby): it takes the runs'
    * streams and the Monitors' answers. */
@@ -99,6 +108,11 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     return api;
   };
 
+  // The standby's copy of the judge's journal (submissions, batches, finished tests). It lives
+  // here, beside the Jobe files, not in one API instance: a takeover hands it to the new API.
+  const journalCopy = new JudgeReplica(self.name, (to, m) => ctx.peers.send(to, m), REPLICA_BOUNDS);
+  let droppedLogged = 0;
+
   const onNote = (n: FailoverNote): void => {
     switch (n.kind) {
       case 'serve': {
@@ -109,6 +123,15 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
           if (!serving || stopped) return;
           const a = await ensureApi();
           a.backend.epoch = n.epoch;
+          if (n.takeover) {
+            // Before the API answers: GET of a submission or batch the dead Gateway held finds it.
+            const r = a.judge.adopt(journalCopy);
+            journalCopy.clear();
+            if (r.submissions + r.batches + r.lost.length > 0) {
+              log.info({ event: 'judge_adopted', ...r, lost: r.lost.length }, `judge: took over ${r.submissions} submissions (${r.finished} finished, ${r.testsToRun} tests to run) and ${r.batches} batches`);
+            }
+            if (r.lost.length > 0) log.error({ event: 'judge_lost', submissions: r.lost.slice(0, 20) }, `judge: ${r.lost.length} submissions not resumed: their problem was not copied before the Gateway failed`);
+          }
           await a.listen(host, port);
           log.info({ event: 'gateway', port, epoch: n.epoch }, `CodeArena gateway listening on ${url} (epoch ${n.epoch})`);
           if (vip) await vip.acquire();
@@ -134,7 +157,8 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
         log.info({ event: 'gateway_standby', acting: n.acting, term: n.term }, n.acting ? `Gateway standby (term ${n.term})` : 'no longer Gateway standby');
         later(async () => {
           if (n.acting && !stopped) await ensureApi(); // warm: a takeover then only listens
-          else if (!n.acting && !serving && api) {
+          else if (!n.acting && !serving) journalCopy.clear();
+          if (!n.acting && !serving && api) {
             const a = api;
             api = null;
             await a.close(true);
@@ -163,6 +187,43 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
   }, PROBLEM_SYNC_MS);
   syncTimer.unref();
+  const journalTimer = setInterval(() => {
+    if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
+  }, JOURNAL_SYNC_MS);
+  journalTimer.unref();
+
+  const receiveJudge = (from: string, msg: JudgeSyncMessage): void => {
+    switch (msg.type) {
+      case 'judge_problems_ask':
+      case 'judge_problems':
+      case 'judge_problem_ask':
+      case 'judge_problem_part':
+        return problems.receive(from, msg, api?.judge ?? null, nowMs());
+      case 'judge_log_ask': {
+        // Only the serving Gateway's journal is the one to copy (a warm standby's judge is empty).
+        if (!serving || !api) return;
+        const { message, refused } = api.judge.answerLog(self.name, msg);
+        if (refused > 0) log.error({ event: 'judge_journal_refused', refused }, `judge: ${refused} journal items do not fit the wire schema; the standby cannot resume them`);
+        ctx.peers.send(from, message);
+        return;
+      }
+      case 'judge_log': {
+        if (serving || from !== core.record.holder) return;
+        const needed = journalCopy.receive(from, msg, nowMs());
+        if (journalCopy.dropped > droppedLogged) {
+          log.error({ event: 'judge_journal_dropped', dropped: journalCopy.dropped }, `judge: the standby's copy dropped ${journalCopy.dropped - droppedLogged} items over its bounds`);
+          droppedLogged = journalCopy.dropped;
+        }
+        // A submission of a problem not copied yet: fetch the problems now, not in 2 s.
+        if (api && needed.some((id) => !api?.judge.problem(id))) problems.tick(core.record.holder, nowMs());
+        return;
+      }
+      default: {
+        const never: never = msg;
+        return never;
+      }
+    }
+  };
 
   const step = (event: Parameters<GatewayFailover['step']>[0]): void => {
     if (stopped) return;
@@ -200,7 +261,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     receiveData: (_from, msg) => {
       if (!serving) jobeFiles.put(msg.id, Buffer.from(msg.data));
     },
-    receiveJudge: (from, msg) => problems.receive(from, msg, api?.judge ?? null, nowMs()),
+    receiveJudge,
     api: () => api,
     get serving() {
       return serving;
@@ -209,6 +270,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
       stopped = true;
       if (timer) clearTimeout(timer);
       clearInterval(syncTimer);
+      clearInterval(journalTimer);
       await chain;
       const a = api;
       api = null;

@@ -6,7 +6,10 @@ import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
 import type { OperatingErrorCode } from '../protocol/errors.js';
 import { isRetryableStartError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
 import type { Problem } from './problem.js';
-import { SHOWN_BYTES_MAX, SubmissionJob, VERDICT_SHORT, type RunEnd, type Task, type TestResult, type Verdict } from './submission.js';
+import { JudgeJournal, type JournalEntry, type JudgeReplica } from './replica.js';
+import { RESULT_TEXT_MAX, SUBMISSION_FILES_BYTES_MAX, type JudgeReplicaMessage, type ReplicaItem, type ReplicaTestResult } from './replica-messages.js';
+import { SHOWN_BYTES_MAX, SubmissionJob, type RunEnd, type Task, type TestResult } from './submission.js';
+import { shortOf, type Verdict } from './verdicts.js';
 
 /**
  * The judge on the Gateway: problems (on disk in the Gateway's state dir), submissions and batches
@@ -44,7 +47,32 @@ export const JUDGE_BOUNDS = {
    * interactive run arriving may wait behind one queued test per slot, besides the running one.
    */
   runsPerSlotMax: 2,
+  /**
+   * A submission's files together. Below the runs API's source cap: the standby's copy carries a
+   * submission whole in one message (replica-messages.ts), as a run carries it to a Worker.
+   */
+  submissionFilesBytesMax: SUBMISSION_FILES_BYTES_MAX,
+  /** Files of every submission held: finished ones go first past it, then new ones get 503. */
+  heldFilesBytesMax: 256 * 1024 * 1024,
 };
+
+/** What the standby's copy of the journal is bounded by: the judge's own bounds. */
+export const REPLICA_BOUNDS = {
+  submissionsMax: JUDGE_BOUNDS.submissionsRetainedMax + JUDGE_BOUNDS.queuedTestsMax,
+  filesBytesMax: JUDGE_BOUNDS.heldFilesBytesMax,
+  batchesMax: JUDGE_BOUNDS.batchesRetainedMax,
+};
+
+/** What adopt() found in a standby's copy. */
+export interface AdoptReport {
+  submissions: number;
+  finished: number;
+  batches: number;
+  /** Tests without a final result there: they run here. */
+  testsToRun: number;
+  /** Submissions whose problem this Gateway lacks (not copied before the failover): not resumed. */
+  lost: string[];
+}
 
 /** What a custom checker run may use: generous, fixed; its failure is the judge's, never the student's. */
 const CHECKER_LIMITS: Partial<Limits> = { cpuTimeMs: 10_000, wallTimeMs: 30_000, memoryKb: 512 * 1024, outputBytesMax: 1024 * 1024 };
@@ -101,8 +129,11 @@ export interface SubmissionInput {
 }
 
 class Submission {
-  readonly createdAt = new Date();
   finishedAt: Date | null = null;
+  /** Bytes of its files (the judge's bound on what it holds). */
+  readonly bytes: number;
+  /** The compiler's messages were journaled (they ride on one test entry). */
+  compileJournaled = false;
   readonly listeners = new Set<(e: JudgeEvent) => void>();
   readonly waiters: Array<() => void> = [];
   started = false;
@@ -111,7 +142,10 @@ class Submission {
     readonly id: string,
     readonly input: SubmissionInput,
     readonly job: SubmissionJob,
-  ) {}
+    readonly createdAt = new Date(),
+  ) {
+    this.bytes = filesBytes(input.files);
+  }
 
   view(): SubmissionView {
     const { score, max } = this.job.score();
@@ -136,8 +170,15 @@ class Submission {
   }
 }
 
+function filesBytes(files: Array<{ content: string }>): number {
+  return files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
+}
+
+const clipText = (s: string) => (s.length > RESULT_TEXT_MAX ? s.slice(0, RESULT_TEXT_MAX) : s);
+
 interface Batch {
   id: string;
+  createdAt: Date;
   user: string;
   problem: Problem;
   submissions: Submission[];
@@ -241,6 +282,12 @@ export class JudgeService {
   private queuedTests = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Bytes of the files of every submission held. */
+  private heldBytes = 0;
+  /** What the standby copies (replica.ts); a fresh identity per judge, so a standby's copy of another Gateway's is replaced. */
+  readonly journal = new JudgeJournal(randomUUID());
+  /** In run ids: a Gateway that took over never reuses the ids of the runs the dead one left at the Assigners. */
+  private readonly runTag = this.journal.gen.slice(0, 8);
   private readonly problemDir: string | null;
   private readonly metrics: { compiles: Counter; tests: Counter; submissions: Counter } | null;
 
@@ -299,11 +346,33 @@ export class JudgeService {
     if (this.queuedTests + n > JUDGE_BOUNDS.queuedTestsMax) {
       throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the judge has ${this.queuedTests} tests waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
     }
+    this.checkFiles([input.files]);
     const sub = new Submission(randomUUID(), input, new SubmissionJob(input.problem));
-    this.submissions.set(sub.id, sub);
+    this.hold(sub);
+    this.journal.append({ kind: 'sub', id: sub.id });
     this.queuedTests += n;
     this.enqueue(sub, solo);
     return sub;
+  }
+
+  private hold(sub: Submission): void {
+    this.submissions.set(sub.id, sub);
+    this.heldBytes += sub.bytes;
+  }
+
+  /** Each submission's files within their bound, and room for all of them (finished submissions make room). */
+  private checkFiles(list: Array<Array<{ content: string }>>): void {
+    let total = 0;
+    for (const files of list) {
+      const n = filesBytes(files);
+      if (n > JUDGE_BOUNDS.submissionFilesBytesMax) {
+        throw new JudgeError(413, 'SUBMISSION_TOO_LARGE', `a submission's files are ${n} bytes; the judge takes at most ${JUDGE_BOUNDS.submissionFilesBytesMax} (its standby copies each one whole)`);
+      }
+      total += n;
+    }
+    if (!this.makeRoom(total)) {
+      throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the judge holds ${this.heldBytes} bytes of submissions; at most ${JUDGE_BOUNDS.heldFilesBytesMax} — try again when some are graded`);
+    }
   }
 
   submission(id: string): Submission | undefined {
@@ -317,16 +386,19 @@ export class JudgeService {
     if (this.queuedTests + tests > JUDGE_BOUNDS.queuedTestsMax) {
       throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the batch has ${tests} tests and ${this.queuedTests} are waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
     }
+    this.checkFiles(items.map((it) => it.files));
     const id = randomUUID();
-    const batch: Batch = { id, user, problem, submissions: [], listeners: new Set(), finished: false };
+    const batch: Batch = { id, createdAt: new Date(), user, problem, submissions: [], listeners: new Set(), finished: false };
     this.batches.set(id, batch);
     this.batchOrder.push(id);
     while (this.batchOrder.length > JUDGE_BOUNDS.batchesRetainedMax) {
       const old = this.batches.get(this.batchOrder[0] as string);
       if (old && !old.finished) break;
       this.batches.delete(this.batchOrder.shift() as string);
+      this.journal.forgot(1, (e) => this.journaled(e));
     }
     for (const it of items) batch.submissions.push(this.submit({ ...it, user, problem, batch: id }, false));
+    this.journal.append({ kind: 'batch', id });
     return batch;
   }
 
@@ -341,7 +413,7 @@ export class JudgeService {
       const v = s.view();
       testsDone += v.done;
       for (const t of v.tests) if (t.verdict) verdicts[t.verdict] = (verdicts[t.verdict] ?? 0) + 1;
-      return { student: v.student ?? '', submission_id: v.id, state: v.state, verdict: v.verdict, score: v.score, max_score: v.max_score, tests: v.tests.map((t) => (t.verdict ? VERDICT_SHORT[t.verdict] : null)) };
+      return { student: v.student ?? '', submission_id: v.id, state: v.state, verdict: v.verdict, score: v.score, max_score: v.max_score, tests: v.tests.map((t) => (t.verdict ? shortOf(t.verdict) : null)) };
     });
     const done = students.filter((s) => s.state === 'done').length;
     return {
@@ -441,7 +513,7 @@ export class JudgeService {
       for (const k of Object.keys(out) as Array<keyof Limits>) out[k] = Math.min(out[k], max[k]);
       return out;
     };
-    const id = `j-${sub.id}-${task.test}-${task.kind === 'program' ? 'p' : 'c'}${p.lostRetries}`;
+    const id = `j-${sub.id}-${task.test}-${task.kind === 'program' ? 'p' : 'c'}${p.lostRetries}-${this.runTag}`;
     if (task.kind === 'program') {
       const files = sub.input.files;
       return { id, user: sub.input.user, language: sub.input.language, files, main: (files[0] as { name: string }).name, stdin: test.input, interactive: false, limits: clamp(test.limits) };
@@ -516,6 +588,9 @@ export class JudgeService {
     };
     sub.job.results.forEach((r, i) => {
       if (r.state === 'done' && before[i] !== 'done') {
+        const withCompile = !sub.compileJournaled && sub.job.compileOutput !== '';
+        if (withCompile) sub.compileJournaled = true;
+        this.journal.append({ kind: 'test', id: sub.id, index: i, withCompile });
         this.queuedTests--;
         this.metrics?.tests.inc({ verdict: r.verdict ?? 'none' });
         emit({ type: 'submission_progress', submission: sub.id, student: sub.input.student ?? null, test: { ...r }, done: sub.job.finishedTests, total });
@@ -523,6 +598,7 @@ export class JudgeService {
     });
     if (sub.job.done) {
       if (sub.finishedAt) return;
+      // Set before the journal's entries are read (they are read when the standby asks).
       sub.finishedAt = new Date();
       this.metrics?.submissions.inc({ verdict: sub.job.verdict() ?? 'none' });
       emit({ type: 'submission_result', submission: sub.id, student: sub.input.student ?? null, result: sub.view() });
@@ -550,8 +626,141 @@ export class JudgeService {
         this.finishedOrder.push(id);
         break;
       }
-      this.submissions.delete(id);
+      if (s) this.drop(s);
     }
+  }
+
+  private drop(s: Submission): void {
+    this.submissions.delete(s.id);
+    this.heldBytes -= s.bytes;
+    this.journal.forgot(1 + s.job.finishedTests, (e) => this.journaled(e));
+  }
+
+  /** Drops the oldest finished submissions (not of a batch still listed) until `bytes` more fit. */
+  private makeRoom(bytes: number): boolean {
+    if (this.heldBytes + bytes <= JUDGE_BOUNDS.heldFilesBytesMax) return true;
+    for (let k = 0; k < this.finishedOrder.length && this.heldBytes + bytes > JUDGE_BOUNDS.heldFilesBytesMax; ) {
+      const s = this.submissions.get(this.finishedOrder[k] as string);
+      if (s?.input.batch && this.batches.has(s.input.batch)) {
+        k++;
+        continue;
+      }
+      this.finishedOrder.splice(k, 1);
+      if (s) this.drop(s);
+    }
+    return this.heldBytes + bytes <= JUDGE_BOUNDS.heldFilesBytesMax;
+  }
+
+  // ---- the standby's copy (replica.ts)
+
+  /** Whether what a journal entry names is still held. */
+  private journaled(e: JournalEntry): boolean {
+    return e.kind === 'batch' ? this.batches.has(e.id) : this.submissions.has(e.id);
+  }
+
+  /** Answers a standby's ask for the journal. `refused` counts items the wire schema would not take (a bug: logged). */
+  answerLog(self: string, ask: Extract<JudgeReplicaMessage, { type: 'judge_log_ask' }>): { message: Extract<JudgeReplicaMessage, { type: 'judge_log' }>; refused: number } {
+    return this.journal.answer(self, ask, (e) => this.itemOf(e));
+  }
+
+  private itemOf(e: JournalEntry): ReplicaItem | null {
+    switch (e.kind) {
+      case 'sub': {
+        const s = this.submissions.get(e.id);
+        if (!s) return null;
+        const i = s.input;
+        return { kind: 'sub', id: s.id, problem_id: i.problem.id, language: i.language, files: i.files, user: i.user, student: i.student ?? null, batch: i.batch ?? null, created_at: s.createdAt.toISOString(), tests: s.job.total };
+      }
+      case 'batch': {
+        const b = this.batches.get(e.id);
+        if (!b) return null;
+        return { kind: 'batch', id: b.id, problem_id: b.problem.id, user: b.user, subs: b.submissions.map((x) => x.id), created_at: b.createdAt.toISOString() };
+      }
+      case 'test': {
+        const s = this.submissions.get(e.id);
+        const r = s?.job.results[e.index];
+        if (!s || !r || r.state !== 'done' || r.verdict === null) return null;
+        const result: ReplicaTestResult = { ...r, state: 'done', verdict: r.verdict };
+        for (const k of ['message', 'input', 'expected', 'output'] as const) if (result[k] !== undefined) result[k] = clipText(result[k]);
+        if (r.diff) result.diff = 'expected' in r.diff ? { line: r.diff.line, expected: clipText(r.diff.expected), got: clipText(r.diff.got) } : { line: r.diff.line };
+        return {
+          kind: 'test',
+          sub: s.id,
+          index: e.index,
+          result,
+          compiles: s.job.compiles,
+          ...(e.withCompile ? { compile_output: s.job.compileOutput } : {}),
+          finished_at: s.finishedAt?.toISOString() ?? null,
+        };
+      }
+      default: {
+        const never: never = e;
+        throw new Error(`unhandled ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /**
+   * Takes over what a dead Gateway's judge held, from this node's copy of its journal: every
+   * submission and batch under the same ids, each test with a final result there kept as it was,
+   * the rest queued here (a test that was running there runs again; its one result is this one).
+   * Submissions of a problem this Gateway lacks (uploaded just before the failover, not copied yet)
+   * cannot be graded here: reported, not resumed.
+   */
+  adopt(replica: Pick<JudgeReplica, 'subs' | 'batches'>): AdoptReport {
+    const report: AdoptReport = { submissions: 0, finished: 0, batches: 0, testsToRun: 0, lost: [] };
+    const resumed: Submission[] = [];
+    for (const [id, r] of replica.subs) {
+      if (this.submissions.has(id)) continue;
+      const problem = this.problems.get(r.spec.problem_id);
+      if (!problem || problem.tests.length !== r.spec.tests) {
+        report.lost.push(id);
+        continue;
+      }
+      const input: SubmissionInput = { problem, language: r.spec.language, files: r.spec.files, user: r.spec.user, ...(r.spec.student !== null ? { student: r.spec.student } : {}), ...(r.spec.batch !== null ? { batch: r.spec.batch } : {}) };
+      const job = new SubmissionJob(problem);
+      job.restore(r.results, r.compiles, r.compileOutput);
+      const created = new Date(r.spec.created_at);
+      const sub = new Submission(id, input, job, Number.isNaN(created.getTime()) ? new Date() : created);
+      sub.started = job.finishedTests > 0;
+      this.hold(sub);
+      // Journaled again here, so this Gateway's own standby gets all of it.
+      this.journal.append({ kind: 'sub', id });
+      job.results.forEach((t, i) => {
+        if (t.state !== 'done') return;
+        const withCompile = !sub.compileJournaled && job.compileOutput !== '';
+        if (withCompile) sub.compileJournaled = true;
+        this.journal.append({ kind: 'test', id, index: i, withCompile });
+      });
+      report.submissions++;
+      if (job.done) {
+        const at = r.finishedAt ? new Date(r.finishedAt) : new Date();
+        sub.finishedAt = Number.isNaN(at.getTime()) ? new Date() : at;
+        this.finishedOrder.push(id);
+        report.finished++;
+      } else {
+        const left = job.total - job.finishedTests;
+        this.queuedTests += left;
+        report.testsToRun += left;
+        resumed.push(sub);
+      }
+    }
+    for (const [id, b] of replica.batches) {
+      if (this.batches.has(id)) continue;
+      const problem = this.problems.get(b.problem_id);
+      const subs = b.subs.map((x) => this.submissions.get(x)).filter((x): x is Submission => x !== undefined);
+      if (!problem || subs.length === 0) continue;
+      const created = new Date(b.created_at);
+      const batch: Batch = { id, createdAt: Number.isNaN(created.getTime()) ? new Date() : created, user: b.user, problem, submissions: subs, listeners: new Set(), finished: subs.every((x) => x.job.done) };
+      this.batches.set(id, batch);
+      this.batchOrder.push(id);
+      this.journal.append({ kind: 'batch', id });
+      report.batches++;
+    }
+    // Queued after every batch exists, in the order they were accepted there.
+    for (const sub of resumed) this.enqueue(sub, sub.input.batch === undefined);
+    this.evict();
+    return report;
   }
 }
 

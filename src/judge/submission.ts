@@ -1,5 +1,6 @@
 import { check, interpretCheckerExit, type CheckOutcome, type Difference } from './checkers.js';
 import type { Problem, TestCase } from './problem.js';
+import type { Verdict } from './verdicts.js';
 
 /**
  * One submission's grading as a pure state machine: it hands out tasks (run the program on a test,
@@ -12,30 +13,7 @@ import type { Problem, TestCase } from './problem.js';
  * batches do) runs in parallel.
  */
 
-export type Verdict =
-  | 'accepted'
-  | 'partial'
-  | 'wrong_answer'
-  | 'time_limit'
-  | 'memory_limit'
-  | 'runtime_error'
-  | 'output_limit'
-  | 'compile_error'
-  | 'internal_error'
-  | 'skipped';
-
-export const VERDICT_SHORT: Record<Verdict, string> = {
-  accepted: 'AC',
-  partial: 'PA',
-  wrong_answer: 'WA',
-  time_limit: 'TLE',
-  memory_limit: 'MLE',
-  runtime_error: 'RE',
-  output_limit: 'OLE',
-  compile_error: 'CE',
-  internal_error: 'IE',
-  skipped: 'SK',
-};
+export type { Verdict } from './verdicts.js';
 
 /** Bytes of a sample's output and of stderr kept for the student to see. */
 export const SHOWN_BYTES_MAX = 4 * 1024;
@@ -191,6 +169,51 @@ export class SubmissionJob {
       this.ready.push({ kind: 'program', test: t });
     }
     return this.ready.splice(0);
+  }
+
+  /**
+   * Takes the final results another Gateway recorded (its standby's copy, after a failover), before
+   * anything is handed out: those tests are done as they were there, and take() hands out only the
+   * rest — a test that was running or being checked when that Gateway died runs again. A group's
+   * results are a prefix of its tests (they run one after another): a result past a gap is
+   * ignored, and a failed one skips the rest of its group, as it did there. Results whose test name
+   * does not match are ignored (they cannot be of this problem).
+   */
+  restore(done: ReadonlyMap<number, Omit<TestResult, 'state'> & { state: 'done' }>, compiles: number, compileOutput: string): void {
+    if (this.firstHandedOut || done.size === 0) return;
+    this.compiles = compiles;
+    this.compileOutput = compileOutput;
+    const valid = (i: number) => {
+      const r = done.get(i);
+      return r && r.verdict !== null && r.test === (this.results[i] as TestResult).test ? r : undefined;
+    };
+    const ce = [...done.keys()].map(valid).find((r) => r?.verdict === 'compile_error');
+    if (ce) {
+      // A compile error ends every test at once: all of them have it, as they did there.
+      for (const x of this.results) this.finishTest(x, 'compile_error', 0, ce.message);
+      this.firstHandedOut = this.firstDone = true;
+      return;
+    }
+    let any = false;
+    for (const u of this.units) {
+      while (u.next < u.tests.length) {
+        const i = u.tests[u.next] as number;
+        const r = valid(i);
+        if (!r) break;
+        u.next++;
+        any = true;
+        const { state: _s, verdict, fraction, message, ...measures } = r;
+        Object.assign(this.results[i] as TestResult, measures);
+        this.finishTest(this.results[i] as TestResult, verdict as Verdict, fraction, message);
+        if ((this.problem.tests[i] as TestCase).group !== null && verdict !== 'accepted' && verdict !== 'partial') {
+          u.failed = true;
+          for (const k of u.tests.slice(u.next)) this.finishTest(this.results[k] as TestResult, 'skipped', 0);
+          u.next = u.tests.length;
+        }
+      }
+    }
+    // The first test's run (the compile) is behind us if anything finished: the rest may run at once.
+    if (any) this.firstHandedOut = this.firstDone = true;
   }
 
   /** The program's run on test `i` ended. Returns a checker task when a custom checker must look. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NodeNameSchema as Name } from '../protocol/names.js';
+import { JudgeReplicaMessageSchema } from './replica-messages.js';
 
 /**
  * The Gateway standby's copy of the judge's problems, over the cluster links. Problems are
@@ -15,7 +16,7 @@ export const PROBLEM_PART_BYTES = 384 * 1024;
 export const PROBLEM_PARTS_MAX = 128;
 export const PROBLEM_IDS_MAX = 1000;
 
-export const JudgeSyncMessageSchema = z.discriminatedUnion('type', [
+export const ProblemSyncMessageSchema = z.discriminatedUnion('type', [
   // standby -> Gateway: which problems do you hold?
   z.object({ type: z.literal('judge_problems_ask'), from: Name }),
   // Gateway -> standby
@@ -32,4 +33,8 @@ export const JudgeSyncMessageSchema = z.discriminatedUnion('type', [
     data: z.string().max(Math.ceil(PROBLEM_PART_BYTES / 3) * 4),
   }),
 ]);
+export type ProblemSyncMessage = z.infer<typeof ProblemSyncMessageSchema>;
+
+/** Every judge_* message between a Gateway and its standby: the problems' copy and the journal's (replica-messages.ts). */
+export const JudgeSyncMessageSchema = z.discriminatedUnion('type', [...ProblemSyncMessageSchema.options, ...JudgeReplicaMessageSchema.options]);
 export type JudgeSyncMessage = z.infer<typeof JudgeSyncMessageSchema>;

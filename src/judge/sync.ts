@@ -88,6 +88,9 @@ export class ProblemSync {
         this.send(from, { type: 'judge_problems_ask', from: this.self });
         return;
       }
+      case 'judge_log_ask':
+      case 'judge_log':
+        return; // the submissions' copy (replica.ts), not the problems'
       default: {
         const never: never = msg;
         throw new Error(`unhandled ${JSON.stringify(never)}`);

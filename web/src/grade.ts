@@ -5,7 +5,7 @@
 // Built on the judge API (README "Grading a class"); every error is shown as a sentence.
 import './grade.css';
 import { zipSync } from 'fflate';
-import { ApiFailure, requestJson, storedToken, storeToken } from './shared/api.js';
+import { ApiFailure, gatewayList, requestJson, storedToken, storeToken } from './shared/api.js';
 import { byId, h } from './shared/dom.js';
 import { asShort, shortOf, toneOf, wordOf, type Short, type Verdict } from './grade/verdicts.js';
 
@@ -326,7 +326,7 @@ function applyEvent(v: SubmissionView, e: JudgeEvent): SubmissionView {
 /** The submission's stream; resolves true once its result arrived, false if the socket failed first. */
 function streamSubmission(id: string, watch: number, start: SubmissionView): Promise<boolean> {
   return new Promise((resolve) => {
-    const u = new URL(`/api/v1/submissions/${encodeURIComponent(id)}/stream`, location.origin);
+    const u = new URL(`/api/v1/submissions/${encodeURIComponent(id)}/stream`, judgeBase);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     const t = storedToken();
     if (t) u.searchParams.set('token', t);
@@ -355,9 +355,41 @@ function streamSubmission(id: string, watch: number, start: SubmissionView): Pro
   });
 }
 
+/** How long a poll keeps trying the lab's other Gateways while none answers (a failover takes ~0.5–3 s). */
+const FAILOVER_MS = 30_000;
+/** The Gateway that answered the judge's last poll: this page's own until a failover. */
+let judgeBase = location.origin;
+
+/**
+ * A GET of a submission or a batch on the Gateway that answered last, then on the lab's others
+ * (`gatewayList()`: the standby's address among them), for up to FAILOVER_MS while none answers:
+ * the judge's submissions and batches survive a Gateway failover under the same ids, so polling
+ * simply carries on at the new Gateway. Only an unreachable Gateway moves it; an error answer
+ * (401, 404) is the caller's.
+ */
+async function judgeGet<T>(p: string): Promise<T> {
+  const until = Date.now() + FAILOVER_MS;
+  for (;;) {
+    const bases = [judgeBase, ...(await gatewayList()).filter((g) => g !== judgeBase)];
+    let last: unknown = null;
+    for (const base of bases) {
+      try {
+        const v = await requestJson<T>(base, p);
+        judgeBase = base;
+        return v;
+      } catch (err) {
+        if (!(err instanceof ApiFailure) || err.status !== 0) throw err;
+        last = err;
+      }
+    }
+    if (Date.now() > until) throw last;
+    await sleep(POLL_MS);
+  }
+}
+
 async function pollSubmission(id: string, watch: number): Promise<void> {
   for (let i = 0; i < POLLS_MAX && watch === submissionWatch; i++) {
-    const v = await requestJson<SubmissionView>(location.origin, `/api/v1/submissions/${encodeURIComponent(id)}`);
+    const v = await judgeGet<SubmissionView>(`/api/v1/submissions/${encodeURIComponent(id)}`);
     if (watch !== submissionWatch) return;
     renderSubmission(v);
     if (v.state === 'done') return;
@@ -374,6 +406,7 @@ async function submit(): Promise<void> {
   showMessage(null);
   submitButton.disabled = true;
   try {
+    judgeBase = location.origin;
     const { id } = await requestJson<{ id: string }>(location.origin, '/api/v1/submissions', {
       method: 'POST',
       body: JSON.stringify({ problem_id: problem.id, language: langSelect.value, source }),
@@ -407,7 +440,9 @@ function setProgress(done: number, total: number): void {
 
 function renderBatch(b: BatchView): void {
   setProgress(b.tests_done, b.tests_total);
-  progressText.textContent = `${b.state === 'done' ? 'Done' : 'Grading'}: ${b.done}/${b.total} students · ${b.tests_done}/${b.tests_total} tests`;
+  // After a failover, say where the grid now comes from (the standby took the batch over).
+  const from = judgeBase !== location.origin ? ` · from ${new URL(judgeBase).host}` : '';
+  progressText.textContent = `${b.state === 'done' ? 'Done' : 'Grading'}: ${b.done}/${b.total} students · ${b.tests_done}/${b.tests_total} tests${from}`;
   progressEl.dataset['state'] = b.state;
   countsEl.replaceChildren(
     ...Object.entries(b.verdicts)
@@ -448,19 +483,22 @@ async function gradeClass(): Promise<void> {
   try {
     const q = new URLSearchParams({ problem_id: problem.id });
     if (classLang.value) q.set('language', classLang.value);
+    judgeBase = location.origin;
     const b = await requestJson<{ id: string; total: number }>(location.origin, `/api/v1/batches?${q}`, {
       method: 'POST',
       headers: { 'content-type': 'application/zip' },
       body: new Uint8Array(await f.arrayBuffer()),
     });
     progressText.textContent = `Grading: 0/${b.total} students`;
+    await gatewayList(); // kept for the polls, should this Gateway fail mid-class
     // The batch view holds the whole grid: one small request a second is all a class needs.
     for (let i = 0; i < POLLS_MAX && watch === batchWatch; i++) {
-      const v = await requestJson<BatchView>(location.origin, `/api/v1/batches/${encodeURIComponent(b.id)}`);
+      // On the Gateway that answered last: after a failover the new one, which has the batch.
+      const v = await judgeGet<BatchView>(`/api/v1/batches/${encodeURIComponent(b.id)}`);
       if (watch !== batchWatch) return;
       renderBatch(v);
       if (v.state === 'done') {
-        const csv = new URL(`/api/v1/batches/${encodeURIComponent(b.id)}/results.csv`, location.origin);
+        const csv = new URL(`/api/v1/batches/${encodeURIComponent(b.id)}/results.csv`, judgeBase);
         const t = storedToken();
         if (t) csv.searchParams.set('token', t);
         csvLink.href = csv.toString();
@@ -495,6 +533,9 @@ async function start(): Promise<void> {
     langSelect.replaceChildren(...options(false));
     classLang.replaceChildren(...options(true));
     await loadProblemList(null);
+    // The lab's Gateways, kept in localStorage while this one answers: after a failover the polls
+    // find the standby from that list (this page's own Gateway no longer answers it).
+    await gatewayList();
     showMessage(null);
     // As on the dashboard: the field is shown when the Gateway asks for a token, and goes once it works.
     tokenBox.hidden = true;

@@ -2,48 +2,11 @@
 // use (README "Grading a class"), a word for a person, and a colour class — always text plus colour,
 // so a projector or a colour-blind reader loses nothing.
 
-export type Verdict =
-  | 'accepted'
-  | 'partial'
-  | 'wrong_answer'
-  | 'time_limit'
-  | 'memory_limit'
-  | 'runtime_error'
-  | 'output_limit'
-  | 'compile_error'
-  | 'internal_error'
-  | 'skipped';
+import { asShort, shortOf, type Short, type Verdict } from '../../../src/judge/verdicts.js';
 
-export type Short = 'AC' | 'PA' | 'WA' | 'TLE' | 'MLE' | 'RE' | 'OLE' | 'CE' | 'IE' | 'SK';
-
-export function shortOf(v: Verdict): Short {
-  switch (v) {
-    case 'accepted':
-      return 'AC';
-    case 'partial':
-      return 'PA';
-    case 'wrong_answer':
-      return 'WA';
-    case 'time_limit':
-      return 'TLE';
-    case 'memory_limit':
-      return 'MLE';
-    case 'runtime_error':
-      return 'RE';
-    case 'output_limit':
-      return 'OLE';
-    case 'compile_error':
-      return 'CE';
-    case 'internal_error':
-      return 'IE';
-    case 'skipped':
-      return 'SK';
-    default: {
-      const never: never = v;
-      return never;
-    }
-  }
-}
+// The verdict union and its short codes are the judge's own (src/judge/verdicts.ts, Node-free):
+// one definition for the Gateway, the CLI and this page.
+export { asShort, shortOf, type Short, type Verdict };
 
 const WORDS: Record<Short, string> = {
   AC: 'accepted',
@@ -57,13 +20,6 @@ const WORDS: Record<Short, string> = {
   IE: 'judge error',
   SK: 'skipped',
 };
-
-const SHORTS = new Set<string>(Object.keys(WORDS));
-
-/** A short code from the API (a grid cell), or null for a test not judged yet or an unknown code. */
-export function asShort(s: string | null | undefined): Short | null {
-  return s && SHORTS.has(s) ? (s as Short) : null;
-}
 
 export function wordOf(s: Short): string {
   return WORDS[s];
