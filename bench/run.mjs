@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 const name = process.argv[2];
-const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'blog'];
+const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'seated', 'blog'];
 if (name === 'blog') {
   const r = spawnSync('npm', ['--prefix', 'blog', 'run', 'bench', '--', ...process.argv.slice(3)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);

@@ -1,5 +1,7 @@
-// From schema.js, not index.js: a Worker's heartbeat thread uses this without the config loader (YAML).
-import { workersPerHost, type LabConfig } from '../config/schema.js';
+// Not from index.js or schema.js: a Worker's heartbeat thread uses this without the config loader
+// (YAML) or the config schema (zod).
+import type { LabConfig } from '../config/schema.js';
+import { workersPerHost } from '../config/workers-per-host.js';
 import type { Endpoint } from './peers.js';
 
 /**

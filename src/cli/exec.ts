@@ -58,7 +58,7 @@ export function limitsFromFlags(opts: ExecOptions): Limits {
       const flag = { cpuTimeMs: '--time-limit', wallTimeMs: '--wall-time-limit', memoryKb: '--memory-limit' };
       let msg = err.message;
       for (const [k, f] of Object.entries(flag)) msg = msg.replace(`limit ${k}`, f);
-      throw new CodeArenaError(err.code, msg.replace(/=\d+(\.\d+)?/, ''), err.hint.replace(/between (\d+) and (\d+)/, (_m, a, b) => (msg.includes('memory') ? `between ${a / 1024} and ${b / 1024} MB` : `between ${a / 1000} and ${b / 1000} seconds`)));
+      throw new CodeArenaError(err.code, msg.replace(/=\S+/, ''), err.hint.replace(/between (\d+) and (\d+)/, (_m, a, b) => (msg.includes('memory') ? `between ${a / 1024} and ${b / 1024} MB` : `between ${a / 1000} and ${b / 1000} seconds`)));
     }
     throw err;
   }

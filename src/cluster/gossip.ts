@@ -12,7 +12,7 @@ import {
   type NodeName,
   type TableHash,
   type WireEntry,
-} from './messages.js';
+} from './bounds.js';
 import { compareKeys, toDigest, toWire, type NodeEntry, type NodeTable } from './node-table.js';
 import type { Outbox } from './output.js';
 import { shuffleInPlace, type Random } from './random.js';

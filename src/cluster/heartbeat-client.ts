@@ -8,7 +8,7 @@ import {
   type NodeName,
   type Role,
   type WireEntry,
-} from './messages.js';
+} from './bounds.js';
 import { advertisesLoad, quantizeLoad, sameLoad, tableLoad } from './node-table.js';
 import type { Outbox } from './output.js';
 import type { ClusterTiming } from './timing.js';

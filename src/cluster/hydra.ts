@@ -9,7 +9,7 @@ import {
   type MonitorAnnounce,
   type MonitorHeartbeat,
   type NodeName,
-} from './messages.js';
+} from './bounds.js';
 import type { Outbox } from './output.js';
 import { randomIntBetween, type Random } from './random.js';
 import { deadBoundMs, type ClusterTiming } from './timing.js';

@@ -10,22 +10,30 @@ export { LoadSchema, SLOTS_MAX, ZERO_LOAD, type Load } from '../protocol/load.js
 // decoded frame). Every array and string a peer can send has a bound, so a faulty or hostile peer
 // cannot make a node allocate without limit; the bounds are named so cores and tests share them.
 
-export const LANGUAGES_PER_NODE_MAX = 16;
-export const LANGUAGE_NAME_LENGTH_MAX = 24;
-/** Monitors a heartbeat ack lists; ≈ nodes ÷ 50 gives room for a 3,000-node cluster. */
-export const MONITORS_MAX = 64;
-/** Catch-up digests per gossip_push (one page of the sender's change log): ~25 bytes each. */
-export const GOSSIP_DIGESTS_PER_MESSAGE_MAX = 96;
-/** "News" digests per gossip_push: changes of the sender's last few rounds, relayed epidemically
- * whatever the pair's catch-up position, so fresh news (a death) spreads in O(log Monitors) rounds. */
-export const GOSSIP_NEWS_PER_MESSAGE_MAX = 32;
-/** Full entries per gossip_pull/gossip_entries: ~100 bytes each, a message stays near 13 KiB. */
-export const GOSSIP_ENTRIES_PER_MESSAGE_MAX = 128;
-/** Worker loads per monitor_heartbeat; a Monitor owning more rotates through them. */
-export const MONITOR_HEARTBEAT_WORKERS_MAX = 256;
-/** Assigners a monitor_heartbeat lists: ~1 per 10 lab PCs leaves room for a 3,000-node campus. */
-export const ASSIGNERS_MAX = 512;
-export const REQUEST_ID_LENGTH_MAX = 64;
+// The bounds live in protocol/bounds.ts (no zod there: the cluster cores and a Worker's heartbeat
+// thread import them through cluster/bounds.ts without loading zod); re-exported here for everyone else.
+import {
+  ASSIGNERS_MAX,
+  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
+  GOSSIP_ENTRIES_PER_MESSAGE_MAX,
+  GOSSIP_NEWS_PER_MESSAGE_MAX,
+  LANGUAGE_NAME_LENGTH_MAX,
+  LANGUAGES_PER_NODE_MAX,
+  MONITOR_HEARTBEAT_WORKERS_MAX,
+  MONITORS_MAX,
+  REQUEST_ID_LENGTH_MAX,
+} from '../protocol/bounds.js';
+export {
+  ASSIGNERS_MAX,
+  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
+  GOSSIP_ENTRIES_PER_MESSAGE_MAX,
+  GOSSIP_NEWS_PER_MESSAGE_MAX,
+  LANGUAGE_NAME_LENGTH_MAX,
+  LANGUAGES_PER_NODE_MAX,
+  MONITOR_HEARTBEAT_WORKERS_MAX,
+  MONITORS_MAX,
+  REQUEST_ID_LENGTH_MAX,
+} from '../protocol/bounds.js';
 
 const UINT32_MAX = 0xffffffff;
 

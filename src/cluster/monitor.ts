@@ -17,7 +17,7 @@ import {
   type WireEntry,
   type WorkerLoad,
   type AssignerState,
-} from './messages.js';
+} from './bounds.js';
 import { NodeTable, tableLoad } from './node-table.js';
 
 /** How long a Monitor keeps telling the Assigners about a Worker it declared dead. */

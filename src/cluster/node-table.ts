@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hashNumber, hashString } from './hash.js';
-import { ZERO_LOAD, type Digest, type Load, type NodeName, type Role, type Status, type TableHash, type WireEntry } from './messages.js';
+import { ZERO_LOAD, type Digest, type Load, type NodeName, type Role, type Status, type TableHash, type WireEntry } from './bounds.js';
 
 /** Rows a Monitor keeps: a campus is ~600 PCs; past this, new names are refused (and noted). */
 export const TABLE_ENTRIES_MAX = 4096;

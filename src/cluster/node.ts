@@ -12,7 +12,7 @@ import {
   type NodeName,
   type OrderRole,
   type Role,
-} from './messages.js';
+} from './bounds.js';
 import { MonitorCore } from './monitor.js';
 import type { StrengthOptions } from './strength.js';
 import { newOutbox, type Outbox, type PersistentState, type StepOutput, type TimerId, type TimerRequest } from './output.js';

@@ -1,8 +1,8 @@
 import { isIPv4 } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, MAX_LIMITS, SOURCE_BYTES_MAX, type Limits } from '../sandbox/limits.js';
 import { PEER_NAME_PATTERN, SECRET_CHARS_MIN } from '../wire/psk.js';
+import { WORKERS_PER_HOST_LIMIT } from './workers-per-host.js';
 
 // The lab config: one YAML or JSON file for the whole lab, read by every node agent. Every field
 // says what it trades off and why its default is what it is. Objects are strict: a misspelt field
@@ -14,8 +14,7 @@ export type NodeRole = (typeof NODE_ROLES)[number];
 
 /** A campus is ~600 PCs; the bound is a typo guard, not a design limit. */
 export const NODES_MAX = 2_000;
-/** The most Worker processes one PC may run: past any lab PC's core count. */
-export const WORKERS_PER_HOST_LIMIT = 256;
+export { WORKERS_PER_HOST_LIMIT };
 export const AUTH_TOKENS_MAX = 10_000;
 export const AUTH_TOKEN_CHARS_MIN = 16;
 
@@ -215,8 +214,5 @@ export type LabConfig = DeepReadonly<
   Omit<ParsedLabConfig, 'cluster'> & { cluster: { name: string; secret: string; secretFile?: string } }
 >;
 
-/** Worker processes this PC should run: "cores" resolves to its own core count. */
-export function workersPerHost(config: LabConfig, coresCount = availableParallelism()): number {
-  const perHostMax = config.workers.perHostMax;
-  return perHostMax === 'cores' ? Math.min(coresCount, WORKERS_PER_HOST_LIMIT) : perHostMax;
-}
+// workersPerHost lives in workers-per-host.ts (no zod: a Worker's heartbeat thread uses it).
+export { workersPerHost } from './workers-per-host.js';

@@ -19,6 +19,13 @@ export const SourceFileSchema = z.strictObject({
   content: z.string(),
 });
 
+/**
+ * A positive whole number of any size: the range is validateLimits' to check, so that 1e300 gets
+ * the configured range like every other out-of-range limit (zod's int() would say "expected int to
+ * be <=9007199254740991" first).
+ */
+const wholeNumber = () => z.number().positive().refine(Number.isInteger, { message: 'expected a whole number' });
+
 const RunSpecFields = {
     language: z.string().min(1).max(32),
     source: z.string().optional(),
@@ -26,9 +33,9 @@ const RunSpecFields = {
     stdin: z.string().optional(),
     cpu_time_limit: z.number().positive().optional(),
     wall_time_limit: z.number().positive().optional(),
-    memory_limit: z.number().int().positive().optional(),
+    memory_limit: wholeNumber().optional(),
     /** Bytes of stdout + stderr kept and streamed; past it the run ends with output_limit. */
-    output_limit: z.number().int().positive().optional(),
+    output_limit: wholeNumber().optional(),
     /** HTTP only: answer with the finished result instead of {id}. */
     wait: z.boolean().optional(),
     /** WebSocket runs are interactive (a pseudo-terminal) unless this is false. */

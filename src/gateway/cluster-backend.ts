@@ -7,6 +7,7 @@ import type { RunMessage, RunMessageOf } from '../protocol/run-messages.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import type { GatewayBoundMessage } from './bound.js';
+import { WorkerLoads } from './worker-loads.js';
 import { AssignerTimeoutError, NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
 
 /** How long a Monitor has to name the least-loaded Assigner before the next one is asked. */
@@ -65,6 +66,7 @@ export class ClusterBackend implements RunBackend {
   private readonly asks = new Map<string, (assigner: string | null) => void>();
   private table: { rows: TableRow[]; leader: string | null; term: number; atMs: number } | null = null;
   private readonly refresh: NodeJS.Timeout;
+  private readonly workerLoads = new WorkerLoads();
   private monitorCursor = 0;
   private localLanguages: LanguageInfo[] = [];
   private lastAnswer: { assigner: string; atMs: number } | null = null;
@@ -102,6 +104,7 @@ export class ClusterBackend implements RunBackend {
     switch (msg.type) {
       case 'table_reply':
         this.table = { rows: msg.rows, leader: msg.leader, term: msg.term, atMs: Date.now() };
+        this.workerLoads.update(from, msg.rows);
         return;
       case 'least_loaded_assigner_reply':
         this.asks.get(msg.requestId)?.(msg.assigner);
@@ -390,14 +393,16 @@ export class ClusterBackend implements RunBackend {
     const nodes: NodeView[] = (this.table?.rows ?? []).map((r) => {
       const endpoint = this.ctx.book.resolve(r.name);
       const isGateway = r.name === this.ctx.self.name;
+      // A Worker's load only from its own Monitor (see WorkerLoads); null until it has answered.
+      const load = r.role === 'worker' ? this.workerLoads.get(r.name) : r.load;
       return {
         name: r.name,
         address: endpoint ? `${endpoint.host}:${endpoint.port}` : '',
         pid: r.pid ?? (isGateway ? process.pid : null),
         role: isGateway ? 'gateway' : (r.role as NodeView['role']),
         state: r.status,
-        load: { psi_cpu: r.load.psiCpu, psi_memory: r.load.psiMemory, psi_io: r.load.psiIo, slots_free: r.load.slotsFree, slots_busy: r.load.slotsBusy },
-        runs: r.role === 'worker' ? r.load.slotsBusy : runsOn.get(r.name) ?? 0,
+        load: load ? { psi_cpu: load.psiCpu, psi_memory: load.psiMemory, psi_io: load.psiIo, slots_free: load.slotsFree, slots_busy: load.slotsBusy } : null,
+        runs: r.role === 'worker' ? load?.slotsBusy ?? 0 : runsOn.get(r.name) ?? 0,
       };
     });
     return { nodes, queue_length: this.queueLength(), leader: this.table?.leader ?? null, term: this.table?.term ?? 0 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FILE_NAME_MAX, FILES_MAX } from '../gateway/api-types.js';
+import { NodeNameSchema as Name } from '../protocol/names.js';
 import { VERDICTS, type Verdict } from './verdicts.js';
 
 /**
@@ -12,7 +13,6 @@ import { VERDICTS, type Verdict } from './verdicts.js';
  * the link that also carries the Gateway heartbeats.
  */
 
-import { NodeNameSchema as Name } from '../protocol/names.js';
 const Id = z.string().min(1).max(64);
 /** The journal's identity: a fresh one per Gateway judge, so a standby knows when to start over. */
 const Gen = z.string().min(1).max(64);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { SLOTS_MAX, ZERO_LOAD as ZERO } from './bounds.js';
 
 // A node's load: what Monitors keep per node, a Worker tells its Assigners, and the Gateway shows.
 
-/** Run slots a node may advertise (a lab PC has 8 cores; 1024 leaves room for big servers). */
-export const SLOTS_MAX = 1024;
+export { SLOTS_MAX };
 /** PSI "some avg10" share of time stalled, as a fraction. */
 const FractionSchema = z.number().min(0).max(1);
 
@@ -22,4 +22,4 @@ export type Load = z.infer<typeof LoadSchema>;
 export const WorkerLoadWireSchema = LoadSchema.omit({ queued: true });
 export type WorkerLoadWire = z.infer<typeof WorkerLoadWireSchema>;
 
-export const ZERO_LOAD: Load = Object.freeze({ psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 0, slotsBusy: 0 });
+export const ZERO_LOAD: Load = ZERO;

@@ -22,6 +22,10 @@ export interface RunCgroup {
   oomKills(): number;
   /** Fork attempts refused by the pids cap so far. */
   pidsRefused(): number;
+  /** Peak memory of the group so far in KB (0 where the kernel does not keep it). */
+  peakMemoryKb(): number;
+  /** CPU time of the group so far in microseconds (0 where it is not accounted: v1 without cpuacct). */
+  cpuUsageUs(): number;
   remove(): void;
 }
 
@@ -73,6 +77,14 @@ function readNumberField(file: string, field: string): number {
   return 0;
 }
 
+function readNumber(file: string): number {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 function removeDir(dir: string): void {
   // A group empties a moment after its last process is reaped; retry briefly.
   for (let i = 0; i < 50; i++) {
@@ -118,6 +130,14 @@ class V1Group implements RunCgroup {
     return readNumberField(path.join(this.pidsDir, 'pids.events'), 'max');
   }
 
+  peakMemoryKb(): number {
+    return Math.round(readNumber(path.join(this.memoryDir, 'memory.max_usage_in_bytes')) / 1024);
+  }
+
+  cpuUsageUs(): number {
+    return 0;
+  }
+
   remove(): void {
     removeDir(this.memoryDir);
     removeDir(this.pidsDir);
@@ -148,6 +168,15 @@ class V2Group implements RunCgroup {
 
   pidsRefused(): number {
     return readNumberField(path.join(this.dir, 'pids.events'), 'max');
+  }
+
+  peakMemoryKb(): number {
+    // memory.peak exists from Linux 5.19.
+    return Math.round(readNumber(path.join(this.dir, 'memory.peak')) / 1024);
+  }
+
+  cpuUsageUs(): number {
+    return readNumberField(path.join(this.dir, 'cpu.stat'), 'usage_usec');
   }
 
   remove(): void {

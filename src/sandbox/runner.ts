@@ -121,7 +121,7 @@ class Run {
   private compileBytes = 0;
   /** The compiler's messages as emitted, kept for the compile cache (bounded by COMPILE_LIMITS). */
   private readonly compileLog: Buffer[] = [];
-  private endReason: 'killed' | 'output_limit' | 'wall_backstop' | null = null;
+  private endReason: EndReason | null = null;
   private inputQueue: Buffer[] = [];
   private inputEnded = false;
   private inputBytes = 0;
@@ -147,9 +147,21 @@ class Run {
     if (this.finalStarted && this.sandbox) (this.sandbox.child.stdin as NodeJS.WritableStream).end();
   }
 
-  kill(reason: 'killed' | 'output_limit' | 'wall_backstop'): void {
+  kill(reason: EndReason): void {
     this.endReason ??= reason;
-    this.sandbox?.kill();
+    const sb = this.sandbox;
+    if (!sb) return;
+    if (reason === 'wall_backstop') {
+      sb.kill();
+      return;
+    }
+    // Through ca-init, so the run keeps its figures; what the program prints from now on is
+    // dropped (onProgramOutput), so paused streams may flow again and nothing waits on them.
+    sb.stopPhase();
+    if (this.paused) {
+      sb.child.stdout?.resume();
+      sb.child.stderr?.resume();
+    }
   }
 
   /** A method, not a field test: TypeScript would narrow the field across awaits. */
@@ -177,7 +189,7 @@ class Run {
   }
 
   private onProgramOutput(stream: 'stdout' | 'stderr', data: Buffer): void {
-    if (this.endReason === 'output_limit') return;
+    if (this.endReason !== null) return;
     const room = this.req.limits.outputBytesMax - this.outputBytes;
     this.outputBytes += data.length;
     if (data.length > room) {
@@ -253,7 +265,7 @@ class Run {
         }
       },
     );
-    if (this.killedByUser()) return this.finish(sb, { ...base, status: 'killed' });
+    if (this.killedByUser()) return this.finish(sb, { ...base, ...measuredFigures(report), status: 'killed' });
     if (report.exitCode !== 0) {
       const why = report.wallLimitHit || report.signal ? 'the compiler was stopped by its limits' : undefined;
       return this.finish(sb, {
@@ -366,6 +378,9 @@ class Run {
     sb.child.stdout?.on('data', (d: Buffer) => this.onProgramOutput('stdout', d));
     sb.child.stderr?.on('data', (d: Buffer) => this.onProgramOutput('stderr', d));
     const backstop = setTimeout(() => this.kill('wall_backstop'), limits.wallTimeMs + WALL_BACKSTOP_MS);
+    // The host's own figures, used only when ca-init could not report (bwrap killed from outside).
+    const startedMs = performance.now();
+    const cpuBeforeUs = cg?.cpuUsageUs() ?? 0;
     const reportP = sb.runPhase(phase);
     this.finalStarted = true;
     const stdin = sb.child.stdin as NodeJS.WritableStream;
@@ -380,41 +395,14 @@ class Run {
     }
     // Read before closed(): that removes the cgroup.
     const oom = (cg?.oomKills() ?? 0) > oomBefore;
+    const hostFigures: HostFigures = {
+      wall_time_ms: Math.round(performance.now() - startedMs),
+      cpu_time_ms: cg ? Math.round(Math.max(0, cg.cpuUsageUs() - cpuBeforeUs) / 1000) : 0,
+      memory_kb: cg?.peakMemoryKb() ?? 0,
+    };
     await sb.closed();
     clearTimeout(backstop);
-    return this.finish(sb, this.classify(base, report, oom));
-  }
-
-  private classify(base: RunResult, report: PhaseReport | null, oom: boolean): RunResult {
-    const { limits } = this.req;
-    const measured = report
-      ? {
-          exit_code: report.exitCode,
-          signal: report.signal,
-          cpu_time_ms: Math.round(report.cpuUs / 1000),
-          wall_time_ms: Math.round(report.wallUs / 1000),
-          memory_kb: report.maxRssKb,
-        }
-      : {};
-    const r = { ...base, ...measured };
-    if (this.endReason === 'killed') return { ...r, status: 'killed' };
-    if (this.endReason === 'output_limit') return { ...r, status: 'output_limit' };
-    if (this.endReason === 'wall_backstop' || report?.wallLimitHit) {
-      return { ...r, status: 'wall_time_limit', wall_time_ms: Math.max(r.wall_time_ms, limits.wallTimeMs) };
-    }
-    if (!report) return { ...r, message: 'the sandbox ended without a report' };
-    if (oom) return { ...r, status: 'memory_limit' };
-    if (report.signal === SIGXCPU || (report.signal === SIGKILL && r.cpu_time_ms >= limits.cpuTimeMs) || r.cpu_time_ms > limits.cpuTimeMs) {
-      return { ...r, status: 'time_limit' };
-    }
-    // Without a cgroup, RLIMIT_AS makes allocations fail; a program that dies near the cap ran out.
-    // A SIGKILL at the cgroup cap whose OOM count we could not read is the same story.
-    const nearCap = r.memory_kb >= limits.memoryKb * 0.9;
-    if ((report.signal || report.exitCode) && nearCap) {
-      return { ...r, status: 'memory_limit' };
-    }
-    if (report.signal || report.exitCode !== 0) return { ...r, status: 'runtime_error' };
-    return { ...r, status: 'ok' };
+    return this.finish(sb, classifyRun({ base, report, oom, endReason: this.endReason, limits, hostFigures }));
   }
 
   private async finish(sb: SandboxProcess, result: RunResult): Promise<RunResult> {
@@ -422,4 +410,64 @@ class Run {
     await sb.closed();
     return result;
   }
+}
+
+/** Why the host ended a run before the program did. */
+export type EndReason = 'killed' | 'output_limit' | 'wall_backstop';
+
+/**
+ * The host's measure of a final phase: wall clock from its start, CPU time and peak memory of the
+ * run's cgroup (0 without one). Coarser than ca-init's (the cgroup holds the sandbox's own
+ * processes too), so only used when ca-init did not report.
+ */
+export interface HostFigures {
+  cpu_time_ms: number;
+  wall_time_ms: number;
+  memory_kb: number;
+}
+
+function measuredFigures(report: PhaseReport): Pick<RunResult, 'exit_code' | 'signal' | 'cpu_time_ms' | 'wall_time_ms' | 'memory_kb'> {
+  return {
+    exit_code: report.exitCode,
+    signal: report.signal,
+    cpu_time_ms: Math.round(report.cpuUs / 1000),
+    wall_time_ms: Math.round(report.wallUs / 1000),
+    memory_kb: report.maxRssKb,
+  };
+}
+
+/**
+ * A run's terminal status and figures from what is known at its end. Pure, so that every terminal
+ * status is unit-tested with its figures. Every status keeps the figures measured: ca-init's
+ * report when there is one (a stop by the host goes through ca-init, which still reports), else
+ * the host's own.
+ */
+export function classifyRun(input: {
+  base: RunResult;
+  report: PhaseReport | null;
+  oom: boolean;
+  endReason: EndReason | null;
+  limits: Pick<Limits, 'cpuTimeMs' | 'wallTimeMs' | 'memoryKb'>;
+  hostFigures: HostFigures;
+}): RunResult {
+  const { base, report, oom, endReason, limits, hostFigures } = input;
+  const r: RunResult = { ...base, ...(report ? measuredFigures(report) : hostFigures) };
+  if (endReason === 'killed') return { ...r, status: 'killed' };
+  if (endReason === 'output_limit') return { ...r, status: 'output_limit' };
+  if (endReason === 'wall_backstop' || report?.wallLimitHit) {
+    return { ...r, status: 'wall_time_limit', wall_time_ms: Math.max(r.wall_time_ms, limits.wallTimeMs) };
+  }
+  if (!report) return { ...r, message: 'the sandbox ended without a report' };
+  if (oom) return { ...r, status: 'memory_limit' };
+  if (report.signal === SIGXCPU || (report.signal === SIGKILL && r.cpu_time_ms >= limits.cpuTimeMs) || r.cpu_time_ms > limits.cpuTimeMs) {
+    return { ...r, status: 'time_limit' };
+  }
+  // Without a cgroup, RLIMIT_AS makes allocations fail; a program that dies near the cap ran out.
+  // A SIGKILL at the cgroup cap whose OOM count we could not read is the same story.
+  const nearCap = r.memory_kb >= limits.memoryKb * 0.9;
+  if ((report.signal || report.exitCode) && nearCap) {
+    return { ...r, status: 'memory_limit' };
+  }
+  if (report.signal || report.exitCode !== 0) return { ...r, status: 'runtime_error' };
+  return { ...r, status: 'ok' };
 }

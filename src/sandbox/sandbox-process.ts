@@ -16,6 +16,12 @@ const BWRAP = process.env.CODEARENA_BWRAP ?? '/usr/bin/bwrap';
 const READY_TIMEOUT_MS = 10_000;
 /** After bwrap exits, how long its pipes may take to drain before they are cut. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * How long ca-init gets to stop a phase on K and report before bwrap itself is killed. ca-init
+ * acts in microseconds; it can only miss this while blocked relaying a pty's output to a host
+ * that stopped reading.
+ */
+const STOP_GRACE_MS = 1_000;
 
 export interface SandboxOptions {
   workDirKb: number;
@@ -291,6 +297,21 @@ export class SandboxProcess {
 
   kill(): void {
     if (!this.exited) this.child.kill('SIGKILL');
+  }
+
+  /**
+   * Stops the running phase through ca-init, which kills the program and still reports its CPU
+   * time, wall time and peak memory; bwrap is killed if no report comes within STOP_GRACE_MS.
+   * Before the sandbox is ready (or after it ended) it is killed at once.
+   */
+  stopPhase(): void {
+    if (this.exited) return;
+    if (!this.isReady || !this.pendingExit) {
+      this.kill();
+      return;
+    }
+    this.sendControl(Buffer.from('K\n'));
+    setTimeout(() => this.kill(), STOP_GRACE_MS).unref();
   }
 
   /** Resolves once bwrap has exited and every stdio stream is closed (nothing of the run is left). */

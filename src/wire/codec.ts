@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { z } from 'zod';
 import { WireError } from './errors.js';
 import { assertFrameBound, FRAME_BYTES_MAX_DEFAULT } from './frame.js';
 
@@ -26,11 +25,21 @@ export interface Envelope<T> {
  */
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, bundleStrings: false, moreTypes: false });
 
-const envelopeSchema = z.strictObject({
-  v: z.number(),
-  seq: z.int().min(SEQ_FIRST).max(Number.MAX_SAFE_INTEGER),
-  msg: z.unknown(),
-});
+const ENVELOPE_KEYS = new Set(['v', 'seq', 'msg']);
+
+/**
+ * The envelope {v, seq, msg} checked by hand: it is checked on every frame of every link, and a
+ * process whose messages are checked by hand too (a Worker's heartbeat thread) then loads no zod.
+ * Returns what is wrong, or null.
+ */
+function envelopeProblem(x: unknown): string | null {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a map';
+  for (const k of Object.keys(x)) if (!ENVELOPE_KEYS.has(k)) return `unknown field "${k}"`;
+  const e = x as { v?: unknown; seq?: unknown };
+  if (typeof e.v !== 'number') return 'v is not a number';
+  if (!Number.isSafeInteger(e.seq) || (e.seq as number) < SEQ_FIRST) return `seq is not an integer from ${SEQ_FIRST}`;
+  return null;
+}
 
 /**
  * One connection's codec: it numbers what it encodes and refuses what arrives out of sequence.
@@ -54,13 +63,27 @@ export interface CodecOptions {
  * only what passed it.
  */
 export interface WireForm<T> {
-  schema: z.ZodType<unknown>;
+  schema: MessageCheck<unknown>;
   toWire(msg: T): unknown;
   fromWire(wire: unknown): T;
 }
 
+/** A zod issue's shape, as far as the codec reads it. */
+export interface CheckIssue {
+  path: ReadonlyArray<PropertyKey>;
+  message: string;
+}
+
+/**
+ * What checks a message: a zod schema, or anything with the same safeParse (a Worker's heartbeat
+ * thread checks its few messages by hand, so that it loads no zod).
+ */
+export interface MessageCheck<T> {
+  safeParse(msg: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<CheckIssue> } };
+}
+
 /** What a codec checks messages with: a schema of the messages as they are, or a wire form. */
-export type MessageSchema<T> = z.ZodType<T> | WireForm<T>;
+export type MessageSchema<T> = MessageCheck<T> | WireForm<T>;
 
 function formOf<T>(schema: MessageSchema<T>): WireForm<T> {
   if ('toWire' in schema) return schema;
@@ -106,9 +129,9 @@ export function unpackEnvelope(payload: Uint8Array): Envelope<unknown> {
     throw badFrame(`payload is not one MessagePack value (${(err as Error).message})`, err);
   }
   checkVersion(decoded);
-  const result = envelopeSchema.safeParse(decoded);
-  if (!result.success) throw badFrame(`payload is not an envelope {v, seq, msg}: ${describeIssues(result.error)}`);
-  return result.data;
+  const problem = envelopeProblem(decoded);
+  if (problem) throw badFrame(`payload is not an envelope {v, seq, msg}: ${problem}`);
+  return decoded as Envelope<unknown>;
 }
 
 // Checked before the envelope's shape: a future version may reshape the envelope but keeps `v`,
@@ -135,7 +158,7 @@ function checkSequence(seq: number, previousSeq: number): void {
   );
 }
 
-function validateMessage<T>(schema: z.ZodType<T>, msg: unknown, direction: 'incoming' | 'outgoing'): T {
+function validateMessage<T>(schema: MessageCheck<T>, msg: unknown, direction: 'incoming' | 'outgoing'): T {
   const result = schema.safeParse(msg);
   if (result.success) return result.data;
   const hint =
@@ -146,7 +169,7 @@ function validateMessage<T>(schema: z.ZodType<T>, msg: unknown, direction: 'inco
 }
 
 /** "path: message" for the first few issues; enough to find the field without flooding a log line. */
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: { issues: ReadonlyArray<CheckIssue> }): string {
   const ISSUES_SHOWN_MAX = 3;
   const shown = error.issues.slice(0, ISSUES_SHOWN_MAX).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
   const more = error.issues.length - shown.length;

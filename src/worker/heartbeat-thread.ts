@@ -1,13 +1,15 @@
 import { readlinkSync } from 'node:fs';
 import net from 'node:net';
-import { memberLinks } from '../agent/links.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ClusterNode } from '../cluster/node.js';
-import type { ClusterMessage, Load } from '../cluster/messages.js';
+import type { ClusterMessage, Load } from '../cluster/bounds.js';
 import { AddressBook } from '../agent/address-book.js';
 import { ClusterDriver, nowMs, osRandom, StateFile } from '../agent/driver.js';
 import { createLogger } from '../agent/log.js';
 import type { LabConfig } from '../config/index.js';
+import type { WireMessage } from '../agent/wire-messages.js';
+import { PeerLinks } from '../agent/peers.js';
+import { heartbeatThreadForm } from './heartbeat-form.js';
 
 /**
  * A Worker's heartbeat thread: it runs the Worker's cluster membership (heartbeats to its
@@ -52,12 +54,15 @@ const node = new ClusterNode({
   rng: osRandom,
   nowMs: nowMs(),
 });
-const peers = memberLinks({
-  config,
+// Not memberLinks (agent/links.ts): that checks every message type with zod. This thread acts on
+// two types and checks those by hand (heartbeat-form.ts), so it loads no zod (~8 MB per isolate).
+const peers = new PeerLinks<WireMessage>({
   name: data.name,
-  book,
-  log,
-  dispatch: (from, msg) => {
+  secret: config.cluster.secret as string,
+  schema: heartbeatThreadForm,
+  logger: log,
+  resolve: (p) => book.resolve(p),
+  onMessage: (from, msg) => {
     if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg);
   },
 });

@@ -21,6 +21,7 @@ function cli(args: string[], opts: { input?: string; env?: Record<string, string
     encoding: 'utf8',
     env: { ...process.env, ...opts.env },
     timeout: 60_000,
+    maxBuffer: 16 * 1024 * 1024, // an output flood prints the 4 MB default cap
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -37,6 +38,13 @@ describe('codearena exec', () => {
     assert.equal(j.exit_code, 3);
     assert.equal(j.stdout, 'hi there\n');
     assert.equal(j.language, 'python');
+  });
+
+  test('--json of an output flood: output_limit with its CPU time, wall time and peak memory', () => {
+    const r = cli(['exec', file('flood.py', 'while True: print("yes" * 100)\n'), '--json']);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.status, 'output_limit');
+    assert.ok(j.cpu_time_ms > 0 && j.wall_time_ms > 0 && j.memory_kb > 1024, JSON.stringify({ ...j, stdout: undefined }));
   });
 
   test('without --json it behaves like the program: output, stdin, exit code', () => {
@@ -75,6 +83,7 @@ describe('codearena exec', () => {
     ['limit not a number', ['exec', file('y.py', 'print(1)'), '--time-limit', 'abc'], /--time-limit must be a number/],
     ['limit out of range', ['exec', file('y.py', 'print(1)'), '--time-limit', '100000'], /--time-limit.*out of range.*seconds/],
     ['memory out of range', ['exec', file('y.py', 'print(1)'), '--memory-limit', '1'], /--memory-limit.*out of range.*MB/],
+    ['memory far out of range', ['exec', file('y.py', 'print(1)'), '--memory-limit', '1e300'], /: --memory-limit is out of range — use a value between 8 and \d+ MB/],
     ['source over the cap', ['exec', file('big.py', Buffer.alloc(2 * 1024 * 1024, 35))], /over the \d+-byte cap/],
     ['missing stdin file', ['exec', file('y.py', 'print(1)'), '--stdin', path.join(dir, 'none.txt')], /stdin file .* not found/],
     ['bwrap missing', ['exec', file('y.py', 'print(1)')], /bubblewrap \(bwrap\) is not installed — apt-get install bubblewrap/, { CODEARENA_BWRAP: '/nonexistent/bwrap' }],

@@ -76,6 +76,10 @@ describe('gateway HTTP API (local backend)', () => {
     ['unknown language', { language: 'cobol', source: 'x' }, 400, /unknown language "cobol"/],
     ['source too large', { language: 'python', source: '#'.repeat(1024 * 1024 + 1) }, 413, /over the \d+-byte cap/],
     ['limit above maximum', { language: 'python', source: 'print(1)', cpu_time_limit: 1e6 }, 400, /cpu_time_limit.*out of range/],
+    // Beyond JavaScript's safe integers: still the configured range, not a schema's int bound.
+    ['huge memory limit', { language: 'python', source: 'print(1)', memory_limit: 1e300 }, 400, /memory_limit \(KB\)=1e\+300 is out of range.*between 8192 and \d+/],
+    ['huge output limit', { language: 'python', source: 'print(1)', output_limit: 1e300 }, 400, /output_limit \(bytes\)=1e\+300 is out of range.*between 1 and \d+/],
+    ['fractional memory limit', { language: 'python', source: 'print(1)', memory_limit: 65536.5 }, 400, /memory_limit.*whole number/],
     ['limit not a number', { language: 'python', source: 'print(1)', memory_limit: 'lots' }, 400, /memory_limit/],
     ['neither source nor files', { language: 'python' }, 400, /exactly one of "source" or "files"/],
     ['unknown field', { language: 'python', source: 'x', frobnicate: 1 }, 400, /frobnicate|Unrecognized/i],

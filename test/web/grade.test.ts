@@ -164,8 +164,8 @@ describe('grading page', { skip: skip ?? false }, () => {
 
   test('the Gateway SIGKILLed mid-class: the grid finishes from the standby (the same batch) and the CSV downloads from there', async () => {
     // The standby has the problem on its disk before the class starts (it copies every 2 s).
-    const sumId = await page.$eval('#problem', (s) => (s as HTMLSelectElement).value);
-    const copied = () => ['mon-1', 'mon-2'].some((m) => existsSync(path.join(cluster!.logDir, 'state', `${m}-gateway`, 'problems', `${sumId}.json`)));
+    const sumId = await suite.page.$eval('#problem', (s) => (s as HTMLSelectElement).value);
+    const copied = () => ['mon-1', 'mon-2'].some((m) => existsSync(path.join(suite.cluster.logDir, 'state', `${m}-gateway`, 'problems', `${sumId}.json`)));
     for (let i = 0; i < 300 && !copied(); i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(copied(), 'the standby copied the problem');
     // Slow enough (0.3 s a test) to kill the Gateway mid-class: 6 students x 3 tests.
@@ -177,29 +177,29 @@ describe('grading page', { skip: skip ?? false }, () => {
       files[`class/p${i}/sum.c`] = `// ${i}\n${slow(ok ? 'printf("%ld\\n",a+b);' : 'printf("%ld\\n",a-b);')}`;
       want[`p${i}`] = ok ? ['AC', 'AC', 'AC'] : ['WA', 'WA', 'WA'];
     }
-    await page.setInputFiles('#class-zip', writeZip('slow-class.zip', files));
-    await page.click('#grade');
-    await page.waitForFunction(() => {
+    await suite.page.setInputFiles('#class-zip', writeZip('slow-class.zip', files));
+    await suite.page.click('#grade');
+    await suite.page.waitForFunction(() => {
       const m = /· (\d+)\/18 tests/.exec(document.getElementById('progress-text')?.textContent ?? '');
       return m !== null && Number(m[1]) >= 4;
     }, undefined, { timeout: 90_000 });
-    const nodes = (await (await fetch(`${cluster!.url}/api/v1/cluster`, { headers: cluster!.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
+    const nodes = (await (await fetch(`${suite.cluster.url}/api/v1/cluster`, { headers: suite.cluster.headers() })).json()) as { nodes: Array<{ name: string; pid: number | null }> };
     const pid = nodes.nodes.find((n) => n.name === 'gw')?.pid;
     assert.ok(pid, 'the Gateway has a pid');
     process.kill(pid, 'SIGKILL');
-    console.log(`# killed the Gateway at ${await page.textContent('#progress-text')}`);
-    await page.waitForSelector('#progress[data-state="done"]', { timeout: 120_000 });
-    const grid = await page.$$eval('#grid tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-student'), [...tr.querySelectorAll('td.cell')].map((td) => td.getAttribute('data-cell'))]));
+    console.log(`# killed the Gateway at ${await suite.page.textContent('#progress-text')}`);
+    await suite.page.waitForSelector('#progress[data-state="done"]', { timeout: 120_000 });
+    const grid = await suite.page.$$eval('#grid tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-student'), [...tr.querySelectorAll('td.cell')].map((td) => td.getAttribute('data-cell'))]));
     assert.deepEqual(grid, Object.entries(want));
-    assert.equal(await page.textContent('#progress-text'), `Done: 6/6 students · 18/18 tests · from ${new URL(cluster!.standbyUrl).host}`);
-    const href = await page.$eval('#csv', (a) => (a as HTMLAnchorElement).href);
-    assert.ok(href.startsWith(`${cluster!.standbyUrl}/api/v1/batches/`), `the CSV comes from the standby: ${href}`);
-    await screenshot(page, 'grade-failover');
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#csv')]);
+    assert.equal(await suite.page.textContent('#progress-text'), `Done: 6/6 students · 18/18 tests · from ${new URL(suite.cluster.standbyUrl).host}`);
+    const href = await suite.page.$eval('#csv', (a) => (a as HTMLAnchorElement).href);
+    assert.ok(href.startsWith(`${suite.cluster.standbyUrl}/api/v1/batches/`), `the CSV comes from the standby: ${href}`);
+    await screenshot(suite.page, 'grade-failover');
+    const [download] = await Promise.all([suite.page.waitForEvent('download', { timeout: 30_000 }), suite.page.click('#csv')]);
     const file = path.join(dir, 'results-failover.csv');
     await download.saveAs(file);
     const rows = readFileSync(file, 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.split(','));
     assert.deepEqual(rows.map((r) => [r[0], r.slice(3, 6)]), Object.entries(want));
-    assert.deepEqual(browser!.pageErrors, []);
+    assert.deepEqual(suite.browser.pageErrors, []);
   });
 });

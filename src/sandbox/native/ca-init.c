@@ -18,12 +18,17 @@
 //            mode: 0 = pipes (fds 0,1,2 inherited; final phase)
 //                  1 = pty (stdin lines from fd 0, output to fd 1; final phase)
 //                  2 = capture (stdin /dev/null; stdout+stderr sent as O frames; returns to the loop)
+//          K\n                                             stop the running phase: kill every
+//                                                          process of the sandbox, then report X
+//                                                          as usual (a K between phases is ignored)
 //          Q\n                                             exit
 //   init:  READY\n
 //          O <len>\n<len bytes>                            captured output (mode 2)
 //          X <exit_code> <signal> <cpu_us> <wall_us> <maxrss_kb> <wall_limit_hit>\n
 //          E <message>\n                                   a failure of ca-init itself
 // After a final phase (mode 0 or 1) ca-init closes fds 0-2, reports X and exits.
+// K exists so that a run stopped by the host (output cap, a kill) still gets its figures: killing
+// bwrap from outside would lose wait4()'s CPU time and peak memory of the program.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -248,17 +253,18 @@ static void run_phase(struct phase *ph, int sigfd) {
   if (cap[1] >= 0) close(cap[1]);
 
   long long deadline = ph->wall_ms > 0 ? start + ph->wall_ms * 1000LL : 0;
-  int status = 0, exited = 0, wall_hit = 0, stdin_open = (ph->mode == 1);
+  int status = 0, exited = 0, wall_hit = 0, stdin_open = (ph->mode == 1), ctl_open = 1;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   char buf[RELAY_BUF_BYTES];
   int relay_fd = ph->mode == 1 ? pty_master : cap[0];
 
   while (!exited) {
-    struct pollfd fds[3];
+    struct pollfd fds[4];
     int nfds = 0;
     fds[nfds++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-    int relay_idx = -1, stdin_idx = -1;
+    int relay_idx = -1, stdin_idx = -1, ctl_idx = -1;
+    if (ctl_open) { ctl_idx = nfds; fds[nfds++] = (struct pollfd){.fd = CTL_IN, .events = POLLIN}; }
     if (relay_fd >= 0) { relay_idx = nfds; fds[nfds++] = (struct pollfd){.fd = relay_fd, .events = POLLIN}; }
     if (stdin_open) { stdin_idx = nfds; fds[nfds++] = (struct pollfd){.fd = 0, .events = POLLIN}; }
     int timeout_ms = -1;
@@ -295,6 +301,25 @@ static void run_phase(struct phase *ph, int sigfd) {
       } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
         if (ph->mode == 2) { close(relay_fd); cap[0] = -1; }
         relay_fd = -1;  // pty: EIO until the child exits; reap then
+      }
+    }
+    if (ctl_idx >= 0 && (fds[ctl_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
+      // The host sends nothing but K while a phase runs; EOF means it is gone (bwrap's
+      // --die-with-parent ends the sandbox then), so stop watching.
+      if (in_len == sizeof in_buf) { errno = E2BIG; die("control line too long"); }
+      ssize_t got = read(CTL_IN, in_buf + in_len, sizeof in_buf - in_len);
+      if (got > 0) {
+        in_len += (size_t)got;
+        char *nl;
+        while ((nl = memchr(in_buf, '\n', in_len)) != NULL) {
+          size_t len = (size_t)(nl - in_buf);
+          if (len != 1 || in_buf[0] != 'K') { errno = EINVAL; die("only K may come during a phase"); }
+          memmove(in_buf, nl + 1, in_len - len - 1);
+          in_len -= len + 1;
+          kill(-1, SIGKILL);
+        }
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ctl_open = 0;
       }
     }
     if (stdin_idx >= 0 && (fds[stdin_idx].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -381,6 +406,7 @@ int main(void) {
     switch (line[0]) {
       case 'F': handle_file(line); break;
       case 'R': handle_run(line, sigfd); break;
+      case 'K': break;  // a stop that crossed the end of its phase
       case 'Q': return 0;
       default: errno = EINVAL; die("unknown control command");
     }
