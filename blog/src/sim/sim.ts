@@ -292,10 +292,10 @@ class Simulation {
     const endAt = stopAt + this.T.syncIntervalMs + this.T.settleMs;
     let steps = 0;
     const stepsMax = this.options.eventsMax ?? 300_000; // a runaway (e.g. a message storm) is a failure, not a hang
-    const progressEvery = 1_000_000;
+    const progressEvery = 250_000;
     while (this.heap.size > 0 && (this.heap.peekTime() ?? Infinity) <= endAt) {
       if (this.scale?.progress && steps % progressEvery === 0 && steps > 0) {
-        this.scale.progress(`${steps / 1e6}M events, virtual ${(this.now / 60_000).toFixed(1)} of ${(endAt / 60_000).toFixed(1)} min`);
+        this.scale.progress(`${(steps / 1e6).toFixed(2)}M events, virtual ${(this.now / 60_000).toFixed(1)} of ${(endAt / 60_000).toFixed(1)} min`);
       }
       if (++steps > stepsMax) {
         const last = this.heap.pop()!.item;
