@@ -142,9 +142,10 @@ export function writeLoad(l2Url, token, { connections, durationS }) {
 }
 
 /**
- * Starts `toL1` (fresh) and times how fast it pulls `fromL1`'s whole log by sync pages (from every
- * L1 that is up), for at most `boundS` seconds (then it reports the part it got). Changes/s, and
- * bytes received over its links per change held.
+ * Starts `toL1` (fresh) and times how fast it pulls `fromL1`'s whole log by sync pages, for at most
+ * `boundS` seconds (then it reports the part it got). Changes/s and bytes on the link per change.
+ * fromL1 must be the only other L1 up: a fresh L1 pulls from every peer, and the same changes
+ * from two peers would count twice in the time and not at all in these bytes.
  */
 export async function replicationPull(tw, fromL1, toL1, boundS) {
   const target = (await http('GET', `${tw.url(fromL1)}/healthz`)).body.headSeq;
@@ -164,9 +165,8 @@ export async function replicationPull(tw, fromL1, toL1, boundS) {
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  // Every L1 that is up serves the fresh one, not only fromL1: count the bytes and pages from all.
-  const bytes = await metric(to, 'blog_link_bytes_received_total');
-  const pages = await metric(to, 'blog_sync_pages_total');
+  const bytes = await metric(to, 'blog_link_bytes_received_total', `peer="${fromL1}"`);
+  const pages = await metric(to, 'blog_sync_pages_total', `peer="${fromL1}"`);
   return { changes: seq - seq0, complete: seq >= target, seconds, changesPerS: (seq - seq0) / seconds, bytesPerChange: bytes / Math.max(1, seq), syncPages: pages };
 }
 

@@ -782,30 +782,45 @@ class Simulation {
       return;
     }
     if (c.userId === null) {
-      c.registerRequestId ??= this.newRequestId(c);
-      const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
-      return this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
+      return this.register(c);
     }
-    // Unfinished creates and deletes are retried with the same requestId until they get an answer.
-    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
-    if (unsure) return this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    if (this.retryUnsure(c)) return;
     const live = c.blogs.filter((b) => b.state === 'live');
     const known = c.blogs.filter((b) => b.state === 'live' || b.state === 'deleted');
     const r = this.rng.next();
-    if (r < 0.35 || live.length === 0) {
-      const id = this.newRequestId(c);
-      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
-      c.blogs.push(blog);
-      return this.sendBlogWrite(c, blog, 'create');
-    }
+    if (r < 0.35 || live.length === 0) return this.startCreate(c);
     if (r < 0.6) return this.sendBlogWrite(c, this.rng.pick(live), 'update');
-    if (r < 0.7) {
-      const b = this.rng.pick(live);
-      b.state = 'deleting';
-      return this.sendBlogWrite(c, b, 'delete');
-    }
+    if (r < 0.7) return this.startDelete(c, this.rng.pick(live));
     // Read one's own blog at one's own L2: read-your-writes.
-    const b = this.rng.pick(known);
+    this.readOwn(c, this.rng.pick(known));
+  }
+
+  private register(c: Client): void {
+    c.registerRequestId ??= this.newRequestId(c);
+    const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
+    this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
+  }
+
+  /** Unfinished creates and deletes are retried with the same requestId until they get an answer. */
+  private retryUnsure(c: Client): boolean {
+    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
+    if (unsure) this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    return unsure !== undefined;
+  }
+
+  private startCreate(c: Client): void {
+    const id = this.newRequestId(c);
+    const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
+    c.blogs.push(blog);
+    this.sendBlogWrite(c, blog, 'create');
+  }
+
+  private startDelete(c: Client, b: OwnBlog): void {
+    b.state = 'deleting';
+    this.sendBlogWrite(c, b, 'delete');
+  }
+
+  private readOwn(c: Client, b: OwnBlog): void {
     this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, ackedHlc: b.ackedHlc });
   }
 
@@ -817,34 +832,19 @@ class Simulation {
   private scaleClientAct(c: Client): void {
     if (c.userId === null && c.writesLeft === 0) return; // its sign-up was refused: it never writes
     if (c.busy !== null) return this.heap.push(this.now + this.rng.int(200, 2_000), { type: 'client-wake', client: c.idx });
-    if (c.userId === null) {
-      c.registerRequestId ??= this.newRequestId(c);
-      const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
-      return this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
-    }
-    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
-    if (unsure) return this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    if (c.userId === null) return this.register(c);
+    if (this.retryUnsure(c)) return;
     if (c.writesLeft <= 0) {
       const known = c.blogs.filter((b) => b.state === 'live' || b.state === 'deleted');
-      if (known.length > 0 && this.rng.chance(0.2)) {
-        const b = this.rng.pick(known);
-        this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, ackedHlc: b.ackedHlc });
-      }
+      if (known.length > 0 && this.rng.chance(0.2)) this.readOwn(c, this.rng.pick(known));
       return;
     }
     c.writesLeft--;
     const live = c.blogs.filter((b) => b.state === 'live');
     const r = this.rng.next();
-    if (r < 0.5 || live.length === 0) {
-      const id = this.newRequestId(c);
-      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
-      c.blogs.push(blog);
-      return this.sendBlogWrite(c, blog, 'create');
-    }
+    if (r < 0.5 || live.length === 0) return this.startCreate(c);
     if (r < 0.9) return this.sendBlogWrite(c, this.rng.pick(live), 'update');
-    const b = this.rng.pick(live);
-    b.state = 'deleting';
-    return this.sendBlogWrite(c, b, 'delete');
+    this.startDelete(c, this.rng.pick(live));
   }
 
   private sendBlogWrite(c: Client, blog: OwnBlog, what: 'create' | 'update' | 'delete'): void {
@@ -897,8 +897,7 @@ class Simulation {
       // Scale mode: wake-ups are scheduled up front; an unfinished write is retried soon.
       this.heap.push(this.now + this.rng.int(500, 3_000), { type: 'client-wake', client: c.idx });
     } else if (req.request.kind === 'write' && req.blog && this.rng.chance(0.2)) {
-      // Read-your-writes: one write in five is read back at once.
-      this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: req.blog.id } }, { blog: req.blog, ackedHlc: req.blog.ackedHlc });
+      this.readOwn(c, req.blog); // read-your-writes: one write in five is read back at once
     }
   }
 
