@@ -1,11 +1,12 @@
-// npm run bench -- <name>: runs bench/<name>.mjs (after the build); `blog` runs the blogging
-// platform's own bench (blog/bench/blog.mjs), which lives in its own package.
+// npm run bench -- <name>: runs bench/<name>.mjs (after the build); `blog` and `blog-scale` run the
+// blogging platform's own benches (blog/bench/blog.mjs, blog/bench/scale.mjs), in its own package.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 const name = process.argv[2];
-const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'seated', 'blog'];
-if (name === 'blog') {
-  const r = spawnSync('npm', ['--prefix', 'blog', 'run', 'bench', '--', ...process.argv.slice(3)], { stdio: 'inherit' });
+const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'seated', 'blog', 'blog-scale'];
+if (name === 'blog' || name === 'blog-scale') {
+  const script = name === 'blog' ? 'bench' : 'bench:scale';
+  const r = spawnSync('npm', ['--prefix', 'blog', 'run', script, '--', ...process.argv.slice(3)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
 if (!name || !known.includes(name) || !existsSync(new URL(`./${name}.mjs`, import.meta.url))) {

@@ -1,9 +1,11 @@
 // The load generator, run as its own process (so it never shares a core's event loop with a server
 // under test): autocannon over a list of paths in rotation, for a bounded time and count.
-// Usage: node bench/loadgen.mjs '<json options>'  ->  one JSON line of results on stdout.
+// Usage: echo '<json options>' | node bench/loadgen.mjs  ->  one JSON line of results on stdout.
+// The options come on stdin, not argv: a list of 20,000 paths is over the kernel's argument limit.
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const o = JSON.parse(process.argv[2] ?? '{}');
+const o = JSON.parse(readFileSync(0, 'utf8') || '{}');
 const paths = o.paths ?? ['/'];
 let i = 0;
 const instance = autocannon({

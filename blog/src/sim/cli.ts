@@ -13,9 +13,11 @@ const program = new Command()
   .option('--calm', 'no faults (control run)')
   .option('--wire-copy', 'send every message through JSON, as real servers do (slower)')
   .option('--trace', 'print the event trace of a single seed')
+  .option('--scale <l2s>', 'the scale mode: a calm compressed day of writes over this many L2s (7..5000); prints its traffic report')
+  .option('--writers <n>', 'writers in the scale mode', '10000')
   .parse();
 
-const opts = program.opts<{ seed?: string; seeds: string; from: string; broken?: string; calm?: boolean; wireCopy?: boolean; trace?: boolean }>();
+const opts = program.opts<{ seed?: string; seeds: string; from: string; broken?: string; calm?: boolean; wireCopy?: boolean; trace?: boolean; scale?: string; writers: string }>();
 
 function int(name: string, v: string): number {
   const n = Number(v);
@@ -29,6 +31,20 @@ function int(name: string, v: string): number {
 if (opts.broken !== undefined && opts.broken !== 'ignore-lww' && opts.broken !== 'oldest-wins') {
   console.error(`blog-sim: --broken must be "ignore-lww" or "oldest-wins", got "${opts.broken}"`);
   process.exit(2);
+}
+if (opts.scale !== undefined) {
+  // One seed (--seed, default 1), no faults: the figures of bench/scale.mjs's part C, for one world size.
+  const started = Date.now();
+  const r = runSimulation({
+    seed: opts.seed !== undefined ? int('seed', opts.seed) : 1,
+    calm: true,
+    eventsMax: 50_000_000,
+    scale: { l2s: int('scale', opts.scale), writers: int('writers', opts.writers), writesPerWriter: 3, bodyBytes: 8_000, progress: (line) => console.error(line) },
+  });
+  console.log(JSON.stringify(r.scale, null, 1));
+  for (const v of r.violations) console.log(`violation: ${v}`);
+  console.log(`${r.violations.length} violation(s), ${Date.now() - started} ms`);
+  process.exit(r.violations.length > 0 ? 1 : 0);
 }
 const broken = opts.broken as 'ignore-lww' | 'oldest-wins' | undefined;
 const seeds = opts.seed !== undefined ? [int('seed', opts.seed)] : Array.from({ length: int('seeds', opts.seeds) }, (_, i) => int('from', opts.from) + i);

@@ -12,7 +12,7 @@ import type { BlogStore } from '../store/store.js';
 import { ObservedStore } from './observed-store.js';
 import { EventHeap } from './heap.js';
 import { Rng } from './rng.js';
-import { makeWorld, type SimL2, type SimWorld } from './world.js';
+import { makeScaleWorld, makeWorld, type SimL2, type SimWorld } from './world.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -28,16 +28,89 @@ export interface SimOptions {
   readonly eventsMax?: number;
   /** Called with one line per notable event (the CLI's --trace). */
   readonly trace?: (line: string) => void;
+  /** The scale mode (see ScaleOptions): a calm day of writes over many L2s, with traffic figures. */
+  readonly scale?: ScaleOptions;
 }
+
+/**
+ * The scale mode: `l2s` L2s over the seven continents, `writers` writers who each sign up and then
+ * make `writesPerWriter` blog writes spread over one day, compressed `DAY_COMPRESSION` times (every
+ * replication interval with it: the 2-hour batch timeout and the 24-hour sync keep their ratio to
+ * the day). No faults. The L1s are the real cores; in each continent `sampledL2sPerContinent` L2s
+ * are real cores with their stores (the writers' home servers, checked like any run), and the
+ * others are counted sinks: every message an L1 sends them is counted with its bytes, then
+ * dropped, so memory grows with the data, not with data x L2s.
+ */
+export interface ScaleOptions {
+  readonly l2s: number;
+  readonly writers: number;
+  readonly writesPerWriter: number;
+  /** Bytes of every blog body (a shared string: the bytes count, the memory does not). */
+  readonly bodyBytes: number;
+  readonly sampledL2sPerContinent?: number;
+  /** Called now and then with a progress line. */
+  readonly progress?: (line: string) => void;
+}
+
+/** Per-L1 traffic in the scale mode: messages and JSON bytes, by direction and kind. */
+export interface L1Traffic {
+  msgsOut: number;
+  bytesOut: number;
+  msgsIn: number;
+  bytesIn: number;
+  /** To its own L2s (pushes, acks, fetch replies, catch-up pages). */
+  toL2Msgs: number;
+  toL2Bytes: number;
+  /** To the other L1s, by kind. */
+  batchMsgs: number;
+  batchBytes: number;
+  syncPageMsgs: number;
+  syncPageBytes: number;
+  syncPageChanges: number;
+}
+
+export interface ScaleReport {
+  readonly l2s: number;
+  readonly sampledL2s: number;
+  readonly virtualDayMs: number;
+  readonly perL1: Readonly<Record<ServerId, L1Traffic>>;
+  /** Largest delay, in virtual ms, from a commit to its arrival at another continent's L1. */
+  readonly worstLagMs: number;
+  /** The same, in real-time hours of the uncompressed day. */
+  readonly worstLagRealHours: number;
+  readonly lagBoundMs: number;
+  readonly committed: number;
+  readonly acked: number;
+  readonly syncRounds: number;
+  readonly events: number;
+}
+
+/** One real day of writes runs in 1/DAY_COMPRESSION of a day of virtual time (24 virtual minutes). */
+export const DAY_COMPRESSION = 60;
+const REAL_DAY_MS = 86_400_000;
 
 export interface SimResult {
   readonly seed: number;
   readonly violations: readonly string[];
   readonly stats: Readonly<Record<string, number>>;
+  /** Only in the scale mode. */
+  readonly scale?: ScaleReport;
+}
+
+interface Timings {
+  readonly chaosMs: number;
+  readonly calmMs: number;
+  readonly settleMs: number;
+  readonly propagationTimeoutMs: number;
+  readonly syncIntervalMs: number;
+  readonly driftStepMs: number;
+  readonly driftMaxMs: number;
+  readonly skewMaxMs: number;
+  readonly clientTimeoutMs: number;
 }
 
 /** Timings in virtual ms, chosen so that a run covers every mechanism in well under a second of CPU. */
-const T = {
+const FAULT_TIMINGS: Timings = {
   chaosMs: 14_000,
   calmMs: 7_000,
   settleMs: 5_000,
@@ -47,7 +120,23 @@ const T = {
   driftMaxMs: 800, // bounded drift, well under skewMaxMs: correct clocks are never refused
   skewMaxMs: 5_000,
   clientTimeoutMs: 3_000,
-} as const;
+};
+
+/** The scale mode's: one compressed day of writes (no chaos), then one sync interval and a settle. */
+function scaleTimings(): Timings {
+  const dayMs = REAL_DAY_MS / DAY_COMPRESSION;
+  return {
+    chaosMs: 0,
+    calmMs: dayMs,
+    settleMs: 60_000,
+    propagationTimeoutMs: 7_200_000 / DAY_COMPRESSION,
+    syncIntervalMs: dayMs,
+    driftStepMs: 1_000,
+    driftMaxMs: 50,
+    skewMaxMs: 60_000,
+    clientTimeoutMs: 10_000,
+  };
+}
 
 interface Node {
   readonly id: ServerId;
@@ -93,6 +182,8 @@ interface OwnBlog {
 
 interface Client {
   readonly idx: number;
+  /** Scale mode: blog writes still to start (each scheduled wake-up starts one). */
+  writesLeft: number;
   readonly home: SimL2;
   readonly writer: boolean;
   userId: string | null;
@@ -148,31 +239,64 @@ class Simulation {
   private readonly commitSeen = new Set<string>();
   /** Blog title -> HLC of the commit that wrote it (titles are unique per version). */
   private readonly titleHlc = new Map<string, Hlc>();
+  private readonly T: Timings;
+  // Scale mode only.
+  private readonly scale: ScaleOptions | undefined;
+  /** L2s that are not simulated: what is sent to them is counted and dropped. */
+  private readonly sinks = new Set<ServerId>();
+  private readonly traffic = new Map<ServerId, L1Traffic>();
+  /** JSON bytes of each change, computed once (a change object is shared by every message carrying it). */
+  private readonly changeBytes = new WeakMap<Change, number>();
+  private readonly msgBytes = new WeakMap<Message, number>();
+  private readonly scaleBody: string;
 
   constructor(private readonly options: SimOptions) {
     this.rng = new Rng(options.seed);
-    this.world = makeWorld(this.rng.int(3, 9));
-    this.delayMaxMs = this.rng.pick([20, 100, 300]);
+    this.scale = options.scale;
+    this.T = this.scale ? scaleTimings() : FAULT_TIMINGS;
+    this.world = this.scale ? makeScaleWorld(this.scale.l2s) : makeWorld(this.rng.int(3, 9));
+    // Scale mode: 20..150 ms, one way between any two servers (a continent apart at worst).
+    this.delayMaxMs = this.scale ? 150 : this.rng.pick([20, 100, 300]);
+    this.scaleBody = this.scale ? 'x'.repeat(this.scale.bodyBytes) : '';
+    if (this.scale) {
+      const perContinent = this.scale.sampledL2sPerContinent ?? 3;
+      const taken = new Map<string, number>();
+      for (const l2 of this.world.l2s) {
+        const n = taken.get(l2.continent) ?? 0;
+        if (n >= perContinent) this.sinks.add(l2.id);
+        else taken.set(l2.continent, n + 1);
+      }
+      for (const l1 of this.world.l1s) {
+        this.traffic.set(l1.id, { msgsOut: 0, bytesOut: 0, msgsIn: 0, bytesIn: 0, toL2Msgs: 0, toL2Bytes: 0, batchMsgs: 0, batchBytes: 0, syncPageMsgs: 0, syncPageBytes: 0, syncPageChanges: 0 });
+      }
+    }
   }
 
   run(): SimResult {
     this.build();
     for (const n of this.nodes.values()) this.start(n);
     this.scheduleFaults();
-    const writers = this.rng.int(3, 8);
-    const readers = this.rng.int(1, 3);
-    for (let i = 0; i < writers + readers; i++) {
-      const home = this.rng.pick(this.world.l2s);
-      this.clients.push({ idx: i, home, writer: i < writers, userId: null, registerRequestId: null, slug: this.slugFor(i), blogs: [], busy: null, requestSeq: 0 });
-      this.heap.push(this.rng.int(0, 500), { type: 'client-wake', client: i });
+    if (this.scale) this.scaleClients(this.scale);
+    else {
+      const writers = this.rng.int(3, 8);
+      const readers = this.rng.int(1, 3);
+      for (let i = 0; i < writers + readers; i++) {
+        const home = this.rng.pick(this.world.l2s);
+        this.clients.push({ idx: i, home, writer: i < writers, writesLeft: 0, userId: null, registerRequestId: null, slug: this.slugFor(i), blogs: [], busy: null, requestSeq: 0 });
+        this.heap.push(this.rng.int(0, 500), { type: 'client-wake', client: i });
+      }
     }
-    this.heap.push(T.driftStepMs, { type: 'drift' });
-    this.heap.push(T.chaosMs, { type: 'heal' });
-    const stopAt = T.chaosMs + T.calmMs;
-    const endAt = stopAt + T.syncIntervalMs + T.settleMs;
+    this.heap.push(this.T.driftStepMs, { type: 'drift' });
+    this.heap.push(this.T.chaosMs, { type: 'heal' });
+    const stopAt = this.T.chaosMs + this.T.calmMs;
+    const endAt = stopAt + this.T.syncIntervalMs + this.T.settleMs;
     let steps = 0;
     const stepsMax = this.options.eventsMax ?? 300_000; // a runaway (e.g. a message storm) is a failure, not a hang
+    const progressEvery = 250_000;
     while (this.heap.size > 0 && (this.heap.peekTime() ?? Infinity) <= endAt) {
+      if (this.scale?.progress && steps % progressEvery === 0 && steps > 0) {
+        this.scale.progress(`${(steps / 1e6).toFixed(2)}M events, virtual ${(this.now / 60_000).toFixed(1)} of ${(endAt / 60_000).toFixed(1)} min`);
+      }
       if (++steps > stepsMax) {
         const last = this.heap.pop()!.item;
         this.violation(`more than ${stepsMax} events: runaway message or timer loop; next event: ${JSON.stringify(last).slice(0, 300)}`);
@@ -185,17 +309,116 @@ class Simulation {
     }
     this.stats.events = steps;
     this.finalChecks();
-    return { seed: this.options.seed, violations: this.violations, stats: this.stats };
+    const result = { seed: this.options.seed, violations: this.violations, stats: this.stats };
+    return this.scale ? { ...result, scale: this.scaleReport(this.scale, steps) } : result;
+  }
+
+  // ---- the scale mode ----------------------------------------------------------------------------
+
+  /**
+   * Writers spread over the continents like the L2s, each homed at one of its continent's simulated
+   * L2s; each signs up at a random moment of the day's first tenth, then starts one blog write at
+   * each of `writesPerWriter` random moments of the day.
+   */
+  private scaleClients(scale: ScaleOptions): void {
+    const simulated = this.world.l2s.filter((l) => !this.sinks.has(l.id));
+    const dayMs = this.T.calmMs;
+    for (let i = 0; i < scale.writers; i++) {
+      // The writer's continent follows the L2 count (itself the reader share); its home, a simulated L2 there.
+      const continent = this.rng.pick(this.world.l2s).continent;
+      const home = this.rng.pick(simulated.filter((l) => l.continent === continent));
+      this.clients.push({ idx: i, home, writer: true, writesLeft: scale.writesPerWriter, userId: null, registerRequestId: null, slug: `writer-${i}`, blogs: [], busy: null, requestSeq: 0 });
+      this.heap.push(this.rng.int(0, Math.floor(dayMs / 10)), { type: 'client-wake', client: i });
+      for (let w = 0; w < scale.writesPerWriter; w++) this.heap.push(this.rng.int(Math.floor(dayMs / 10), dayMs - 1), { type: 'client-wake', client: i });
+    }
+  }
+
+  private jsonBytes(c: Change): number {
+    let n = this.changeBytes.get(c);
+    if (n === undefined) this.changeBytes.set(c, (n = Buffer.byteLength(JSON.stringify(c))));
+    return n;
+  }
+
+  /** A message's JSON size: its envelope plus its changes (each sized once; a push to every L2 is one object). */
+  private messageBytes(msg: Message): number {
+    let n = this.msgBytes.get(msg);
+    if (n === undefined) this.msgBytes.set(msg, (n = this.measureMessage(msg)));
+    return n;
+  }
+
+  private measureMessage(msg: Message): number {
+    if (!('changes' in msg) && !('change' in msg)) return Buffer.byteLength(JSON.stringify(msg));
+    let bytes = 0;
+    let envelope: Record<string, unknown> = msg as unknown as Record<string, unknown>;
+    if ('changes' in msg) {
+      for (const c of msg.changes) bytes += this.jsonBytes(c) + 1;
+      envelope = { ...envelope, changes: [] };
+    }
+    if ('change' in msg && msg.change) {
+      bytes += this.jsonBytes(msg.change);
+      envelope = { ...envelope, change: null };
+    }
+    return bytes + Buffer.byteLength(JSON.stringify(envelope));
+  }
+
+  private countTraffic(from: ServerId, to: ServerId, msg: Message): void {
+    const out = this.traffic.get(from);
+    const inn = this.traffic.get(to);
+    if (!out && !inn) return;
+    const bytes = this.messageBytes(msg);
+    if (inn) {
+      inn.msgsIn++;
+      inn.bytesIn += bytes;
+    }
+    if (!out) return;
+    out.msgsOut++;
+    out.bytesOut += bytes;
+    if (!inn) {
+      out.toL2Msgs++;
+      out.toL2Bytes += bytes;
+    } else if (msg.type === 'batch') {
+      out.batchMsgs++;
+      out.batchBytes += bytes;
+    } else if (msg.type === 'sync-page') {
+      out.syncPageMsgs++;
+      out.syncPageBytes += bytes;
+      out.syncPageChanges += msg.changes.length;
+    }
+  }
+
+  private scaleReport(scale: ScaleOptions, events: number): ScaleReport {
+    let worstLagMs = 0;
+    for (const c of this.commitTimes) {
+      for (const l1 of this.world.l1s) {
+        if (l1.id === c.origin) continue;
+        const seen = (this.wins.get(l1.id)!.get(c.key) ?? []).find((w) => sameChange(c.change, w.change) || changeWins(w.change, c.change));
+        if (seen) worstLagMs = Math.max(worstLagMs, seen.atMs - c.atMs);
+      }
+    }
+    return {
+      l2s: scale.l2s,
+      sampledL2s: this.world.l2s.length - this.sinks.size,
+      virtualDayMs: this.T.calmMs,
+      perL1: Object.fromEntries(this.traffic),
+      worstLagMs,
+      worstLagRealHours: (worstLagMs * DAY_COMPRESSION) / 3_600_000,
+      lagBoundMs: this.T.propagationTimeoutMs + this.delayMaxMs,
+      committed: this.commitTimes.length,
+      acked: this.acked.length,
+      syncRounds: this.stats['metric_sync_round_done'] ?? 0,
+      events,
+    };
   }
 
   // ---- construction ----------------------------------------------------------------------------
 
   private build(): void {
     for (const l1 of this.world.l1s) {
-      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map() });
+      this.addNode({ id: l1.id, kind: 'l1', store: this.makeStore(l1.id), core: null, offsetMs: this.rng.int(-this.T.driftMaxMs, this.T.driftMaxMs), jumpMs: 0, timers: new Map() });
     }
     for (const l2 of this.world.l2s) {
-      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-T.driftMaxMs, T.driftMaxMs), jumpMs: 0, timers: new Map(), l2 });
+      if (this.sinks.has(l2.id)) continue;
+      this.addNode({ id: l2.id, kind: 'l2', store: this.makeStore(l2.id), core: null, offsetMs: this.rng.int(-this.T.driftMaxMs, this.T.driftMaxMs), jumpMs: 0, timers: new Map(), l2 });
     }
   }
 
@@ -228,6 +451,22 @@ class Simulation {
   }
 
   private l1Config(id: ServerId, continent: string): L1Config {
+    const base = defaultL1Config({
+      id,
+      continent,
+      peers: this.world.l1s.map((l) => l.id).filter((x) => x !== id),
+      l2s: this.world.l2s.filter((l) => l.continent === continent).map((l) => l.id),
+    });
+    if (this.scale) {
+      // The production defaults, with the day's intervals compressed like the day.
+      return {
+        ...base,
+        propagationTimeoutMs: this.T.propagationTimeoutMs,
+        syncIntervalMs: this.T.syncIntervalMs,
+        batchRetryMs: Math.ceil(base.batchRetryMs / DAY_COMPRESSION),
+        skewMaxMs: this.T.skewMaxMs,
+      };
+    }
     return {
       ...defaultL1Config({
         id,
@@ -236,14 +475,14 @@ class Simulation {
         l2s: this.world.l2s.filter((l) => l.continent === continent).map((l) => l.id),
       }),
       batchChangesMax: 5,
-      propagationTimeoutMs: T.propagationTimeoutMs,
+      propagationTimeoutMs: this.T.propagationTimeoutMs,
       batchRetryMs: 500,
       batchRetriesMax: 6,
-      syncIntervalMs: T.syncIntervalMs,
+      syncIntervalMs: this.T.syncIntervalMs,
       syncPageChangesMax: 20, // several pages per round still, without flooding the event queue
       syncPageTimeoutMs: 800,
       syncPageRetriesMax: 4,
-      skewMaxMs: T.skewMaxMs,
+      skewMaxMs: this.T.skewMaxMs,
       catchUpPageChangesMax: 6,
       catchUpMostReadMax: 4,
       wantKeysMax: 5,
@@ -251,6 +490,7 @@ class Simulation {
   }
 
   private l2Config(l2: SimL2): L2Config {
+    if (this.scale) return defaultL2Config(l2); // heartbeats every 5 s of virtual time: liveness, not data
     return {
       ...defaultL2Config(l2),
       cacheEntriesMax: 8,
@@ -367,9 +607,9 @@ class Simulation {
       case 'drift': {
         if (this.healed) return; // clocks stay put in the calm phase, so the lag bound is exact there
         for (const n of this.nodes.values()) {
-          n.offsetMs = Math.max(-T.driftMaxMs, Math.min(T.driftMaxMs, n.offsetMs + this.rng.int(-150, 150)));
+          n.offsetMs = Math.max(-this.T.driftMaxMs, Math.min(this.T.driftMaxMs, n.offsetMs + this.rng.int(-150, 150)));
         }
-        this.heap.push(this.now + T.driftStepMs, { type: 'drift' });
+        this.heap.push(this.now + this.T.driftStepMs, { type: 'drift' });
         return;
       }
       case 'heal':
@@ -395,6 +635,10 @@ class Simulation {
   private send(from: ServerId, to: ServerId, msg: Message): void {
     this.count('msg_sent');
     this.count(`msg_${msg.type}`);
+    if (this.scale) {
+      this.countTraffic(from, to, msg);
+      if (this.sinks.has(to)) return this.count('msg_to_sink');
+    }
     if (msg.type === 'catchup-request' && msg.wantKeys.length > 0) this.count('catchup_want_keys');
     if (msg.type === 'sync-page' && msg.changes.length > 0) this.count('sync_page_nonempty');
     if (!this.nodes.has(to)) return this.violation(`${from} sent ${msg.type} to unknown server ${to}`);
@@ -418,8 +662,8 @@ class Simulation {
     const faults = this.rng.int(1, 8);
     const l1s = this.world.l1s.map((l) => l.id);
     for (let i = 0; i < faults; i++) {
-      const startMs = this.rng.int(200, T.chaosMs - 1_000);
-      const endMs = Math.min(T.chaosMs - 1, startMs + this.rng.int(300, 6_000));
+      const startMs = this.rng.int(200, this.T.chaosMs - 1_000);
+      const endMs = Math.min(this.T.chaosMs - 1, startMs + this.rng.int(300, 6_000));
       const l2 = this.rng.pick(this.world.l2s);
       let fault: Fault;
       switch (this.rng.int(0, 4)) {
@@ -447,7 +691,7 @@ class Simulation {
       // ran ahead keeps stamping at its highest HLC until real time catches up: by design).
       const startMs = this.rng.int(200, 4_000);
       // Ahead by more than the skew bound still when its batches arrive (after the propagation timeout).
-      const aheadMs = T.skewMaxMs + T.propagationTimeoutMs + this.rng.int(1_000, 3_000);
+      const aheadMs = this.T.skewMaxMs + this.T.propagationTimeoutMs + this.rng.int(1_000, 3_000);
       const fault: Fault = { kind: 'clock-jump', node: this.rng.pick(this.world.l2s).l1, aheadMs };
       this.heap.push(startMs, { type: 'fault-start', fault });
       this.heap.push(startMs + this.rng.int(300, 3_000), { type: 'fault-end', fault });
@@ -526,6 +770,7 @@ class Simulation {
   }
 
   private clientAct(c: Client): void {
+    if (this.scale) return this.scaleClientAct(c);
     if (c.busy !== null) return;
     if (!this.writesOpen) return;
     const think = () => this.heap.push(this.now + this.rng.int(50, 900), { type: 'client-wake', client: c.idx });
@@ -537,31 +782,69 @@ class Simulation {
       return;
     }
     if (c.userId === null) {
-      c.registerRequestId ??= this.newRequestId(c);
-      const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
-      return this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
+      return this.register(c);
     }
-    // Unfinished creates and deletes are retried with the same requestId until they get an answer.
-    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
-    if (unsure) return this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    if (this.retryUnsure(c)) return;
     const live = c.blogs.filter((b) => b.state === 'live');
     const known = c.blogs.filter((b) => b.state === 'live' || b.state === 'deleted');
     const r = this.rng.next();
-    if (r < 0.35 || live.length === 0) {
-      const id = this.newRequestId(c);
-      const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
-      c.blogs.push(blog);
-      return this.sendBlogWrite(c, blog, 'create');
-    }
+    if (r < 0.35 || live.length === 0) return this.startCreate(c);
     if (r < 0.6) return this.sendBlogWrite(c, this.rng.pick(live), 'update');
-    if (r < 0.7) {
-      const b = this.rng.pick(live);
-      b.state = 'deleting';
-      return this.sendBlogWrite(c, b, 'delete');
-    }
+    if (r < 0.7) return this.startDelete(c, this.rng.pick(live));
     // Read one's own blog at one's own L2: read-your-writes.
-    const b = this.rng.pick(known);
+    this.readOwn(c, this.rng.pick(known));
+  }
+
+  private register(c: Client): void {
+    c.registerRequestId ??= this.newRequestId(c);
+    const write: WriteOp = { op: 'register', name: `writer ${c.idx}`, country: c.home.country, slug: c.slug, publicationTitle: `pub ${c.idx}` };
+    this.request(c, c.home.id, { kind: 'write', request: { requestId: c.registerRequestId, userId: null, write } }, {});
+  }
+
+  /** Unfinished creates and deletes are retried with the same requestId until they get an answer. */
+  private retryUnsure(c: Client): boolean {
+    const unsure = c.blogs.find((b) => b.state === 'creating' || b.state === 'deleting');
+    if (unsure) this.sendBlogWrite(c, unsure, unsure.state === 'creating' ? 'create' : 'delete');
+    return unsure !== undefined;
+  }
+
+  private startCreate(c: Client): void {
+    const id = this.newRequestId(c);
+    const blog: OwnBlog = { id: `b.${id}`, createRequestId: id, state: 'creating', ackedHlc: null, nextVersion: 1 };
+    c.blogs.push(blog);
+    this.sendBlogWrite(c, blog, 'create');
+  }
+
+  private startDelete(c: Client, b: OwnBlog): void {
+    b.state = 'deleting';
+    this.sendBlogWrite(c, b, 'delete');
+  }
+
+  private readOwn(c: Client, b: OwnBlog): void {
     this.request(c, c.home.id, { kind: 'read', request: { op: 'get-blog', blogId: b.id } }, { blog: b, ackedHlc: b.ackedHlc });
+  }
+
+  /**
+   * A scale-mode writer: signs up, then at each wake-up starts one write (create 50%, update 40%,
+   * delete 10%) and, one time in five, reads it back at its own L2 (read-your-writes). A write that
+   * got no definite answer is retried with the same requestId before anything new.
+   */
+  private scaleClientAct(c: Client): void {
+    if (c.userId === null && c.writesLeft === 0) return; // its sign-up was refused: it never writes
+    if (c.busy !== null) return this.heap.push(this.now + this.rng.int(200, 2_000), { type: 'client-wake', client: c.idx });
+    if (c.userId === null) return this.register(c);
+    if (this.retryUnsure(c)) return;
+    if (c.writesLeft <= 0) {
+      const known = c.blogs.filter((b) => b.state === 'live' || b.state === 'deleted');
+      if (known.length > 0 && this.rng.chance(0.2)) this.readOwn(c, this.rng.pick(known));
+      return;
+    }
+    c.writesLeft--;
+    const live = c.blogs.filter((b) => b.state === 'live');
+    const r = this.rng.next();
+    if (r < 0.5 || live.length === 0) return this.startCreate(c);
+    if (r < 0.9) return this.sendBlogWrite(c, this.rng.pick(live), 'update');
+    this.startDelete(c, this.rng.pick(live));
   }
 
   private sendBlogWrite(c: Client, blog: OwnBlog, what: 'create' | 'update' | 'delete'): void {
@@ -573,7 +856,7 @@ class Simulation {
       version = what === 'create' && blog.nextVersion > 1 ? 1 : blog.nextVersion++;
       const title = `${blog.id}-v${version}`;
       this.sentTitles.add(title);
-      const body = `body ${this.rng.int(0, 1e9)}`;
+      const body = this.scale ? this.scaleBody : `body ${this.rng.int(0, 1e9)}`;
       if (what === 'create') {
         requestId = blog.createRequestId;
         write = { op: 'create-blog', title, body, imageRefs: this.rng.chance(0.3) ? ['https://img.example/a.png'] : [] };
@@ -586,7 +869,7 @@ class Simulation {
     const id = this.nextClientReqId++;
     c.busy = id;
     this.inflight.set(id, { client: c.idx, l2, request, ...extra });
-    this.heap.push(this.now + T.clientTimeoutMs, { type: 'client-timeout', clientReqId: id });
+    this.heap.push(this.now + this.T.clientTimeoutMs, { type: 'client-timeout', clientReqId: id });
     const n = this.nodes.get(l2)!;
     if (!n.core) {
       return; // the server is down: the client's own timeout answers
@@ -606,7 +889,16 @@ class Simulation {
     c.busy = null;
     if (req.request.kind === 'write') this.afterWrite(c, req, reply);
     else this.afterRead(c, req, reply);
-    this.heap.push(this.now + this.rng.int(50, 900), { type: 'client-wake', client: c.idx });
+    if (!this.scale) this.heap.push(this.now + this.rng.int(50, 900), { type: 'client-wake', client: c.idx });
+    else if (reply !== null && !reply.ok && !['L1_TIMEOUT', 'L1_UNREACHABLE', 'OVERLOADED'].includes(reply.error.code)) {
+      // A definite refusal is a violation already (afterWrite); retrying it would only repeat it.
+      if (c.userId === null) c.writesLeft = 0;
+    } else if (c.userId === null || c.blogs.some((b) => b.state === 'creating' || b.state === 'deleting')) {
+      // Scale mode: wake-ups are scheduled up front; an unfinished write is retried soon.
+      this.heap.push(this.now + this.rng.int(500, 3_000), { type: 'client-wake', client: c.idx });
+    } else if (req.request.kind === 'write' && req.blog && this.rng.chance(0.2)) {
+      this.readOwn(c, req.blog); // read-your-writes: one write in five is read back at once
+    }
   }
 
   private afterWrite(c: Client, req: InFlightClientRequest, reply: ClientReply | null): void {
@@ -716,6 +1008,7 @@ class Simulation {
     }
     // 4. Every L2 agrees with its L1 on what it holds.
     for (const l2 of this.world.l2s) {
+      if (this.sinks.has(l2.id)) continue;
       const n = this.nodes.get(l2.id)!;
       const l1 = this.nodes.get(l2.l1)!;
       const held = n.store.snapshot();
@@ -773,10 +1066,10 @@ class Simulation {
 
   /** With no partition (the calm phase), a change reaches every other L1 within timeout + delay. */
   private checkLag(l1s: readonly Node[]): void {
-    const boundMs = T.propagationTimeoutMs + this.delayMaxMs;
+    const boundMs = this.T.propagationTimeoutMs + this.delayMaxMs;
     // Batches retrying from the chaos phase get acknowledged within one retry: start after that.
     const fromMs = this.healAtMs + 500 + 2 * this.delayMaxMs + 100;
-    const untilMs = T.chaosMs + T.calmMs;
+    const untilMs = this.T.chaosMs + this.T.calmMs;
     for (const c of this.commitTimes) {
       if (c.atMs < fromMs || c.atMs > untilMs) continue;
       for (const n of l1s) {

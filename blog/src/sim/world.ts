@@ -43,3 +43,42 @@ export function makeWorld(l2Count: number): SimWorld {
     l2s: L2_POOL.slice(0, l2Count).map((l2) => ({ ...l2, l1: l1IdOf(l2.continent) })),
   };
 }
+
+/**
+ * Share of each continent's L2s (and of its writers) in the scale mode: roughly where the readers
+ * are (an assumption, stated in the README's scale section). Antarctica keeps at least one L2.
+ */
+export const CONTINENT_SHARE: Readonly<Record<(typeof CONTINENTS)[number], number>> = {
+  africa: 0.15,
+  antarctica: 0.001,
+  asia: 0.42,
+  europe: 0.17,
+  'north-america': 0.14,
+  oceania: 0.02,
+  'south-america': 0.099,
+};
+
+/**
+ * A world of `l2Count` L2s (7..5,000) spread over the seven continents by CONTINENT_SHARE (largest
+ * remainder, at least one each), grouped into at most 26 synthetic countries per continent (two
+ * lower-case letters: the continent's, then the country's), a country's L2s sharing its region.
+ */
+export function makeScaleWorld(l2Count: number): SimWorld {
+  if (!(Number.isInteger(l2Count) && l2Count >= CONTINENTS.length && l2Count <= 5_000)) {
+    throw new RangeError(`l2Count must be an integer in ${CONTINENTS.length}..5000, got ${l2Count}`);
+  }
+  const spare = l2Count - CONTINENTS.length;
+  const exact = CONTINENTS.map((c) => spare * CONTINENT_SHARE[c]);
+  const counts = exact.map((x) => 1 + Math.floor(x));
+  const order = CONTINENTS.map((_, i) => i).sort((a, b) => exact[b]! - Math.floor(exact[b]!) - (exact[a]! - Math.floor(exact[a]!)) || a - b);
+  for (let left = l2Count - counts.reduce((a, b) => a + b, 0), k = 0; left > 0; left--, k++) counts[order[k % order.length]!]!++;
+  const l2s: SimL2[] = [];
+  CONTINENTS.forEach((continent, ci) => {
+    const perCountry = Math.max(4, Math.ceil(counts[ci]! / 26));
+    for (let i = 0; i < counts[ci]!; i++) {
+      const country = String.fromCharCode(97 + ci) + String.fromCharCode(97 + Math.floor(i / perCountry));
+      l2s.push({ id: `l2-${continent}-${i}`, country, continent, l1: l1IdOf(continent) });
+    }
+  });
+  return { l1s: CONTINENTS.map((c) => ({ id: l1IdOf(c), continent: c })), l2s };
+}
