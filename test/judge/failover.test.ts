@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { cliAsync } from '../helpers/cli.js';
 import { UpCluster } from '../helpers/up.js';
 
@@ -50,6 +51,17 @@ async function call(base: string, method: string, p: string, body?: unknown): Pr
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Watched { type: string; test?: { test: string }; result?: { state: string; verdict: string } }
+
+/** A live watcher of a submission's stream: every event it gets, and how the socket ended. */
+function watch(base: string, id: string): { events: Watched[]; closed: Promise<number> } {
+  const events: Watched[] = [];
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/v1/submissions/${id}/stream`);
+  ws.on('message', (d: Buffer) => events.push(JSON.parse(d.toString()) as Watched));
+  ws.on('error', () => {});
+  return { events, closed: new Promise((r) => ws.on('close', (code: number) => r(code))) };
+}
 
 function log(name: string): string {
   try {
@@ -106,6 +118,7 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   // test runs alone, the other three on 2 slots), and the standby copies it (every 0.5 s) meanwhile.
   const slowSolo = (VARIANTS[0]?.[0] as string).replace('usleep(200000)', 'usleep(1000000)');
   const solo = (await call(gw, 'POST', '/api/v1/submissions', { problem_id: problem, language: 'c', source: `// solo\n${slowSolo}`, student: 'solo' })).id as string;
+  const before = watch(gw, solo);
   await sleep(2_000);
   const soloAtKill = await call(gw, 'GET', `/api/v1/submissions/${solo}`);
   const view = (await call(gw, 'GET', '/api/v1/cluster')) as { nodes: Array<{ name: string; pid: number | null }> };
@@ -114,6 +127,12 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   process.kill(pid, 'SIGKILL');
   console.log(`# killed the Gateway at ${await tests().catch(() => done)} batch tests done; the single submission ${soloAtKill.state} at ${soloAtKill.done as number}/4`);
   assert.notEqual(soloAtKill.state, 'done', 'the single submission was unfinished when the Gateway died');
+  // A live watcher: its socket closes with the Gateway; connected again to the standby (as soon
+  // as it serves) it gets what finished so far, then the rest live, and the result.
+  await before.closed;
+  assert.ok(!before.events.some((e) => e.type === 'submission_result'), 'no result from the dead Gateway');
+  for (let i = 0; i < 300 && !(await UpCluster.healthy(cluster.standbyUrl)); i++) await sleep(100);
+  const afterKill = watch(cluster.standbyUrl, solo);
 
   const r = await judging;
   assert.equal(r.code, 0, `codearena judge: ${r.stderr}\n${r.stdout}`);
@@ -159,6 +178,13 @@ test('the Gateway SIGKILLed mid-batch: codearena judge ends on the standby with 
   assert.equal(one.state, 'done');
   assert.equal(one.verdict, 'accepted');
   assert.equal(one.student, 'solo');
+  assert.equal(await afterKill.closed, 1000, 'the standby\'s stream ends normally after the result');
+  const progress = afterKill.events.filter((e) => e.type === 'submission_progress').map((e) => e.test?.test).sort();
+  assert.deepEqual(progress, ['big1', 'big2', 'one', 'sample'], 'each test once on the standby\'s stream');
+  const result = afterKill.events.at(-1);
+  assert.equal(result?.type, 'submission_result');
+  assert.equal(result?.result?.verdict, 'accepted');
+  console.log(`# the watcher saw ${before.events.length} events before the kill, ${afterKill.events.length} from the standby`);
   // None duplicated: the new Gateway judged exactly the tests without a copied result, each once.
   const judgedThere = [...(await (await fetch(`${standby}/metrics`)).text()).matchAll(/^codearena_judge_tests_total\{[^}]*\} (\d+)/gm)].reduce((n, x) => n + Number(x[1]), 0);
   assert.equal(judgedThere, toRun, 'tests judged on the standby = tests without a result in its copy');
