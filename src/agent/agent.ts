@@ -8,18 +8,14 @@ import type { Role } from '../cluster/messages.js';
 import { loadConfig, type LabConfig, type NodeConfig } from '../config/index.js';
 import { CodeArenaError } from '../common/errors.js';
 import { availableLanguages } from '../sandbox/languages.js';
-import { joinAccountingGroup } from '../worker/accounting.js';
-import { PsiSampler } from '../worker/psi.js';
 import { AddressBook } from './address-book.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
 import { createLogger } from './log.js';
-import { isClusterMessage, isGatewayFailoverMessage, isJudgeSyncMessage, type WireMessage } from './wire-messages.js';
-import { startGatewayFailover, type GatewayFailoverHandle } from '../gateway/failover-service.js';
-import type { CommandRunner } from '../gateway/vip.js';
-import { isGatewayBound } from '../gateway/bound.js';
-import type { AgentContext, RoleService, RoleServiceFactory } from './context.js';
+import type { WireMessage } from './wire-messages.js';
+import { routeOf } from './routes.js';
+import type { AgentContext, PressureSamplerFactory, RoleService, RoleServiceFactory, StandingService, StandingServiceFactory } from './context.js';
 
-export type { AgentContext, RoleService, RoleServiceFactory } from './context.js';
+export type { AgentContext, PressureSampler, PressureSamplerFactory, RoleService, RoleServiceFactory, StandingService, StandingServiceFactory } from './context.js';
 
 export interface AgentOptions {
   configPath?: string;
@@ -27,9 +23,12 @@ export interface AgentOptions {
   name?: string;
   /** Where persistent protocol state lives; default $XDG_STATE_HOME or ~/.local/state. */
   stateDir?: string;
+  /** The role's services (the composition root, src/roles/, passes them). */
   services?: RoleServiceFactory;
-  /** Runs `ip`/`arping` for the Gateway's virtual IP (tests inject a fake). */
-  vipRunner?: CommandRunner;
+  /** What every agent runs beside its role: the Gateway standby protocol (src/roles/gateway.ts). */
+  standing?: StandingServiceFactory;
+  /** The PC's pressure for the load this node reports; none: it reports no pressure. */
+  pressure?: PressureSamplerFactory;
 }
 
 export interface AgentHandle {
@@ -109,32 +108,44 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   let service: RoleService | null = null;
   /** The previous role's service while it hands its work on (an Assigner made a Monitor). */
   let draining: RoleService | null = null;
-  let failover: GatewayFailoverHandle | null = null;
+  let standing: StandingService | null = null;
+  // Every message goes where its type's row in the routing table (routes.ts) says.
   const dispatch = (from: string, msg: WireMessage): void | Promise<void> => {
-    if (isGatewayFailoverMessage(msg)) return failover?.receive(from, msg);
-    if (msg.type === 'gw_jobe_file') return failover?.receiveData(from, msg);
-    if (isJudgeSyncMessage(msg)) return failover?.receiveJudge(from, msg);
-    // What a Gateway receives goes to the Gateway API where this node serves it (or holds it warm).
-    const gatewayApi = failover?.api();
-    if (gatewayApi && isGatewayBound(msg)) return gatewayApi.backend.handle(from, msg);
-    // The Monitors' answers to the Gateway are for its service, not its cluster core.
-    if (msg.type === 'least_loaded_assigner_reply') return service?.handle(from, msg);
-    if (isClusterMessage(msg)) return driver.receive(from, msg);
-    if (msg.type === 'table_request') {
-      const t = driver.table();
-      if (t) peers.send(from, { type: 'table_reply', from: self.name, requestId: msg.requestId, leader: t.leader, term: t.term, rows: t.rows });
-      return;
+    const routed = routeOf(msg);
+    switch (routed.route) {
+      case 'cluster':
+        return driver.receive(from, routed.msg);
+      case 'gateway_standby':
+      case 'gateway_data':
+      case 'judge_sync':
+        return standing?.receive(from, routed);
+      case 'gateway_else_role': {
+        // What a Gateway receives goes to the Gateway API where this node serves it (or holds it
+        // warm); elsewhere it is a role's (run_output from a Worker to its Assigner).
+        const gateway = standing?.gateway();
+        if (gateway) return gateway.handle(from, routed.msg);
+        return (service ?? draining)?.handle(from, routed.msg);
+      }
+      case 'table_request': {
+        const t = driver.table();
+        if (t) peers.send(from, { type: 'table_reply', from: self.name, requestId: routed.msg.requestId, leader: t.leader, term: t.term, rows: t.rows });
+        return;
+      }
+      case 'role':
+        return (service ?? draining)?.handle(from, routed.msg);
+      default: {
+        const never: never = routed;
+        return never;
+      }
     }
-    return (service ?? draining)?.handle(from, msg);
   };
   const peers = memberLinks({ config, name: self.name, book, log, dispatch });
   const driver = new ClusterDriver(node, peers, stateFile, log);
   const listener = await listenForMembers({ config, name: self.name, book, log, dispatch, host: self.address, port: self.port });
   driver.start();
-  const ownGroup = joinAccountingGroup(config.cluster.name, self.name);
-  const psi = new PsiSampler({ windowMs: config.psi.windowMs, ...(ownGroup ? { excludeGroup: ownGroup } : {}) });
+  const pressure = opts.pressure?.(config, self) ?? null;
   const loadTimer = setInterval(() => {
-    const p = psi.sample(Math.floor(performance.now()));
+    const p = pressure?.sample(Math.floor(performance.now())) ?? { cpu: 0, memory: 0, io: 0 };
     driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0, ...service?.load?.() });
   }, LOAD_SAMPLE_MS);
   const ctx: AgentContext = { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log };
@@ -142,7 +153,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   service = (await opts.services?.(role, ctx)) ?? null;
   // Every agent runs the Gateway standby protocol: the configured Gateway serves through it, a
   // Monitor may be standby and take over; for other nodes it stays idle.
-  failover = startGatewayFailover(ctx, stateFile, opts.vipRunner ? { vipRunner: opts.vipRunner } : {});
+  standing = opts.standing?.(ctx, stateFile) ?? null;
   // A term-stamped order changed this node's role: swap the role's services, no restart.
   let switching = Promise.resolve();
   driver.onNote = (n) => {
@@ -175,7 +186,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
       await draining?.stop(); // ends a hand-off in progress
       await switching;
       driver.stop();
-      await failover?.stop();
+      await standing?.stop();
       await service?.stop();
       peers.close();
       await listener.close();

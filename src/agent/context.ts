@@ -6,6 +6,8 @@ import type { AddressBook } from './address-book.js';
 import type { AgentMessage } from './agent-messages.js';
 import type { ClusterDriver } from './driver.js';
 import type { Logger } from './log.js';
+import type { GatewayBoundMessage, Routed } from './routes.js';
+import type { StateFile } from './driver.js';
 import type { PeerLinks } from './peers.js';
 
 // What a role's service is given and what it offers the agent. Apart from agent.ts so that the
@@ -36,3 +38,24 @@ export interface AgentContext {
 }
 
 export type RoleServiceFactory = (role: string, ctx: AgentContext) => Promise<RoleService | null>;
+
+/**
+ * A service every agent runs whatever its role: the Gateway standby protocol, which serves the
+ * Gateway's API where this node holds the Gateway's epoch (roles/gateway.ts builds it).
+ */
+export interface StandingService {
+  /** The standby protocol's messages, the serving Gateway's data, the judge's problem copies. */
+  receive(from: string, routed: Extract<Routed, { route: 'gateway_standby' | 'gateway_data' | 'judge_sync' }>): void;
+  /** The Gateway API's handler while this node serves it or holds it warm; null otherwise. */
+  gateway(): { handle(from: string, msg: GatewayBoundMessage): void | Promise<void> } | null;
+  stop(): Promise<void>;
+}
+
+export type StandingServiceFactory = (ctx: AgentContext, stateFile: StateFile) => StandingService;
+
+/** The PC's pressure (PSI fractions) that a node reports with its load. */
+export interface PressureSampler {
+  sample(nowMs: number): { cpu: number; memory: number; io: number };
+}
+
+export type PressureSamplerFactory = (config: LabConfig, self: NodeConfig) => PressureSampler;

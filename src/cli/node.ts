@@ -1,13 +1,11 @@
-import { startNodeAgent } from '../agent/agent.js';
-import { roleServices } from '../agent/services.js';
+import { startLabNode } from '../roles/node.js';
 
 /** Runs the node agent until SIGTERM or SIGINT, then stops it cleanly. */
 export async function runNodeCommand(opts: { config: string; name?: string; stateDir?: string }): Promise<void> {
-  const agent = await startNodeAgent({
+  const agent = await startLabNode({
     configPath: opts.config,
     ...(opts.name ? { name: opts.name } : {}),
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-    services: roleServices,
   });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -1,6 +1,6 @@
+import type { RoleServiceFactory } from '../agent/context.js';
 import { startAssigner } from '../assigner/service.js';
 import { startWorkerHost } from '../worker/host-service.js';
-import type { RoleServiceFactory } from './context.js';
 
 /**
  * The services each configured role adds beyond cluster membership. Monitors are wholly inside
