@@ -9,13 +9,37 @@ import path from 'node:path';
  * of the machine's pressure, their own runs included, and say so in the log).
  */
 export function accountingDir(cluster: string): string | null {
+  const mount = v2Mount();
+  return mount ? path.join(mount, `codearena-${cluster}`) : null;
+}
+
+/** Where the cgroup v2 hierarchy is mounted, or null. */
+function v2Mount(): string | null {
   try {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' - '))
-      .find(([, right]) => right?.startsWith('cgroup2 '))?.[0]
-      ?.split(' ')[4];
-    return mount ? path.join(mount, `codearena-${cluster}`) : null;
+    return (
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' - '))
+        .find(([, right]) => right?.startsWith('cgroup2 '))?.[0]
+        ?.split(' ')[4] ?? null
+    );
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The cgroup v2 group the PC owner's sessions live in: `user.slice` (systemd-logind puts every
+ * login session there; CodeArena's processes leave it for their accounting group), if the kernel
+ * keeps pressure files for it. Null elsewhere (a cgroup-v1 or hybrid host like the CI machine, where
+ * the v2 hierarchy holds no sessions). `v2Root` is for tests.
+ */
+export function ownerGroupDir(v2Root: string | null = v2Mount()): string | null {
+  if (!v2Root) return null;
+  const dir = path.join(v2Root, 'user.slice');
+  try {
+    readFileSync(path.join(dir, 'cpu.pressure'), 'utf8');
+    return dir;
   } catch {
     return null;
   }

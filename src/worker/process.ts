@@ -15,7 +15,7 @@ import { availableLanguages } from '../sandbox/languages.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
 import { configureCompileCache } from '../sandbox/compile-cache.js';
-import { joinAccountingGroup } from './accounting.js';
+import { joinAccountingGroup, ownerGroupDir } from './accounting.js';
 import { PsiSampler, worstPressure } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
 
@@ -136,9 +136,13 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   // Test hook: CODEARENA_PSI_OVERRIDE_DIR/<worker name>.json overrides this Worker's pressure.
   const overrideDir = process.env.CODEARENA_PSI_OVERRIDE_DIR;
   const ownGroup = joinAccountingGroup(config.cluster.name, name);
-  if (!ownGroup) log.warn({ event: 'psi' }, 'no writable cgroup v2 hierarchy: this Worker counts its own runs as the PC owner\'s pressure');
+  const ownerGroup = ownerGroupDir();
+  if (ownerGroup) log.info({ event: 'psi', ownerGroup }, `the PC owner's pressure is read from ${ownerGroup}`);
+  else if (!ownGroup) log.warn({ event: 'psi' }, 'no writable cgroup v2 hierarchy: this Worker counts its own runs as the PC owner\'s pressure');
+  else log.warn({ event: 'psi' }, 'no user.slice pressure: the PC owner\'s pressure is the machine\'s minus CodeArena\'s, which hides the owner while CodeArena\'s runs are busy too');
   const psi = new PsiSampler({
     windowMs: config.psi.windowMs,
+    ...(ownerGroup ? { ownerGroup } : {}),
     ...(ownGroup ? { excludeGroup: ownGroup } : {}),
     ...(overrideDir ? { overrideFile: path.join(overrideDir, `${name}.json`) } : {}),
   });

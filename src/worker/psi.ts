@@ -23,9 +23,17 @@ export interface PsiOptions {
   overrideFile?: string;
   /**
    * A cgroup v2 directory holding CodeArena's own processes: its pressure is subtracted, so the
-   * figure is the PC owner's, not the Worker's own runs'.
+   * figure is the PC owner's, not the Worker's own runs'. Only a lower bound of the owner's:
+   * "some" pressure does not subtract, and CodeArena's nice-19 runs are stalled exactly while the
+   * owner's programs run, so on a busy PC the two cancel (measured: `npm run bench -- seated`).
    */
   excludeGroup?: string;
+  /**
+   * A cgroup v2 directory holding the PC owner's processes (`user.slice` on a systemd PC, see
+   * accounting.ts ownerGroupDir): its own pressure is the owner's, read directly; preferred over
+   * the machine's minus excludeGroup's whenever its files can be read.
+   */
+  ownerGroup?: string;
   /** The window the pressure is measured over: short enough to react in seconds, long enough
    * not to flap on one busy scheduler tick. Default 2 s. */
   windowMs?: number;
@@ -58,6 +66,11 @@ export class PsiSampler {
   sample(nowMs: number): Pressure {
     const totals: Record<string, number | null> = {};
     for (const r of RESOURCES) {
+      const owner = this.opts.ownerGroup ? readTotalUs(`${this.opts.ownerGroup}/${r}.pressure`) : null;
+      if (owner !== null) {
+        totals[r] = owner;
+        continue;
+      }
       const all = readTotalUs(`${this.root}/${r}`);
       const ours = this.opts.excludeGroup ? readTotalUs(`${this.opts.excludeGroup}/${r}.pressure`) : 0;
       // "some" is the time at least one task stalled: the owner's share is at least all − ours.
