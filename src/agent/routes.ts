@@ -16,7 +16,7 @@ export type Route =
   | 'gateway_standby'
   /** The serving Gateway's data for its standby (a Jobe file). */
   | 'gateway_data'
-  /** The standby's copy of the judge's problems. */
+  /** The standby's copy of the judge's problems and of its journal (submissions, batches, results). */
   | 'judge_sync'
   /** For a Gateway: its API where this node serves it or holds it warm, else the role's service
    * (an Assigner gets run_output from its Workers, the Gateway's API gets it from Assigners). */
@@ -86,6 +86,8 @@ export const MESSAGE_ROUTES: { readonly [T in WireMessage['type']]: Route } = {
   judge_problems: 'judge_sync',
   judge_problem_ask: 'judge_sync',
   judge_problem_part: 'judge_sync',
+  judge_log_ask: 'judge_sync',
+  judge_log: 'judge_sync',
 };
 
 type TypesRouted<R extends Route> = { [T in keyof typeof MESSAGE_ROUTES]: (typeof MESSAGE_ROUTES)[T] extends R ? T : never }[keyof typeof MESSAGE_ROUTES];
