@@ -26,7 +26,7 @@ export type Route =
   /** The role's service (Assigner, Worker host), or the one draining while the role changes. */
   | 'role';
 
-export const MESSAGE_ROUTES: { readonly [T in WireMessage['type']]: Route } = {
+export const MESSAGE_ROUTES = {
   heartbeat: 'cluster',
   heartbeat_ack: 'cluster',
   gossip_push: 'cluster',
@@ -88,7 +88,7 @@ export const MESSAGE_ROUTES: { readonly [T in WireMessage['type']]: Route } = {
   judge_problem_part: 'judge_sync',
   judge_log_ask: 'judge_sync',
   judge_log: 'judge_sync',
-};
+} as const satisfies { readonly [T in WireMessage['type']]: Route };
 
 type TypesRouted<R extends Route> = { [T in keyof typeof MESSAGE_ROUTES]: (typeof MESSAGE_ROUTES)[T] extends R ? T : never }[keyof typeof MESSAGE_ROUTES];
 

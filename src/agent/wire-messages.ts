@@ -51,16 +51,3 @@ export function isClusterMessage(m: WireMessage): m is ClusterMessage {
 export function isRunMessage(m: WireMessage): m is RunMessage {
   return RUN_TYPES.has(m.type);
 }
-
-const GATEWAY_FAILOVER_TYPES = new Set<string>(GatewayFailoverMessageSchema.options.map((o) => o.shape.type.value));
-
-export function isGatewayFailoverMessage(m: WireMessage): m is GatewayFailoverMessage {
-  return GATEWAY_FAILOVER_TYPES.has(m.type);
-}
-
-const JUDGE_SYNC_TYPES = new Set<string>(JudgeSyncMessageSchema.options.map((o) => o.shape.type.value));
-
-/** The standby's copy of the judge's problems (src/judge/sync.ts). */
-export function isJudgeSyncMessage(m: WireMessage): m is JudgeSyncMessage {
-  return JUDGE_SYNC_TYPES.has(m.type);
-}

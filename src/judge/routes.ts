@@ -10,7 +10,7 @@ import { CLASS_BOUNDS, classFromFiles, STUDENT_NAME_MAX } from './class-files.js
 import { PackageError, readZip } from './package-files.js';
 import { PROBLEM_BOUNDS, problemFromFiles, problemFromJson, ProblemJsonSchema, type Problem } from './problem.js';
 import { JudgeError, type JudgeEvent, type JudgeService } from './service.js';
-import type { OperatingErrorCode } from '../protocol/errors.js';
+import { httpStatusOf, type OperatingErrorCode } from '../protocol/errors.js';
 
 /**
  * The judge's HTTP and WebSocket API on the Gateway. Errors carry a status, a stable code and a
@@ -54,7 +54,7 @@ function bad(code: OperatingErrorCode, message: string): JudgeError {
 }
 
 function fromPackage(err: unknown): never {
-  if (err instanceof PackageError) throw new JudgeError(err.code === 'PACKAGE_TOO_LARGE' ? 413 : 400, err.code, err.message);
+  if (err instanceof PackageError) throw new JudgeError(httpStatusOf(err.code), err.code, err.message);
   throw err;
 }
 

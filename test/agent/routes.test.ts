@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MESSAGE_ROUTES, routeOf, type Route } from '../../src/agent/routes.js';
+import { MESSAGE_ROUTES, routeOf, type GatewayBoundMessage, type RoleMessage, type Route } from '../../src/agent/routes.js';
 import { WireMessageSchema } from '../../src/agent/wire-messages.js';
 import { AgentMessageSchema } from '../../src/agent/agent-messages.js';
 import { ClusterMessageSchema } from '../../src/cluster/messages.js';
@@ -17,7 +17,10 @@ test('every wire message type has exactly one route, and nothing else has one', 
 });
 
 test('each route holds the message families its handler takes', () => {
-  assert.deepEqual(routed('gateway_else_role'), [...GATEWAY_BOUND_TYPES].sort(), 'a Gateway\'s API takes exactly what is routed to it');
+  // What a Gateway's API takes (cluster-backend.ts handle()): the Monitors' answers and the runs' streams.
+  const gatewayBound = ['least_loaded_assigner_reply', 'table_reply', 'run_queued', 'run_started', 'run_output', 'run_exit', 'run_refused', 'run_restart', 'run_attached', 'run_takeover'];
+  assert.deepEqual(routed('gateway_else_role'), gatewayBound.sort());
+  assert.deepEqual([...GATEWAY_BOUND_TYPES].sort(), gatewayBound.sort(), 'isGatewayBound reads the same rows');
   assert.deepEqual(routed('gateway_standby'), typesOf(GatewayFailoverMessageSchema).sort());
   assert.deepEqual(routed('gateway_data'), typesOf(GatewayDataMessageSchema).sort());
   assert.deepEqual(routed('judge_sync'), typesOf(JudgeSyncMessageSchema).sort());
@@ -28,6 +31,10 @@ test('each route holds the message families its handler takes', () => {
 });
 
 test('routeOf pairs a message with its row', () => {
+  // Compile time: the routed types are the rows' (not never, which any branch would accept).
+  const gatewayType: GatewayBoundMessage['type'] = 'run_output';
+  const roleType: RoleMessage['type'] = 'run_submit';
+  assert.deepEqual([MESSAGE_ROUTES[gatewayType], MESSAGE_ROUTES[roleType]], ['gateway_else_role', 'role']);
   assert.equal(routeOf({ type: 'run_output', from: 'w', id: 'r', chunks: [{ seq: 0, stream: 'stdout', data: new Uint8Array(1) }] }).route, 'gateway_else_role');
   assert.equal(routeOf({ type: 'run_submit', from: 'gw', run: { id: 'r', user: 'u', language: 'c', files: [{ name: 'a.c', content: '' }], main: 'a.c', stdin: '', interactive: false, limits: { cpuTimeMs: 1, wallTimeMs: 1, memoryKb: 1, outputBytesMax: 1, processesMax: 1, fileSizeKb: 1, openFilesMax: 1, workDirKb: 1 } } }).route, 'role');
 });
