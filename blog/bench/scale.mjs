@@ -142,7 +142,7 @@ say('B. the arithmetic (inputs: the assumptions table and the measurements above
 const readsPerDay = A.dailyReaders * A.readsPerReaderPerDay;
 const peakReadsPerS = (readsPerDay / 86_400) * A.peakToAverage;
 say(`reads/day = ${f0(A.dailyReaders)} readers x ${A.readsPerReaderPerDay} = ${f0(readsPerDay)}; peak reads/s = ${f0(readsPerDay)} / 86,400 x ${A.peakToAverage} = ${f0(peakReadsPerS)}`);
-say(`one L2 at the mix (${A.cacheHitShare} cache, ${f1(dbShare)} database, ${A.missShare} miss) = 1 / (${A.cacheHitShare}/${f0(capCache)} + ${f1(dbShare)}/${f0(capDb)} + ${A.missShare}/${f0(missRps)}) = ${f0(capL2)} reads/s; planned at ${A.l2UtilisationMax * 100}%: ${f0(capL2 * A.l2UtilisationMax)} reads/s`);
+say(`one L2 at the mix (${A.cacheHitShare} cache, ${dbShare.toFixed(2)} database, ${A.missShare} miss) = 1 / (${A.cacheHitShare}/${f0(capCache)} + ${dbShare.toFixed(2)}/${f0(capDb)} + ${A.missShare}/${f0(missRps)}) = ${f0(capL2)} reads/s; planned at ${A.l2UtilisationMax * 100}%: ${f0(capL2 * A.l2UtilisationMax)} reads/s`);
 const writesPerDay = A.dailyWriters * A.writesPerWriterPerDay;
 say(`changes/day = ${f0(A.dailyWriters)} writers x ${A.writesPerWriterPerDay} = ${f0(writesPerDay)}; bytes/change = ${f0(overheadBytes)} measured overhead + ${f0(A.blogBodyBytes)} body = ${f0(changeBytes)}; the world's day of changes = ${gb(writesPerDay * changeBytes)}`);
 say(`peak writes/s (world) = ${f1((writesPerDay / 86_400) * A.peakToAverage)}, against ${f0(results.writes.rps)} acknowledged writes/s measured through one L2 and its L1`);

@@ -34,12 +34,17 @@ if (opts.broken !== undefined && opts.broken !== 'ignore-lww' && opts.broken !==
 }
 if (opts.scale !== undefined) {
   // One seed (--seed, default 1), no faults: the figures of bench/scale.mjs's part C, for one world size.
+  const l2s = int('scale', opts.scale);
+  if (l2s < 7 || l2s > 5_000) {
+    console.error(`blog-sim: --scale must be 7..5000 L2s (at least one per continent), got ${l2s}`);
+    process.exit(2);
+  }
   const started = Date.now();
   const r = runSimulation({
     seed: opts.seed !== undefined ? int('seed', opts.seed) : 1,
     calm: true,
     eventsMax: 50_000_000,
-    scale: { l2s: int('scale', opts.scale), writers: int('writers', opts.writers), writesPerWriter: 3, bodyBytes: 8_000, progress: (line) => console.error(line) },
+    scale: { l2s, writers: int('writers', opts.writers), writesPerWriter: 3, bodyBytes: 8_000, progress: (line) => console.error(line) },
   });
   console.log(JSON.stringify(r.scale, null, 1));
   for (const v of r.violations) console.log(`violation: ${v}`);
