@@ -72,27 +72,6 @@ export async function openStudentPage(page: Page, url: string, timeoutMs = 60_00
   if (await page.isDisabled('#run')) throw new Error(`the student page did not get ready: ${await page.textContent('#message')}`);
 }
 
-/**
- * A `codearena up` cluster for a browser test. The browser tests share 2 cores with chromium: on a
- * machine that busy `up` may miss its own 60 s start-up bound, so one more attempt is made (said
- * in the output, never silently).
- */
-export async function startCluster(args: string[], attempts = 2): Promise<UpCluster> {
-  let last: unknown = null;
-  for (let i = 1; i <= attempts; i++) {
-    const c = new UpCluster(args);
-    try {
-      await c.ready(120_000);
-      return c;
-    } catch (err) {
-      last = err;
-      await c.stop();
-      console.log(`# codearena up did not get ready (attempt ${i} of ${attempts}): ${(err as Error).message.split('\n').slice(-2).join(' ').trim()}`);
-    }
-  }
-  throw last;
-}
-
 /** One `codearena up` cluster and one chromium page for a browser test file. */
 export interface BrowserSuite {
   /** Why the file's tests are skipped here (chromium missing), or null. */
@@ -103,7 +82,7 @@ export interface BrowserSuite {
 }
 
 /**
- * Starts the cluster (`codearena up ARGS`, one retry as startCluster says) and a browser with one
+ * Starts the cluster (`codearena up ARGS`; UpCluster.ready starts it once more if it does not settle) and a browser with one
  * page in the file's `before`, stops both in its `after`; the getters throw if read before then
  * (a test that runs although the suite is skipped is a bug of the test).
  */
@@ -114,7 +93,9 @@ export function browserSuite(args: string[]): BrowserSuite {
   let page: Page | null = null;
   before(async () => {
     if (skip) return;
-    cluster = await startCluster(args);
+    const c = new UpCluster(args);
+    cluster = c;
+    await c.ready(120_000); // chromium shares the 2 cores: up may need longer than its own 60 s
     browser = await TestBrowser.launch();
     page = await browser.page();
   });

@@ -15,7 +15,7 @@ import { UpCluster } from '../helpers/up.js';
  */
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-judge-e2e-'));
-let cluster = new UpCluster(['--workers', '2']);
+const cluster = new UpCluster(['--workers', '2']);
 let url = '';
 
 function tree(root: string, files: Record<string, string>): string {
@@ -72,18 +72,7 @@ async function waitBatch(id: string, onProgress?: (v: { tests_done: number; test
 }
 
 before(async () => {
-  // On a machine shared with other work the cluster may not settle within up's own 60 s: try again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await cluster.ready(180_000);
-      break;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-      console.log(`# up did not become ready (attempt ${attempt}): starting it again`);
-      await cluster.stop();
-      cluster = new UpCluster(['--workers', '2']);
-    }
-  }
+  await cluster.ready(180_000, 3); // on a machine shared with other work the cluster may not settle at once
   url = cluster.url;
 });
 after(() => cluster.stopCleanly());

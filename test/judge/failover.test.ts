@@ -17,7 +17,7 @@ import { UpCluster } from '../helpers/up.js';
  */
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'codearena-judge-failover-'));
-let cluster = new UpCluster(['--workers', '2']);
+const cluster = new UpCluster(['--workers', '2']);
 let gw = '';
 
 const PROBLEM = {
@@ -72,18 +72,7 @@ function log(name: string): string {
 }
 
 before(async () => {
-  // On a machine shared with other work the cluster may not settle within up's own 60 s: try again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await cluster.ready(180_000);
-      break;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-      console.log(`# up did not become ready (attempt ${attempt}): starting it again`);
-      await cluster.stop();
-      cluster = new UpCluster(['--workers', '2']);
-    }
-  }
+  await cluster.ready(180_000, 3); // on a machine shared with other work the cluster may not settle at once
   gw = cluster.url;
 });
 after(() => cluster.stopCleanly());
