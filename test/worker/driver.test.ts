@@ -18,8 +18,10 @@ class RecordingLinks implements WorkerLinks {
   send(to: string, msg: RunMessage): void {
     this.sent.push({ to, msg });
   }
-  whenWritable(): Promise<void> {
-    return Promise.resolve();
+  /** Links that never drain (a dead peer's, until the transport gives up on it). */
+  readonly stuck = new Set<string>();
+  whenWritable(to: string): Promise<void> {
+    return this.stuck.has(to) ? new Promise<void>(() => {}) : Promise.resolve();
   }
   of<T extends RunMessage['type']>(type: T): Array<Extract<RunMessage, { type: T }>> {
     return this.sent.map((s) => s.msg).filter((m): m is Extract<RunMessage, { type: T }> => m.type === type);
@@ -138,4 +140,20 @@ test('kill, eviction above the second bound, and a run that cannot start all end
   assert.equal(links.of('run_exit')[1]?.result.status, 'internal_error');
   assert.match(links.of('run_exit')[1]?.result.message ?? '', /no sandbox for you/);
   driver.stop();
+});
+
+test('a takeover ends a wait on the dead Assigner\'s link: the output goes on to the buddy, nothing lost or repeated', async () => {
+  const { links, driver } = setup(() => [{ do: 'print', text: 'one\n' }, { do: 'echo_line' }, { do: 'print', text: 'three\n' }, { do: 'exit', code: 0 }]);
+  links.stuck.add('asg-a');
+  driver.onMessage('asg-a', { type: 'offer', from: 'asg-a', run: spec('r1', true), buddy: 'asg-b' });
+  await until(() => links.of('run_output').length === 1, 'the first line is sent');
+  driver.onMessage('asg-a', { type: 'run_input', from: 'asg-a', id: 'r1', data: 'two\n', n: 1 });
+  for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(links.of('run_output').length, 1, 'stuck on the dead link');
+  driver.onMessage('asg-b', { type: 'run_takeover', from: 'asg-b', id: 'r1' });
+  await until(() => links.of('run_exit').length === 1, 'the run ends at the buddy');
+  const toB = links.sent.filter((s) => s.to === 'asg-b' && s.msg.type === 'run_output').flatMap((s) => (s.msg.type === 'run_output' ? s.msg.chunks : []));
+  assert.equal(Buffer.concat(toB.map((c) => Buffer.from(c.data))).toString(), 'one\ntwo\nthree\n', 'the unacknowledged line again, then the rest');
+  assert.deepEqual(toB.map((c) => c.seq), [0, 1, 2]);
+  assert.equal(links.sent.filter((s) => s.msg.type === 'run_exit')[0]?.to, 'asg-b');
 });
