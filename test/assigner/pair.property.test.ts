@@ -6,7 +6,7 @@ import { unmeasuredResult, type RunMessage, type RunSpecWire } from '../../src/p
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 // Contracts 1 and 2 for the run protocol, over many random interleavings: a buddy pair of real
-// AssignerCores, a Worker and a Gateway modelled on src/worker/process.ts and
+// AssignerCores, a Worker and a Gateway modelled on src/worker/core.ts and
 // src/gateway/cluster-backend.ts, FIFO links, and the Assigner holding the run killed at a random
 // moment (what it had not sent yet is lost; what was on the wire may still arrive), its buddy told
 // later (the Monitors' dead declaration). Every run must end exactly once at the Gateway, with
