@@ -82,6 +82,8 @@ export class UpCluster {
           this.start();
           continue;
         }
+        // up gives up by itself after its own 60 s bound: as retryable as our own deadline.
+        if (/did not become ready/.test(this.err)) throw new NotReadyError(`up exited: ${this.err}`);
         throw new Error(`up exited: ${this.err}`);
       }
       await new Promise((r) => setTimeout(r, 100));
