@@ -3,7 +3,7 @@
 // them to its own continent's L2s, batches them to the other L1s, and pulls every other L1's log
 // in bounded pages on each sync round. See src/core/README.md for the driver contract.
 import assert from 'node:assert/strict';
-import { HlcClock } from './hlc.js';
+import { compareHlc, HLC_ZERO, HlcClock, maxHlc } from './hlc.js';
 import {
   assertNever,
   BlogError,
@@ -23,6 +23,7 @@ import {
   type LoggedChange,
   type ServerId,
   type StaleNotice,
+  type SyncKnown,
   type WriteOp,
   type WriteRequest,
 } from './types.js';
@@ -52,6 +53,13 @@ export interface L1Config {
   readonly syncIntervalMs: number;
   /** One sync page: bounds the message and the work per event. */
   readonly syncPageChangesMax: number;
+  /**
+   * Log entries one sync page may examine: entries the requester already holds are skipped, so
+   * after healthy batches most of a day's log is skipped; this bounds the work per page.
+   */
+  readonly syncPageScanMax: number;
+  /** Out-of-order batch ranges remembered per origin until the gap before them is filled. */
+  readonly knownRangesMax: number;
   readonly syncPageTimeoutMs: number;
   readonly syncPageRetriesMax: number;
   /** A remote HLC more than this ahead of local wall time is refused (CLOCK_SKEW). */
@@ -78,6 +86,8 @@ export function defaultL1Config(ids: { id: ServerId; continent: string; peers: r
     outboxChangesMax: 100_000, // a day of the world's writes (10,000 writers/day) with room to spare
     syncIntervalMs: 24 * 60 * 60 * 1000, // the design's 24 hours
     syncPageChangesMax: 200,
+    syncPageScanMax: 1_000, // 5 pages' worth of entries read per page (the store's page bound, STORE_PAGE_MAX)
+    knownRangesMax: 64, // more than batchesInFlightMax x the peers' reorderings; past it, the sync resends
     syncPageTimeoutMs: 30_000,
     syncPageRetriesMax: 5,
     skewMaxMs: 60_000, // NTP keeps servers within milliseconds; a minute means a broken clock
@@ -98,6 +108,7 @@ function err(code: ErrorInfo['code'], message: string): { error: ErrorInfo } {
 
 interface InFlightBatch {
   readonly batchId: number;
+  readonly after: Hlc;
   readonly changes: readonly Change[];
   attempts: number;
 }
@@ -106,6 +117,21 @@ interface Outbox {
   /** Changes not yet sent, with the local time each entered the outbox (its deadline's start). */
   pending: Array<{ readonly change: Change; readonly atMs: number }>;
   readonly inflight: Map<number, InFlightBatch>;
+  /**
+   * The HLC of the last change that left `pending` (batched or dropped), or at start the store's
+   * highest HLC: every change of ours stamped after it is still in `pending`, so the next batch
+   * can say "everything of mine after `after` up to my last change is here".
+   */
+  lastOutHlc: Hlc;
+}
+
+/**
+ * What this L1 knows it holds from one origin (SyncKnown), and the batch ranges that arrived
+ * ahead of a gap (a reordered or lost batch), kept until the gap is filled or the bound is hit.
+ */
+interface Coverage {
+  known: Hlc;
+  ranges: Array<{ readonly after: Hlc; readonly last: Hlc }>;
 }
 
 interface SyncPull {
@@ -118,6 +144,8 @@ export class L1Core {
   private readonly clock: HlcClock;
   private readonly outboxes = new Map<ServerId, Outbox>();
   private readonly pulls = new Map<ServerId, SyncPull>();
+  /** Per origin L1. In memory only: after a restart the first pull resends what batches delivered. */
+  private readonly coverage = new Map<ServerId, Coverage>();
   private readonly l2Set: ReadonlySet<ServerId>;
   private readonly peerSet: ReadonlySet<ServerId>;
   private nextBatchId = 1;
@@ -130,10 +158,14 @@ export class L1Core {
   ) {
     assert.ok(config.batchChangesMax > 0 && config.syncPageChangesMax > 0, 'batch and page sizes must be positive');
     assert.ok(!config.peers.includes(config.id), 'an L1 is not its own peer');
-    this.clock = new HlcClock(config.id, config.skewMaxMs, store.maxHlc());
+    const restored = store.maxHlc();
+    this.clock = new HlcClock(config.id, config.skewMaxMs, restored);
     this.l2Set = new Set(config.l2s);
     this.peerSet = new Set(config.peers);
-    for (const p of config.peers) this.outboxes.set(p, { pending: [], inflight: new Map() });
+    // Every change a previous process of ours stamped was stored, so its HLC is <= the highest HLC the
+    // store ever held (maxHlc); this process's stamps all come after it. So our first batch to each
+    // peer can say "everything of mine in (restored, its last change] is here".
+    for (const p of config.peers) this.outboxes.set(p, { pending: [], inflight: new Map(), lastOutHlc: restored ?? HLC_ZERO });
   }
 
   handle(event: L1Event, nowMs: number): Action[] {
@@ -362,7 +394,8 @@ export class L1Core {
     for (const [peer, box] of this.outboxes) {
       box.pending.push({ change, atMs: nowMs });
       if (box.pending.length > this.config.outboxChangesMax) {
-        box.pending.shift();
+        // The next batch's `after` moves past the dropped change, so the peer sees the gap.
+        box.lastOutHlc = box.pending.shift()!.change.hlc;
         this.emit({ type: 'metric', metric: { name: 'batch_dropped', peer, changes: 1 } });
         this.emit({ type: 'log', level: 'warn', code: 'OUTBOX_FULL', message: `outbox to ${peer} full; oldest change dropped, the next sync repairs it` });
       }
@@ -376,9 +409,10 @@ export class L1Core {
       const due = nowMs - box.pending[0]!.atMs >= this.config.propagationTimeoutMs;
       if (!full && !due) break;
       const changes = box.pending.splice(0, this.config.batchChangesMax).map((p) => p.change);
-      const batch: InFlightBatch = { batchId: this.nextBatchId++, changes, attempts: 1 };
+      const batch: InFlightBatch = { batchId: this.nextBatchId++, after: box.lastOutHlc, changes, attempts: 1 };
+      box.lastOutHlc = changes[changes.length - 1]!.hlc;
       box.inflight.set(batch.batchId, batch);
-      this.send(peer, { type: 'batch', batchId: batch.batchId, changes });
+      this.send(peer, { type: 'batch', batchId: batch.batchId, after: batch.after, changes });
       this.emit({ type: 'metric', metric: { name: 'batch_sent', peer, changes: changes.length } });
       this.emit({ type: 'set-timer', timer: { kind: 'batch-retry', peer, batchId: batch.batchId }, atMs: nowMs + this.config.batchRetryMs });
     }
@@ -407,7 +441,7 @@ export class L1Core {
       return;
     }
     batch.attempts++;
-    this.send(peer, { type: 'batch', batchId, changes: batch.changes });
+    this.send(peer, { type: 'batch', batchId, after: batch.after, changes: batch.changes });
     this.emit({ type: 'set-timer', timer: { kind: 'batch-retry', peer, batchId }, atMs: nowMs + this.config.batchRetryMs });
   }
 
@@ -416,7 +450,10 @@ export class L1Core {
       case 'batch': {
         const refused = this.applyRemote(from, msg.changes, nowMs);
         if (refused) this.send(from, { type: 'batch-refuse', batchId: msg.batchId, error: refused });
-        else this.send(from, { type: 'batch-ack', batchId: msg.batchId });
+        else {
+          this.send(from, { type: 'batch-ack', batchId: msg.batchId });
+          this.noteBatch(from, msg);
+        }
         return;
       }
       case 'batch-ack':
@@ -491,17 +528,38 @@ export class L1Core {
 
   private requestPage(peer: ServerId, pull: SyncPull, nowMs: number): void {
     pull.attempts++;
-    this.send(peer, { type: 'sync-request', round: pull.round, afterSeq: pull.afterSeq, pageChangesMax: this.config.syncPageChangesMax });
+    const known: SyncKnown[] = [];
+    for (const [origin, c] of this.coverage) if (compareHlc(c.known, HLC_ZERO) > 0) known.push({ origin, hlc: c.known });
+    this.send(peer, { type: 'sync-request', round: pull.round, afterSeq: pull.afterSeq, pageChangesMax: this.config.syncPageChangesMax, known });
     this.emit({ type: 'set-timer', timer: { kind: 'sync-page-timeout', peer }, atMs: nowMs + this.config.syncPageTimeoutMs });
   }
 
   private serveSync(from: ServerId, msg: Extract<L1ToL1, { type: 'sync-request' }>, nowMs: number): void {
     const limit = Math.max(1, Math.min(msg.pageChangesMax, this.config.syncPageChangesMax));
-    const entries = this.store.changesSince(msg.afterSeq, limit);
+    // Skip what the requester holds: its own changes (its store keeps each, or a winner, for good)
+    // and, per origin, everything up to what it says it knows. Only the rest travels, so a sync
+    // after healthy batches sends (nearly) nothing, while a lost batch, a dropped outbox change or
+    // a change that only a third L1 still holds (its origin down) is sent as before.
+    const known = new Map<ServerId, Hlc>();
+    for (const k of (msg.known ?? []).slice(0, this.config.peers.length + 1)) known.set(k.origin, k.hlc);
+    const entries = this.store.changesSince(msg.afterSeq, Math.max(limit, this.config.syncPageScanMax));
+    const changes: Change[] = [];
+    let examined = 0;
+    for (const { change } of entries) {
+      if (changes.length >= limit) break;
+      examined++;
+      const origin = change.hlc.origin;
+      if (origin === from) continue;
+      const k = known.get(origin);
+      if (k !== undefined && compareHlc(change.hlc, k) <= 0) continue;
+      changes.push(change);
+    }
     const head = this.store.headSeq();
-    const toSeq = entries.length > 0 ? entries[entries.length - 1]!.seq : Math.max(head, msg.afterSeq);
-    const done = entries.length === 0 || toSeq >= head;
-    this.send(from, { type: 'sync-page', round: msg.round, afterSeq: msg.afterSeq, toSeq, changes: entries.map((e) => e.change), done });
+    const toSeq = examined > 0 ? entries[examined - 1]!.seq : Math.max(head, msg.afterSeq);
+    const done = examined === 0 || toSeq >= head;
+    // Our clock is past every stamp we ever issued: with this last page the requester holds them all.
+    const covered = done ? this.clock.current() : undefined;
+    this.send(from, { type: 'sync-page', round: msg.round, afterSeq: msg.afterSeq, toSeq, changes, done, ...(covered ? { covered } : {}) });
     // Round 1 is a freshly started L1's first round: it may hold commits it had not batched yet when
     // it went down, and waiting for our next round could take a day. Pull from it now. Such pulls
     // use round 0, which triggers nothing in return (no ping-pong).
@@ -529,6 +587,7 @@ export class L1Core {
     }
     this.emit({ type: 'metric', metric: { name: 'sync_page', peer: from, changes: msg.changes.length } });
     if (msg.done) {
+      if (msg.covered) this.noteKnown(from, HLC_ZERO, msg.covered);
       this.pulls.delete(from);
       this.emit({ type: 'cancel-timer', timer: { kind: 'sync-page-timeout', peer: from } });
       this.emit({ type: 'metric', metric: { name: 'sync_round_done', peer: from } });
@@ -537,6 +596,51 @@ export class L1Core {
     pull.afterSeq = msg.toSeq;
     pull.attempts = 0;
     this.requestPage(from, pull, nowMs);
+  }
+
+  /**
+   * A batch applied and acknowledged: if it continues what we know we hold from its sender (its
+   * `after` is at or below our mark), the mark moves to its last change; a batch that arrived
+   * ahead of a gap waits in `ranges` for the gap to fill.
+   */
+  private noteBatch(from: ServerId, msg: Extract<L1ToL1, { type: 'batch' }>): void {
+    if (msg.after === undefined || msg.changes.length === 0) return;
+    // Batches carry only the sender's own changes, in stamping order; anything else claims nothing.
+    let prev = msg.after;
+    for (const c of msg.changes) {
+      if (c.hlc.origin !== from || compareHlc(c.hlc, prev) <= 0) return;
+      prev = c.hlc;
+    }
+    this.noteKnown(from, msg.after, prev);
+  }
+
+  /** We hold everything `origin` stamped in (after, last]: extend the known mark if it connects. */
+  private noteKnown(origin: ServerId, after: Hlc, last: Hlc): void {
+    let c = this.coverage.get(origin);
+    if (!c) {
+      if (!this.peerSet.has(origin)) return;
+      c = { known: HLC_ZERO, ranges: [] };
+      this.coverage.set(origin, c);
+    }
+    if (compareHlc(last, c.known) <= 0) return;
+    c.ranges.push({ after, last });
+    if (c.ranges.length > this.config.knownRangesMax) c.ranges.shift(); // forgetting only costs a resend
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (let i = c.ranges.length - 1; i >= 0; i--) {
+        const r = c.ranges[i]!;
+        if (compareHlc(r.after, c.known) <= 0) {
+          c.known = maxHlc(c.known, r.last);
+          c.ranges.splice(i, 1);
+          moved = true;
+        }
+      }
+    }
+  }
+
+  /** For tests: what this L1 knows it holds from `origin` (HLC_ZERO: nothing yet). */
+  knownFrom(origin: ServerId): Hlc {
+    return this.coverage.get(origin)?.known ?? HLC_ZERO;
   }
 
   private onSyncPageTimeout(peer: ServerId, nowMs: number): void {

@@ -41,8 +41,14 @@ export interface L2Config {
   readonly writeTimeoutMs: number;
   /** A read miss sent to the L1 not answered in this time is answered CONTINENT_UNREACHABLE. */
   readonly fetchTimeoutMs: number;
-  /** Writes and misses waiting for the L1; past it, OVERLOADED. */
+  /** Client requests (writes, and readers waiting on a miss) waiting for the L1; past it, OVERLOADED. */
   readonly pendingRequestsMax: number;
+  /**
+   * Distinct keys fetched from the L1 at once. Concurrent misses for one key share one fetch
+   * (singleflight); a miss for a new key past this bound is refused with OVERLOADED at once,
+   * rather than queueing behind a link that is already as busy as it may get.
+   */
+  readonly fetchesInFlightMax: number;
   readonly catchUpPageTimeoutMs: number;
   readonly catchUpRetriesMax: number;
   /** Full changes one catch-up may bring (the region scope's bound); the rest comes on demand. */
@@ -66,6 +72,7 @@ export function defaultL2Config(ids: { id: ServerId; country: string; continent:
     writeTimeoutMs: 5_000,
     fetchTimeoutMs: 5_000,
     pendingRequestsMax: 10_000,
+    fetchesInFlightMax: 256, // ~1 s of misses at the measured rate: past it a reader is better told at once
     catchUpPageTimeoutMs: 10_000,
     catchUpRetriesMax: 5,
     catchUpChangesMax: 10_000,
@@ -78,7 +85,8 @@ export function defaultL2Config(ids: { id: ServerId; country: string; continent:
 
 type Pending =
   | { readonly kind: 'write'; readonly clientReqId: number; readonly request: WriteRequest }
-  | { readonly kind: 'fetch'; readonly clientReqId: number; readonly key: EntityKey; readonly read: ReadRequest };
+  /** One fetch of `key` from the L1, and every reader waiting for it (singleflight). */
+  | { readonly kind: 'fetch'; readonly key: EntityKey; readonly waiters: Array<{ readonly clientReqId: number; readonly read: ReadRequest }> };
 
 interface CatchUp {
   corrId: number;
@@ -94,7 +102,9 @@ interface CatchUp {
 export class L2Core {
   private readonly cache: Lru<EntityKey, Blog>;
   private readonly pending = new Map<number, Pending>();
-  /** Keys with a read miss in flight (see the notice rule in onCatchUpPage). */
+  /** Client requests waiting in `pending` (writes + fetch waiters), bounded by pendingRequestsMax. */
+  private waitingClients = 0;
+  /** Keys with a read miss in flight, and its corrId (see the notice rule in onCatchUpPage). */
   private readonly fetchingKeys = new Map<EntityKey, number>();
   private nextCorrId = 1;
   private syncedSeq: number;
@@ -186,20 +196,24 @@ export class L2Core {
       // Consistency inside a continent: nothing is acknowledged that the L1 does not hold.
       return this.fail(clientReqId, 'L1_UNREACHABLE', `the continent server ${this.config.l1} cannot be reached; writes are refused until it is back (reads still work)`);
     }
-    const corrId = this.track(clientReqId, { kind: 'write', clientReqId, request });
-    if (corrId === null) return;
+    if (!this.roomFor(clientReqId)) return;
+    const corrId = this.track({ kind: 'write', clientReqId, request });
     this.send({ type: 'write', corrId, request });
     this.emit({ type: 'set-timer', timer: { kind: 'request-timeout', corrId }, atMs: nowMs + this.config.writeTimeoutMs });
   }
 
-  private track(clientReqId: number, p: Pending): number | null {
-    if (this.pending.size >= this.config.pendingRequestsMax) {
-      this.fail(clientReqId, 'OVERLOADED', `${this.pending.size} requests already wait for the continent server; try again`);
-      return null;
-    }
+  /** False (and the client answered OVERLOADED) when pendingRequestsMax clients already wait. */
+  private roomFor(clientReqId: number): boolean {
+    if (this.waitingClients < this.config.pendingRequestsMax) return true;
+    this.fail(clientReqId, 'OVERLOADED', `${this.waitingClients} requests already wait for the continent server; try again`);
+    return false;
+  }
+
+  private track(p: Pending): number {
     const corrId = this.nextCorrId++;
     this.pending.set(corrId, p);
-    if (p.kind === 'fetch') this.fetchingKeys.set(p.key, (this.fetchingKeys.get(p.key) ?? 0) + 1);
+    this.waitingClients += p.kind === 'fetch' ? p.waiters.length : 1;
+    if (p.kind === 'fetch') this.fetchingKeys.set(p.key, corrId);
     return corrId;
   }
 
@@ -279,8 +293,20 @@ export class L2Core {
     if (!this.l1Reachable(nowMs)) {
       return this.fail(clientReqId, 'CONTINENT_UNREACHABLE', `not held here and the continent server ${this.config.l1} cannot be reached`);
     }
-    const corrId = this.track(clientReqId, { kind: 'fetch', clientReqId, key, read });
-    if (corrId === null) return;
+    if (!this.roomFor(clientReqId)) return;
+    const joined = this.fetchingKeys.get(key);
+    const inFlight = joined === undefined ? undefined : this.pending.get(joined);
+    if (inFlight?.kind === 'fetch') {
+      // The same key is on its way already: wait for that answer (it is stored, then each waiter
+      // reads the store, so nobody gets an older version than the store holds by then).
+      inFlight.waiters.push({ clientReqId, read });
+      this.waitingClients++;
+      return;
+    }
+    if (this.fetchingKeys.size >= this.config.fetchesInFlightMax) {
+      return this.fail(clientReqId, 'OVERLOADED', `${this.fetchingKeys.size} reads already wait for the continent server ${this.config.l1}; try again`);
+    }
+    const corrId = this.track({ kind: 'fetch', key, waiters: [{ clientReqId, read }] });
     this.send({ type: 'fetch', corrId, key });
     this.emit({ type: 'set-timer', timer: { kind: 'request-timeout', corrId }, atMs: nowMs + this.config.fetchTimeoutMs });
   }
@@ -341,8 +367,12 @@ export class L2Core {
         // A late answer (timed out) is not stored: it may predate a catch-up notice for its key.
         if (p?.kind !== 'fetch') return;
         if (msg.change) this.applyAll([msg.change]);
-        if (!this.store.get(p.key)) return this.fail(p.clientReqId, 'NOT_FOUND', `not found here nor at ${this.config.l1} (another continent's change may not have arrived yet)`);
-        return this.answerFromStore(p.clientReqId, p.read, 'l1');
+        const held = this.store.get(p.key) !== undefined;
+        for (const w of p.waiters) {
+          if (held) this.answerFromStore(w.clientReqId, w.read, 'l1');
+          else this.fail(w.clientReqId, 'NOT_FOUND', `not found here nor at ${this.config.l1} (another continent's change may not have arrived yet)`);
+        }
+        return;
       }
       case 'heartbeat-ack':
         return this.onHeartbeatAck(msg.headSeq, nowMs);
@@ -372,11 +402,8 @@ export class L2Core {
     const p = this.pending.get(corrId);
     if (!p) return undefined;
     this.pending.delete(corrId);
-    if (p.kind === 'fetch') {
-      const n = (this.fetchingKeys.get(p.key) ?? 1) - 1;
-      if (n > 0) this.fetchingKeys.set(p.key, n);
-      else this.fetchingKeys.delete(p.key);
-    }
+    this.waitingClients -= p.kind === 'fetch' ? p.waiters.length : 1;
+    if (p.kind === 'fetch' && this.fetchingKeys.get(p.key) === corrId) this.fetchingKeys.delete(p.key);
     return p;
   }
 
@@ -477,7 +504,10 @@ export class L2Core {
         if (p.kind === 'write') {
           return this.fail(p.clientReqId, 'L1_TIMEOUT', `the continent server ${this.config.l1} did not answer in ${this.config.writeTimeoutMs} ms; the write may or may not be committed: retry with the same requestId`);
         }
-        return this.fail(p.clientReqId, 'CONTINENT_UNREACHABLE', `not held here and the continent server ${this.config.l1} did not answer in ${this.config.fetchTimeoutMs} ms`);
+        for (const w of p.waiters) {
+          this.fail(w.clientReqId, 'CONTINENT_UNREACHABLE', `not held here and the continent server ${this.config.l1} did not answer in ${this.config.fetchTimeoutMs} ms`);
+        }
+        return;
       }
       case 'catchup-timeout': {
         const c = this.catchUp;

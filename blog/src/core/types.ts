@@ -200,19 +200,55 @@ export type L1ToL2 =
 
 /** L1 <-> L1 */
 export type L1ToL1 =
-  | { readonly type: 'batch'; readonly batchId: number; readonly changes: readonly Change[] }
+  | {
+      readonly type: 'batch';
+      readonly batchId: number;
+      /**
+       * The HLC of the sender's own change that left its outbox for this peer just before this
+       * batch's first (or, for a process's first batch, the highest HLC in its store then): every
+       * change the sender stamped after `after`, up to this batch's last, is in this batch, so the
+       * receiver can extend what it knows it holds from the sender (see `SyncKnown`). Absent: no
+       * claim (an older peer, a forged test message).
+       */
+      readonly after?: Hlc;
+      readonly changes: readonly Change[];
+    }
   | { readonly type: 'batch-ack'; readonly batchId: number }
   | { readonly type: 'batch-refuse'; readonly batchId: number; readonly error: ErrorInfo }
-  /** "Send me what you applied after your log position afterSeq" (afterSeq = my checkpoint for you). */
-  | { readonly type: 'sync-request'; readonly round: number; readonly afterSeq: number; readonly pageChangesMax: number }
+  /**
+   * "Send me what you applied after your log position afterSeq" (afterSeq = my checkpoint for you),
+   * "except my own changes and what `known` says I already hold".
+   */
+  | {
+      readonly type: 'sync-request';
+      readonly round: number;
+      readonly afterSeq: number;
+      readonly pageChangesMax: number;
+      readonly known?: readonly SyncKnown[];
+    }
   | {
       readonly type: 'sync-page';
       readonly round: number;
       readonly afterSeq: number;
+      /** The last log position examined (entries skipped as already held count as examined). */
       readonly toSeq: number;
       readonly changes: readonly Change[];
       readonly done: boolean;
+      /**
+       * On the last page only: the sender's clock. Every change it ever stamped is, by then, in
+       * its log up to toSeq or replaced there, so the requester holds them all (or their winners).
+       */
+      readonly covered?: Hlc;
     };
+
+/**
+ * "I hold every change `origin` stamped with an HLC <= `hlc` that `origin` still holds, or a
+ * change that beats it": learnt from contiguous batches and from completed sync pulls.
+ */
+export interface SyncKnown {
+  readonly origin: ServerId;
+  readonly hlc: Hlc;
+}
 
 export type Message = L2ToL1 | L1ToL2 | L1ToL1;
 export type MessageType = Message['type'];

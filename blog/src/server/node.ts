@@ -15,7 +15,7 @@ import { l2sOf, urlOf, type ServerEntry, type World } from '../world/world.js';
 import { ApiError, registerApi } from './api.js';
 import { checkLink, HDR_FROM, HDR_SIG, HDR_TS, REPLY_PATH_SUFFIX, signLink } from './link.js';
 import { BlogMetrics } from './metrics.js';
-import { LINK_BODY_BYTES_MAX, LINK_PATH, PeerLink } from './peers.js';
+import { L2_LINK_POSTS_IN_FLIGHT_MAX, LINK_BODY_BYTES_MAX, LINK_PATH, PeerLink } from './peers.js';
 import { parseEnvelope } from './wire.js';
 import { Accounts } from '../web/accounts.js';
 import { ImageStore } from '../web/images.js';
@@ -127,6 +127,8 @@ export class BlogServer {
       metrics: this.metrics,
       deliver: (from, msg) => this.onPeerMessage(from, msg),
       warn: (code, message) => this.log.warn({ code }, message),
+      // An L2's messages to its L1 are independent requests: let read misses overlap.
+      postsInFlightMax: this.entry.kind === 'l2' ? L2_LINK_POSTS_IN_FLIGHT_MAX : 1,
     });
   }
 

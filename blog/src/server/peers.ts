@@ -1,6 +1,8 @@
-// One outbound queue per peer. Messages to a peer leave in order, a few per POST (one request in
-// flight per peer, so a push stream is not reordered by the transport); the peer's answers come back
-// in the HTTP reply. Delivery is best effort, as the cores expect: a failed POST drops its messages
+// One outbound queue per peer. Messages to a peer leave in order, a few per POST; by default one POST
+// is in flight per peer, so a push stream is not reordered by the transport. A link whose messages
+// are independent requests (an L2's to its L1: writes, read misses, heartbeats) may keep a few POSTs
+// in flight (`postsInFlightMax`), so a read miss does not wait behind another's round trip. The
+// peer's answers come back in the HTTP reply. Delivery is best effort, as the cores expect: a failed POST drops its messages
 // (the cores time out and retry, the sync repairs), and a full queue drops the newest message.
 import type { Message, ServerId } from '../core/types.js';
 import { LinkError, postLink } from './link.js';
@@ -16,6 +18,13 @@ export const ENVELOPE_BYTES_MAX = 8 * 1024 * 1024;
 /** A link body or reply above this is refused (a sync page of 1000 changes of 64 KiB fits). */
 export const LINK_BODY_BYTES_MAX = 96 * 1024 * 1024;
 export const LINK_PATH = '/link';
+/**
+ * POSTs in flight on an L2's link to its L1 (its messages may overtake one another). Two, not more:
+ * a miss need not wait behind a slow POST (a big write, a catch-up request), while each POST still
+ * carries what queued meanwhile. Measured (bench/RESULTS.md): a miss is CPU-bound (~5 ms alone
+ * here, mostly processing in three processes), and 4 or 8 in flight gave fewer misses/s, not more.
+ */
+export const L2_LINK_POSTS_IN_FLIGHT_MAX = 2;
 
 export interface PeerLinkOptions {
   self: ServerId;
@@ -28,16 +37,24 @@ export interface PeerLinkOptions {
   /** Called for each message the peer answered with. */
   deliver: (from: ServerId, msg: Message) => void;
   warn: (code: string, message: string) => void;
+  /** POSTs in flight at once (default 1: in order). Past it, messages wait in the bounded queue. */
+  postsInFlightMax?: number;
 }
 
 export class PeerLink {
   private readonly queue: string[] = [];
-  private sending = false;
+  private inFlight = 0;
+  private readonly inFlightMax: number;
   private closed = false;
   /** Last failure code, so a peer that is down is logged once, not once per message. */
   private lastError: string | null = null;
 
-  constructor(private readonly o: PeerLinkOptions) {}
+  constructor(private readonly o: PeerLinkOptions) {
+    this.inFlightMax = o.postsInFlightMax ?? 1;
+    if (!(Number.isInteger(this.inFlightMax) && this.inFlightMax >= 1 && this.inFlightMax <= 64)) {
+      throw new Error(`postsInFlightMax must be an integer from 1 to 64, got ${o.postsInFlightMax}`);
+    }
+  }
 
   send(msg: Message): void {
     if (this.closed) return;
@@ -46,12 +63,12 @@ export class PeerLink {
       return;
     }
     this.queue.push(JSON.stringify(msg));
-    if (!this.sending) void this.pump();
+    this.pump();
   }
 
   /** Nothing queued and nothing in flight: a message sent now by any route arrives after all earlier ones. */
   get idle(): boolean {
-    return this.queue.length === 0 && !this.sending;
+    return this.queue.length === 0 && this.inFlight === 0;
   }
 
   close(): void {
@@ -59,23 +76,28 @@ export class PeerLink {
     this.queue.length = 0;
   }
 
-  private async pump(): Promise<void> {
-    this.sending = true;
-    try {
-      while (this.queue.length > 0 && !this.closed) {
-        const parts: string[] = [];
-        let bytes = 0;
-        while (this.queue.length > 0 && parts.length < ENVELOPE_MESSAGES_MAX) {
-          const next = this.queue[0]!;
-          if (parts.length > 0 && bytes + next.length > ENVELOPE_BYTES_MAX) break;
-          parts.push(next);
-          bytes += next.length;
-          this.queue.shift();
-        }
-        await this.post(`{"messages":[${parts.join(',')}]}`);
+  /** POSTs in flight now (for tests and the bound). */
+  get postsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Starts POSTs while a slot is free; each takes what is queued then (up to an envelope). */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.closed && this.inFlight < this.inFlightMax) {
+      const parts: string[] = [];
+      let bytes = 0;
+      while (this.queue.length > 0 && parts.length < ENVELOPE_MESSAGES_MAX) {
+        const next = this.queue[0]!;
+        if (parts.length > 0 && bytes + next.length > ENVELOPE_BYTES_MAX) break;
+        parts.push(next);
+        bytes += next.length;
+        this.queue.shift();
       }
-    } finally {
-      this.sending = false;
+      this.inFlight++;
+      void this.post(`{"messages":[${parts.join(',')}]}`).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 

@@ -8,6 +8,8 @@ import type { Message } from '../core/types.js';
 /** No message carries more than this many changes, notices, keys or read counts. */
 export const WIRE_ITEMS_MAX = 2_000;
 const STR_MAX = 1_000;
+/** A sync request's `known` has one entry per origin L1: seven in the design, a few more allowed. */
+const KNOWN_ORIGINS_MAX = 64;
 /** A blog body is bounded by the cores' content limits; this is only the wire's outer bound. */
 const BODY_CHARS_MAX = 1_048_576;
 
@@ -77,11 +79,17 @@ const messageSchema = z.discriminatedUnion('type', [
     done: z.boolean(),
   }),
   // L1 <-> L1
-  z.strictObject({ type: z.literal('batch'), batchId: nat, changes }),
+  z.strictObject({ type: z.literal('batch'), batchId: nat, after: hlc.optional(), changes }),
   z.strictObject({ type: z.literal('batch-ack'), batchId: nat }),
   z.strictObject({ type: z.literal('batch-refuse'), batchId: nat, error: errorInfo }),
-  z.strictObject({ type: z.literal('sync-request'), round: nat, afterSeq: nat, pageChangesMax: nat }),
-  z.strictObject({ type: z.literal('sync-page'), round: nat, afterSeq: nat, toSeq: nat, changes, done: z.boolean() }),
+  z.strictObject({
+    type: z.literal('sync-request'),
+    round: nat,
+    afterSeq: nat,
+    pageChangesMax: nat,
+    known: z.array(z.strictObject({ origin: str, hlc })).max(KNOWN_ORIGINS_MAX).optional(),
+  }),
+  z.strictObject({ type: z.literal('sync-page'), round: nat, afterSeq: nat, toSeq: nat, changes, done: z.boolean(), covered: hlc.optional() }),
 ]);
 
 /** One POST carries a few messages to one peer (its answers come back in the reply, same shape). */

@@ -480,6 +480,8 @@ class Simulation {
       batchRetriesMax: 6,
       syncIntervalMs: this.T.syncIntervalMs,
       syncPageChangesMax: 20, // several pages per round still, without flooding the event queue
+      syncPageScanMax: 60, // pages that skip what the requester holds, still several per round
+      knownRangesMax: 3, // small, so that forgetting out-of-order batch ranges happens here too
       syncPageTimeoutMs: 800,
       syncPageRetriesMax: 4,
       skewMaxMs: this.T.skewMaxMs,

@@ -127,6 +127,49 @@ describe('L2Core writes and partitions', () => {
     const r = reply(core.handle({ type: 'client', clientReqId: 3, request: getBlog('b.cccccccc') }, 10), 3);
     assert.ok(!r.ok && r.error.code === 'OVERLOADED');
   });
+
+  it('concurrent misses for one blog share one fetch (singleflight); every waiter gets the answer, or the timeout', () => {
+    const { core, store } = makeL2();
+    const first = core.handle({ type: 'client', clientReqId: 1, request: getBlog('b.shared01') }, 100);
+    const fetch = one(first, 'fetch');
+    for (const id of [2, 3]) assert.deepEqual(sent(core.handle({ type: 'client', clientReqId: id, request: getBlog('b.shared01') }, 110)), [], 'joins, sends nothing');
+    const answered = core.handle(from({ type: 'fetch-reply', corrId: fetch.corrId, key: fetch.key, change: blogChange('b.shared01', hlc(50)) }), 150);
+    for (const id of [1, 2, 3]) {
+      const r = reply(answered, id);
+      assert.ok(r.ok && r.kind === 'blog' && r.blog.id === 'b.shared01' && r.source === 'l1', `reader ${id}`);
+    }
+    assert.ok(store.getBlog('b.shared01'));
+    // Once answered, the key is no longer in flight: a new miss (another blog) sends its own fetch.
+    const other = one(core.handle({ type: 'client', clientReqId: 4, request: getBlog('b.other001') }, 200), 'fetch');
+    core.handle({ type: 'client', clientReqId: 5, request: getBlog('b.other001') }, 210);
+    const timedOut = core.handle({ type: 'timer', timer: { kind: 'request-timeout', corrId: other.corrId } }, 2300);
+    for (const id of [4, 5]) {
+      const r = reply(timedOut, id);
+      assert.ok(!r.ok && r.error.code === 'CONTINENT_UNREACHABLE', `reader ${id}`);
+    }
+    const late = core.handle(from({ type: 'fetch-reply', corrId: other.corrId, key: other.key, change: blogChange('b.other001', hlc(60)) }), 2400);
+    assert.equal(late.filter((a) => a.type === 'reply').length, 0, 'a late answer answers nobody twice');
+    assert.equal(store.getBlog('b.other001'), undefined, 'and is not stored');
+  });
+
+  it('bounds distinct fetches in flight (OVERLOADED at once, nothing sent); joining a fetch in flight still counts toward pendingRequestsMax', () => {
+    const { core } = makeL2({ fetchesInFlightMax: 2, pendingRequestsMax: 4 });
+    const a = one(core.handle({ type: 'client', clientReqId: 1, request: getBlog('b.aaaaaaaa') }, 10), 'fetch');
+    one(core.handle({ type: 'client', clientReqId: 2, request: getBlog('b.bbbbbbbb') }, 10), 'fetch');
+    const over = core.handle({ type: 'client', clientReqId: 3, request: getBlog('b.cccccccc') }, 10);
+    assert.deepEqual(sent(over), []);
+    const r = reply(over, 3);
+    assert.ok(!r.ok && r.error.code === 'OVERLOADED' && /2 reads already wait/.test(r.error.message));
+    // Joins are not new fetches: two more readers of b.aaaaaaaa wait (4 waiting in all), the fifth is refused.
+    assert.deepEqual(sent(core.handle({ type: 'client', clientReqId: 4, request: getBlog('b.aaaaaaaa') }, 11)), []);
+    assert.deepEqual(sent(core.handle({ type: 'client', clientReqId: 5, request: getBlog('b.aaaaaaaa') }, 11)), []);
+    const full = reply(core.handle({ type: 'client', clientReqId: 6, request: getBlog('b.aaaaaaaa') }, 11), 6);
+    assert.ok(!full.ok && full.error.code === 'OVERLOADED' && /4 requests already wait/.test(full.error.message));
+    // An answer frees its slot and its waiters: a new key is fetched again.
+    const done = core.handle(from({ type: 'fetch-reply', corrId: a.corrId, key: a.key, change: null }), 20);
+    for (const id of [1, 4, 5]) assert.ok(!reply(done, id).ok);
+    one(core.handle({ type: 'client', clientReqId: 7, request: getBlog('b.cccccccc') }, 21), 'fetch');
+  });
 });
 
 describe('L2Core catch-up', () => {

@@ -83,3 +83,77 @@ test('an unsigned or mis-signed answer is refused; an unreachable peer costs its
   assert.match(text, /blog_link_errors_total\{peer="l1-europe",code="LINK_UNREACHABLE"/);
   assert.match(text, /blog_link_errors_total\{peer="l1-europe",code="LINK_BAD_REPLY"/);
 });
+
+/** A peer that holds every request until told to answer, counting how many it holds at once. */
+async function slowPeer() {
+  const held: Array<() => void> = [];
+  let open = 0;
+  let peak = 0;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      open++;
+      peak = Math.max(peak, open);
+      const msgs = (JSON.parse(body) as { messages: Array<{ syncedSeq: number }> }).messages;
+      held.push(() => {
+        open--;
+        const text = JSON.stringify({ messages: msgs.map((m) => ({ type: 'heartbeat-ack', headSeq: m.syncedSeq })) });
+        const ts = Date.now();
+        res
+          .writeHead(200, { 'content-type': 'application/json', [HDR_TS]: String(ts), [HDR_FROM]: 'l1-europe', [HDR_SIG]: signLink(secret, ts, 'l1-europe', LINK_PATH + REPLY_PATH_SUFFIX, text) })
+          .end(text);
+      });
+    });
+  });
+  server.keepAliveTimeout = 100;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    held,
+    peak: () => peak,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    releaseAll: () => held.splice(0).forEach((f) => f()),
+  };
+}
+
+for (const max of [1, 3]) {
+  test(`at most postsInFlightMax (${max}) POSTs in flight; the rest wait in the queue and all are answered`, async () => {
+    const peer = await slowPeer();
+    const got: number[] = [];
+    const l = new PeerLink({
+      self: 'l2-fr-1',
+      peer: 'l1-europe',
+      baseUrl: peer.url,
+      secret,
+      timeoutMs: 5_000,
+      ageMaxMs: 60_000,
+      metrics: new BlogMetrics('t', 'l2'),
+      deliver: (_f, m) => (m.type === 'heartbeat-ack' ? got.push(m.headSeq) : undefined),
+      warn: () => {},
+      postsInFlightMax: max,
+    });
+    for (let i = 1; i <= 10; i++) l.send({ type: 'heartbeat', syncedSeq: i, reads: [] });
+    await until(`${max} requests at the peer`, () => peer.held.length === max);
+    await new Promise((r) => setTimeout(r, 100)); // time for a request over the bound to show up, if the link sent one
+    assert.equal(peer.held.length, max);
+    assert.equal(l.postsInFlight, max);
+    await until('every answer', () => {
+      peer.releaseAll();
+      return got.length === 10;
+    });
+    assert.equal(peer.peak(), max, 'never more than the bound at once');
+    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 1), 'every message answered once');
+    await until('idle', () => l.idle);
+    peer.server.close();
+  });
+}
+
+test('postsInFlightMax is bounded', () => {
+  for (const bad of [0, 65, 1.5]) {
+    assert.throws(
+      () => new PeerLink({ self: 'a', peer: 'b', baseUrl: 'http://127.0.0.1:1', secret, timeoutMs: 1, ageMaxMs: 1, metrics: new BlogMetrics('t', 'l2'), deliver: () => {}, warn: () => {}, postsInFlightMax: bad }),
+      /postsInFlightMax must be an integer from 1 to 64/,
+    );
+  }
+});

@@ -33,12 +33,16 @@ describe('blog simulator', () => {
   });
 
   it('the checkers catch a broken replica: stores that apply every change (deletes undone online)', () => {
-    for (let seed = 1; seed <= 3; seed++) {
-      // Such stores never agree, so the run storms and stops at eventsMax: only the online
-      // resurrection checker (which early stopping cannot trigger) is asserted here.
+    // Such stores never agree, so the run storms and stops at eventsMax: only the online
+    // resurrection checker (which early stopping cannot trigger) is asserted here. A seed shows it
+    // only if an older copy reaches a server after the delete; since the sync stopped resending
+    // what the batches delivered, some seeds (seed 3 of the first 6) carry no such copy, so most, not all.
+    const caught: number[] = [];
+    for (let seed = 1; seed <= 6; seed++) {
       const r = runSimulation({ seed, broken: 'ignore-lww', eventsMax: 40_000 });
-      assert.ok(r.violations.some((v) => /came back \(resurrected/.test(v)), `seed ${seed}: ${r.violations.slice(0, 2).join(' | ')}`);
+      if (r.violations.some((v) => /came back \(resurrected/.test(v))) caught.push(seed);
     }
+    assert.ok(caught.length >= 4, `the resurrection checker fired in seeds ${caught.join(', ')} of 1..6`);
   });
 
   it('the checkers catch a broken replica: stores where the oldest version wins (converge on the wrong one)', () => {
