@@ -44,7 +44,10 @@ describe('grading page', { skip: skip ?? false }, () => {
     await suite.page.fill('#token', suite.cluster.token as string);
     await suite.page.press('#token', 'Enter');
     await suite.page.waitForSelector('#lang option[value="c"]', { state: 'attached', timeout: 30_000 });
+    // The languages come first; the message goes once the problems and the Gateway list answered too.
+    await suite.page.waitForSelector('#message', { state: 'hidden', timeout: 30_000 });
     assert.equal(await messageText(), '');
+    assert.ok(await suite.page.isHidden('#token-box'), 'the token field goes once the token works');
   });
 
   test('a Kattis zip becomes a problem whose tests are listed (samples with their data, secret ones hidden)', async () => {
