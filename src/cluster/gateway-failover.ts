@@ -32,7 +32,14 @@ import type { NodeName } from './messages.js';
 // standby named in the Monitors' acks, or to every live Monitor while it knows none (or the
 // standby stops acking). The standby claims the next epoch after missedLimit intervals without a
 // heartbeat from the epoch's holder (graceMs when it has heard none since it became standby:
-// the Gateway may be booting, or still sending to the old standby).
+// the Gateway may be booting, or still sending to the old standby). Two things stretch that
+// bound, both learned from false takeovers in the lab (11 PCs starting on 2 cores):
+//  - silence while this standby was itself stalled is not the Gateway's: a tick that comes more
+//    than an interval after it was asked for means this process did not run, and the heartbeats
+//    sent meanwhile are still in its socket (Node runs timers before it reads sockets); the
+//    deadline moves to two intervals after the stall;
+//  - for graceMs after the standby first hears a holder, the bound is doubled: a PC that has
+//    just started its Gateway is at its busiest, and a takeover then costs more than it saves.
 
 export interface FailoverOptions {
   self: NodeName;
@@ -123,6 +130,12 @@ export class GatewayFailover {
   private acting = false;
   private actingSinceMs = 0;
   private lastHeardMs: number | null = null;
+  /** When this standby first heard the holder it watches now (null: not yet). */
+  private firstHeardMs: number | null = null;
+  /** The last step at which this node found it had been stalled (its tick came late). */
+  private stalledAtMs = -Infinity;
+  /** The tick the previous step asked for. */
+  private askedAtMs: number | null = null;
   // Leader side
   private issued: NodeName | null = null;
   private nextDesignationAtMs = 0;
@@ -175,6 +188,7 @@ export class GatewayFailover {
     if (view) this.view = view;
     this.knownTerm = Math.max(this.knownTerm, this.view.term);
     this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.intervalMs };
+    if (this.askedAtMs !== null && nowMs > this.askedAtMs + this.opts.intervalMs) this.stalledAtMs = nowMs;
     if (event.type === 'receive') this.receive(event.from, event.message, nowMs);
     this.designate(nowMs);
     this.watch(nowMs);
@@ -184,6 +198,7 @@ export class GatewayFailover {
       this.out.persist = this.persistent();
       this.dirty = false;
     }
+    this.askedAtMs = this.out.nextAtMs;
     return this.out;
   }
 
@@ -205,6 +220,7 @@ export class GatewayFailover {
         this.learn({ epoch: m.epoch, holder: from }, nowMs);
         const r = this.p.record;
         if (m.epoch === r.epoch && from === r.holder) {
+          if (this.firstHeardMs === null) this.firstHeardMs = nowMs;
           this.lastHeardMs = nowMs;
           if (this.claim?.takeover) this.claim = null; // the Gateway is alive after all
         }
@@ -283,6 +299,7 @@ export class GatewayFailover {
     if (this.claim && r.epoch >= this.claim.epoch) this.claim = null;
     // A new Gateway must find the standby first: give it the grace period again.
     this.lastHeardMs = null;
+    this.firstHeardMs = null;
     this.actingSinceMs = nowMs;
   }
 
@@ -322,15 +339,19 @@ export class GatewayFailover {
     if (acting !== this.acting) {
       this.acting = acting;
       this.out.notes.push({ kind: 'standby', acting, term: this.view.term });
-      if (acting) this.actingSinceMs = nowMs;
-      else if (this.claim?.takeover) this.claim = null;
+      if (acting) {
+        this.actingSinceMs = nowMs;
+        this.firstHeardMs = null;
+      } else if (this.claim?.takeover) this.claim = null;
     }
     if (!acting || this.claim) return;
     const d = this.designation;
     if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
     const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
     const since = heard ? (this.lastHeardMs as number) : this.actingSinceMs;
-    const deadline = since + (heard ? this.opts.missedLimit * this.opts.intervalMs : this.opts.graceMs);
+    const missedMs = this.opts.missedLimit * this.opts.intervalMs;
+    const young = heard && this.firstHeardMs !== null && this.firstHeardMs >= this.actingSinceMs && nowMs - this.firstHeardMs < this.opts.graceMs;
+    const deadline = Math.max(since + (heard ? (young ? 2 * missedMs : missedMs) : this.opts.graceMs), this.stalledAtMs + 2 * this.opts.intervalMs);
     if (nowMs < deadline) return this.due(deadline);
     this.claim = this.newClaim(this.nextEpoch(), true, nowMs);
     this.out.notes.push({ kind: 'claim', epoch: this.claim.epoch, silentMs: nowMs - since });

@@ -213,6 +213,74 @@ describe('Gateway standby state machine', () => {
     assert.equal(lab.node('mon-1').core.actingStandby, false);
   });
 
+  /** One standby core driven by hand: the designation from mon-2, heartbeats from gw, ticks when asked (or late). */
+  function standby(): { core: GatewayFailover; at: (now: number, from?: 'gw' | 'mon-2') => FailoverOutput; claims: () => number[]; asked: () => number } {
+    const core = new GatewayFailover({ self: 'mon-1', configuredGateway: 'gw', ...TIMING }, null, ['mon-1', 'mon-2'], 0);
+    const view: FailoverView = { isMonitor: true, term: 1, leader: false, voters: ['mon-1', 'mon-2'], live: ['mon-1', 'mon-2'] };
+    const claims: number[] = [];
+    let asked = 0;
+    const at = (now: number, from?: 'gw' | 'mon-2'): FailoverOutput => {
+      const message: GatewayFailoverMessage | null =
+        from === 'gw' ? { type: 'gw_heartbeat', from: 'gw', epoch: 1 } : from === 'mon-2' ? { type: 'gw_standby', from: 'mon-2', term: 1, standby: 'mon-1', record: { epoch: 1, holder: 'gw' } } : null;
+      const out = core.step(message ? { type: 'receive', from: message.from, message } : { type: 'tick' }, now, view);
+      for (const n of out.notes) if (n.kind === 'claim') claims.push(now);
+      asked = out.nextAtMs;
+      return out;
+    };
+    return { core, at, claims: () => claims, asked: () => asked };
+  }
+
+  /** Heartbeats every 100 ms and designations every 500 ms over [from, to), ticking when asked. */
+  function steady(s: ReturnType<typeof standby>, from: number, to: number): void {
+    for (let t = from; t < to; t += 1) {
+      if (t % 500 === 0) s.at(t, 'mon-2');
+      if (t % 100 === 0) s.at(t, 'gw');
+      else if (s.asked() <= t) s.at(t);
+    }
+  }
+
+  test('a standby that was itself stalled does not count the stall as the Gateway\'s silence (its tick came late)', () => {
+    const s = standby();
+    steady(s, 0, 5_001);
+    assert.equal(s.core.actingStandby, true);
+    // The whole PC stalls for 800 ms: the standby's tick (asked for by 5,100) runs at 5,800, before
+    // it reads the heartbeats the Gateway sent meanwhile.
+    assert.ok(s.asked() <= 5_100, `asked for ${s.asked()}`);
+    s.at(5_800);
+    assert.deepEqual(s.claims(), [], 'no claim on the late tick');
+    steady(s, 5_801, 9_000);
+    assert.deepEqual(s.claims(), [], 'heartbeats resumed: never a claim');
+    // The control: ticks on time and the Gateway silent from 9,000: a claim after missedLimit intervals.
+    for (let t = 9_000; t < 10_000; t += 1) {
+      if (t % 500 === 0) s.at(t, 'mon-2');
+      else if (s.asked() <= t) s.at(t);
+    }
+    assert.equal(s.claims().length, 1);
+    const silent = (s.claims()[0] as number) - 8_900;
+    assert.ok(silent >= MISSED * INTERVAL && silent <= MISSED * INTERVAL + 2, `claimed after ${silent} ms of silence`);
+  });
+
+  test('a standby that was stalled still claims two intervals after the stall when the Gateway stays silent', () => {
+    const s = standby();
+    steady(s, 0, 5_001);
+    s.at(5_800); // late: no claim yet
+    for (let t = 5_801; t < 7_000; t += 1) {
+      if (t % 500 === 0) s.at(t, 'mon-2');
+      else if (s.asked() <= t) s.at(t);
+    }
+    assert.deepEqual(s.claims(), [5_800 + 2 * INTERVAL]);
+  });
+
+  test('for graceMs after it first hears the Gateway the standby waits twice missedLimit intervals (a PC just started is at its busiest)', () => {
+    const s = standby();
+    steady(s, 0, 1_001); // first heard at 0 (designated at 0): young until 3,000
+    for (let t = 1_001; t < 4_000; t += 1) {
+      if (t % 500 === 0) s.at(t, 'mon-2');
+      else if (s.asked() <= t) s.at(t);
+    }
+    assert.deepEqual(s.claims(), [1_000 + 2 * MISSED * INTERVAL]);
+  });
+
   test('the old Gateway restarts with epoch 1: it learns of epoch 2 and never serves', () => {
     const lab = new Lab(['mon-1', 'mon-2']);
     lab.run(4_000);
