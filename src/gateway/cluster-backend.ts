@@ -19,6 +19,9 @@ export class ClusterBackend implements RunBackend {
   private readonly starts = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
   private readonly attaches = new Map<string, { resolve: (found: boolean) => void; adopt: (found: AttachedRun) => RunSink }>();
   private wake: { atMs: number; timer: Timer } | null = null;
+  /** Actions being done (apply), and those queued behind them by a call back in. */
+  private readonly pending: RelayAction[] = [];
+  private applying = false;
   private closed = false;
   private localLanguages: LanguageInfo[] = [];
   /** The Gateway standby this Gateway heartbeats to (set by the failover service; for the dashboard). */
@@ -126,9 +129,21 @@ export class ClusterBackend implements RunBackend {
     this.wake = null;
   }
 
-  /** Does what the core asked, then sets the wake timer to its next deadline. */
+  /**
+   * Does what the core asked, then sets the wake timer to its next deadline. A sink or a link that
+   * calls back in while this runs (an in-memory transport answering at once) queues its actions
+   * behind these, so each run's events keep the order the core gave them.
+   */
   private apply(actions: RelayAction[]): void {
-    for (const a of actions) this.act(a);
+    this.pending.push(...actions);
+    if (this.applying) return;
+    this.applying = true;
+    try {
+      for (let i = 0; i < this.pending.length; i++) this.act(this.pending[i] as RelayAction);
+    } finally {
+      this.pending.length = 0;
+      this.applying = false;
+    }
     this.schedule();
   }
 
