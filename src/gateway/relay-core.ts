@@ -158,7 +158,7 @@ export class RelayCore {
   private lastAnswer: { assigner: string; atMs: number } | null = null;
   private monitorCursor = 0;
   private requestSeq = 0;
-  private nextTableAskMs = -Infinity;
+  private nextTableAskMs = 0;
   /** The Gateway epoch this core serves under: input numbers start above the previous Gateway's. */
   epoch = 1;
 
@@ -184,13 +184,13 @@ export class RelayCore {
     return out;
   }
 
-  /** When onTick next has something to do (null: nothing pending). */
+  /** When onTick next has something to do (never null today: the table's refresh is always due; null would mean nothing pending). */
   nextWakeMs(): number | null {
     let at = this.nextTableAskMs;
     for (const a of this.asks.values()) at = Math.min(at, a.deadlineMs);
     for (const s of this.submits.values()) if (s.wait.kind === 'ack') at = Math.min(at, s.wait.deadlineMs);
     for (const d of this.attaching.values()) at = Math.min(at, d);
-    return Number.isFinite(at) ? at : at === -Infinity ? 0 : null;
+    return at;
   }
 
   /** A client's run: placed on the least-loaded Assigner; answered by `accepted` or `refused`. */
@@ -318,10 +318,11 @@ export class RelayCore {
     return on;
   }
 
+  /** Runs relayed, being placed, or being looked for (an attach): what runsInFlightMax bounds. */
   private inFlightCount(): number {
     let placing = 0;
     for (const id of this.submits.keys()) if (!this.runs.has(id)) placing++;
-    return this.runs.size + placing;
+    return this.runs.size + placing + this.attaching.size;
   }
 
   private monitors(): string[] {
@@ -457,17 +458,19 @@ export class RelayCore {
     const r = this.runs.get(msg.id);
     if (!r || r.assigner !== from) return [];
     const out: RelayAction[] = [];
+    // Any word of the run from its Assigner answers a submit still waiting, even one being asked
+    // about again after a silence: an Assigner speaks of a run only once its buddy holds it too.
     const waiting = this.submits.get(msg.id);
-    // Any word from the Assigner holding the run answers its submit.
-    const acked = waiting?.wait.kind === 'ack';
-    if (acked) this.submits.delete(msg.id);
+    if (waiting) {
+      this.submits.delete(msg.id);
+      if (waiting.wait.kind === 'monitor') this.asks.delete(waiting.wait.requestId);
+    }
+    const acked = waiting !== undefined;
     const deliver = (event: SinkEvent) => out.push({ kind: 'deliver', id: msg.id, event });
     switch (msg.type) {
       case 'run_refused':
-        // Refused while this Gateway asks the Monitors again after its silence: that is the answer.
         this.runs.delete(msg.id);
-        this.submits.delete(msg.id);
-        if (waiting) out.push({ kind: 'refused', id: msg.id, code: msg.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'NO_CAPACITY', message: msg.message });
+        if (acked) out.push({ kind: 'refused', id: msg.id, code: msg.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'NO_CAPACITY', message: msg.message });
         return out;
       case 'run_queued':
         if (acked) out.push({ kind: 'accepted', id: msg.id });
