@@ -288,3 +288,16 @@ test('the table is asked of the Monitors in turn every tableRefreshMs, the alive
   assert.deepEqual(sent(core.onTick(2 * O.tableRefreshMs)), ['table_request>mon-3']);
   assert.equal(core.tableView()?.leader, 'mon-3');
 });
+
+test('nextWakeMs is never later than a deadline, and a tick at a deadline already met finds the next', () => {
+  const core = relay();
+  core.onTick(0);
+  const q = core.submit(run('r1'), 100);
+  assert.equal(core.nextWakeMs(), O.tableRefreshMs, 'the table refresh (500) before the Monitor\'s deadline (600)');
+  core.onMessage('mon-1', answer(question(q), 'asg-1'), 110);
+  core.onMessage('asg-1', queued('asg-1', 'r1'), 120);
+  core.attach('x', 130);
+  assert.ok((core.nextWakeMs() ?? Infinity) <= 130 + O.attachTimeoutMs);
+  assert.deepEqual(told(core.onTick(O.tableRefreshMs)), []);
+  assert.equal(core.nextWakeMs(), 2 * O.tableRefreshMs, 'exact after a tick: the ack was met, the attach is later');
+});
