@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { OperatingError } from '../protocol/errors.js';
+import { httpStatusOf, OperatingError } from '../protocol/errors.js';
 
 /** One answer to a failed request: its status and the API's error body. */
 export interface ErrorReply {
@@ -18,7 +18,7 @@ export interface ErrorReply {
 export function errorReply(err: Error & { statusCode?: number; code?: string }): ErrorReply {
   if (err instanceof OperatingError) return { status: err.statusCode, body: { error: err.message, code: err.code }, log: false };
   if (err.statusCode && err.statusCode < 500) return { status: err.statusCode, body: { error: err.message, code: err.code ?? 'BAD_REQUEST' }, log: false };
-  return { status: 500, body: { error: 'internal error', code: 'INTERNAL' }, log: true };
+  return { status: httpStatusOf('INTERNAL'), body: { error: 'internal error', code: 'INTERNAL' }, log: true };
 }
 
 export function installErrorHandler(app: FastifyInstance): void {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AcceptedRun, AttachedRun, RunSink } from '../../src/gateway/backend.js';
 import { ClientLiveness, clientSendAction, WS_BUFFERED_BYTES_MAX } from '../../src/gateway/client-socket.js';
-import { errorReply } from '../../src/gateway/http-errors.js';
+import Fastify from 'fastify';
+import { errorReply, installErrorHandler } from '../../src/gateway/http-errors.js';
 import { RunResumer, SingleFlight } from '../../src/gateway/run-attach.js';
 import { resumeToken, RunStore } from '../../src/gateway/run-store.js';
 import { JudgeError } from '../../src/judge/service.js';
@@ -92,4 +93,25 @@ test('error answers: status and code from the error table; fastify\'s client err
   const fastifyErr = Object.assign(new Error('Unsupported Media Type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' });
   assert.deepEqual(errorReply(fastifyErr), { status: 415, body: { error: 'Unsupported Media Type', code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }, log: false });
   assert.deepEqual(errorReply(new Error('boom')), { status: 500, body: { error: 'internal error', code: 'INTERNAL' }, log: true });
+});
+
+test('the installed handler answers a judge error thrown in a route with its table status', async () => {
+  const app = Fastify();
+  installErrorHandler(app);
+  app.get('/closed', async () => {
+    throw new JudgeError('CLOSED', 'this Gateway is stopping');
+  });
+  app.get('/bug', async () => {
+    throw new Error('secret detail');
+  });
+  try {
+    const closed = await app.inject({ method: 'GET', url: '/closed' });
+    assert.equal(closed.statusCode, 503);
+    assert.deepEqual(closed.json(), { error: 'this Gateway is stopping', code: 'CLOSED' });
+    const bug = await app.inject({ method: 'GET', url: '/bug' });
+    assert.equal(bug.statusCode, 500);
+    assert.deepEqual(bug.json(), { error: 'internal error', code: 'INTERNAL' });
+  } finally {
+    await app.close();
+  }
 });
