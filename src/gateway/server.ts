@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -34,7 +34,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
 
   registerRunRoutes(app, deps);
   registerStatusRoutes(app, deps);
-  const authorize = (req: Parameters<typeof deps.auth.userOf>[0]) => deps.auth.userOf(req);
+  const authorize = (req: FastifyRequest) => deps.auth.userOf(req);
   registerWeb(app, { backend: deps.backend, metrics: deps.metrics, gateways: opts.gateways ?? [], authorize, ...(opts.gatewayRole ? { gatewayRole: opts.gatewayRole } : {}) });
   registerRunStream(app, deps, opts.wsPingMs);
   registerCompat(app, deps, opts.jobe);
