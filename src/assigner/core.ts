@@ -5,7 +5,7 @@ import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMe
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event
  * and the time, changes only this object, and returns what to send and which timers to set.
- * No sockets, no clock: the driver (src/assigner/service.ts) does the I/O.
+ * No sockets, no clock: the driver (src/assigner/driver.ts) does the I/O.
  */
 
 export interface WorkerLoadView {

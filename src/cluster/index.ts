@@ -6,3 +6,14 @@ export type { Note, Outbound, PersistentState, StepOutput, TimerId, TimerRequest
 export { DEFAULT_TIMING, resolveTiming, deadBoundMs, type ClusterTiming } from './timing.js';
 export type { Random } from './random.js';
 export * from './messages.js';
+export {
+  ASSIGNERS_MAX,
+  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
+  GOSSIP_ENTRIES_PER_MESSAGE_MAX,
+  GOSSIP_NEWS_PER_MESSAGE_MAX,
+  LANGUAGE_NAME_LENGTH_MAX,
+  LANGUAGES_PER_NODE_MAX,
+  MONITOR_HEARTBEAT_WORKERS_MAX,
+  MONITORS_MAX,
+  REQUEST_ID_LENGTH_MAX,
+} from '../protocol/bounds.js';

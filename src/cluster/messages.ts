@@ -11,19 +11,8 @@ export { LoadSchema, SLOTS_MAX, ZERO_LOAD, type Load } from '../protocol/load.js
 // cannot make a node allocate without limit; the bounds are named so cores and tests share them.
 
 // The bounds live in protocol/bounds.ts (no zod there: the cluster cores and a Worker's heartbeat
-// thread import them through cluster/bounds.ts without loading zod); re-exported here for everyone else.
+// thread load them without zod); import them from there, not from here.
 import {
-  ASSIGNERS_MAX,
-  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
-  GOSSIP_ENTRIES_PER_MESSAGE_MAX,
-  GOSSIP_NEWS_PER_MESSAGE_MAX,
-  LANGUAGE_NAME_LENGTH_MAX,
-  LANGUAGES_PER_NODE_MAX,
-  MONITOR_HEARTBEAT_WORKERS_MAX,
-  MONITORS_MAX,
-  REQUEST_ID_LENGTH_MAX,
-} from '../protocol/bounds.js';
-export {
   ASSIGNERS_MAX,
   GOSSIP_DIGESTS_PER_MESSAGE_MAX,
   GOSSIP_ENTRIES_PER_MESSAGE_MAX,

@@ -8,6 +8,7 @@ import type { LabConfig } from '../config/schema.js';
 import type { ClusterView } from './api-types.js';
 import type { RunBackend } from './backend.js';
 import type { GatewayMetrics } from './metrics.js';
+import { httpStatusOf } from '../protocol/errors.js';
 
 /**
  * The web client's server side (README "Web client"): the pages and their assets bundled by
@@ -186,14 +187,14 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
   const assets = loadAssets(opts.assetsDir ?? defaultAssetsDir());
   const page = (file: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = assets.get(file);
-    if (!a) return reply.code(404).send({ error: `the web client is not built (no ${file}): run npm run build`, code: 'NOT_BUILT' });
+    if (!a) return reply.code(httpStatusOf('NOT_BUILT')).send({ error: `the web client is not built (no ${file}): run npm run build`, code: 'NOT_BUILT' });
     return sendAsset(req, reply, a);
   };
   for (const [route, file] of Object.entries(PAGE_ROUTES)) app.get(route, page(file));
   app.get('/assets/*', async (req, reply) => {
     const rel = `assets/${(req.params as { '*': string })['*']}`;
     const a = assets.get(rel);
-    if (!a) return reply.code(404).send({ error: `no asset ${rel}`, code: 'NOT_FOUND' });
+    if (!a) return reply.code(httpStatusOf('NOT_FOUND')).send({ error: `no asset ${rel}`, code: 'NOT_FOUND' });
     return sendAsset(req, reply, a);
   });
 
@@ -247,7 +248,7 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
   // Server-sent events: the dashboard needs one direction only, and EventSource reconnects by itself.
   app.get('/api/v1/lab/stream', async (req, reply) => {
     opts.authorize(req);
-    if (listeners.size >= FEED_CLIENTS_MAX) return reply.code(503).send({ error: `${FEED_CLIENTS_MAX} dashboards are open on this Gateway already`, code: 'TOO_MANY_FEEDS' });
+    if (listeners.size >= FEED_CLIENTS_MAX) return reply.code(httpStatusOf('TOO_MANY_FEEDS')).send({ error: `${FEED_CLIENTS_MAX} dashboards are open on this Gateway already`, code: 'TOO_MANY_FEEDS' });
     reply.hijack();
     const res = reply.raw;
     const headers: Record<string, string> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' };

@@ -50,11 +50,11 @@ export interface JudgeRouteOptions {
 }
 
 function bad(code: OperatingErrorCode, message: string): JudgeError {
-  return new JudgeError(400, code, message);
+  return new JudgeError(code, message);
 }
 
 function fromPackage(err: unknown): never {
-  if (err instanceof PackageError) throw new JudgeError(httpStatusOf(err.code), err.code, err.message);
+  if (err instanceof PackageError) throw new JudgeError(err.code, err.message);
   throw err;
 }
 
@@ -64,7 +64,7 @@ function zodMessage(err: z.ZodError): string {
 
 const tooLarge = (max: number, what: string) => (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.code(413).send({ error: `${what} is over ${max} bytes`, code: 'UPLOAD_TOO_LARGE' });
+    return reply.code(httpStatusOf('UPLOAD_TOO_LARGE')).send({ error: `${what} is over ${max} bytes`, code: 'UPLOAD_TOO_LARGE' });
   }
   const e = err as FastifyError & { statusCode?: number };
   if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.message, code: e.code ?? 'BAD_REQUEST' });
@@ -93,7 +93,7 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     if ((s.source === undefined) === (s.files === undefined)) throw bad('BAD_REQUEST', `${who}give exactly one of "source" or "files"`);
     const files = s.files ?? [{ name: findLanguage(lang).sourceFile(s.source ?? ''), content: s.source ?? '' }];
     const size = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
-    if (size > sourceBytesMax) throw new JudgeError(413, 'SOURCE_TOO_LARGE', `${who}source is ${size} bytes, over the ${sourceBytesMax}-byte cap`);
+    if (size > sourceBytesMax) throw new JudgeError('SOURCE_TOO_LARGE', `${who}source is ${size} bytes, over the ${sourceBytesMax}-byte cap`);
     try {
       checkFiles({ source: Buffer.alloc(0), files: files.map((f) => ({ name: f.name, content: Buffer.alloc(0) })) });
     } catch (err) {
@@ -106,7 +106,7 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     if ((body.problem_id === undefined) === (body.problem === undefined)) throw bad('BAD_REQUEST', 'give exactly one of "problem_id" or "problem"');
     if (body.problem_id !== undefined) {
       const p = judge.problem(body.problem_id);
-      if (!p) throw new JudgeError(404, 'NO_SUCH_PROBLEM', `no problem with id ${body.problem_id}; upload it with POST /api/v1/problems`);
+      if (!p) throw new JudgeError('NO_SUCH_PROBLEM', `no problem with id ${body.problem_id}; upload it with POST /api/v1/problems`);
       return p;
     }
     let p: Problem;
@@ -176,7 +176,7 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     scope.get('/api/v1/problems/:id', async (req) => {
       opts.userOf(req);
       const p = judge.problem((req.params as { id: string }).id);
-      if (!p) throw new JudgeError(404, 'NO_SUCH_PROBLEM', 'no such problem');
+      if (!p) throw new JudgeError('NO_SUCH_PROBLEM', 'no such problem');
       return problemSummary(p);
     });
 
@@ -199,7 +199,7 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
       const who = opts.userOf(req);
       const s = judge.submission((req.params as { id: string }).id);
       // Only its owner sees a submission (with auth off everyone is "anonymous").
-      if (!s || s.input.user !== who.user) throw new JudgeError(404, 'NO_SUCH_SUBMISSION', 'no such submission');
+      if (!s || s.input.user !== who.user) throw new JudgeError('NO_SUCH_SUBMISSION', 'no such submission');
       return s.view();
     });
 
@@ -239,14 +239,14 @@ export async function registerJudgeRoutes(app: FastifyInstance, opts: JudgeRoute
     scope.get('/api/v1/batches/:id', async (req) => {
       const who = opts.userOf(req);
       const b = judge.batch((req.params as { id: string }).id);
-      if (!b || b.user !== who.user) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
+      if (!b || b.user !== who.user) throw new JudgeError('NO_SUCH_BATCH', 'no such batch');
       return judge.batchView(b);
     });
 
     scope.get('/api/v1/batches/:id/results.csv', async (req, reply) => {
       const who = opts.userOf(req);
       const b = judge.batch((req.params as { id: string }).id);
-      if (!b || b.user !== who.user) throw new JudgeError(404, 'NO_SUCH_BATCH', 'no such batch');
+      if (!b || b.user !== who.user) throw new JudgeError('NO_SUCH_BATCH', 'no such batch');
       return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="results-${b.id}.csv"`).send(judge.batchCsv(b));
     });
 

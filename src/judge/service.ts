@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import path from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
-import type { OperatingErrorCode } from '../protocol/errors.js';
+import { OperatingError, type OperatingErrorCode } from '../protocol/errors.js';
 import { isRetryableStartError, type AcceptedRun, type BackendResult, type OutputChunk, type RunBackend, type RunSink } from '../gateway/backend.js';
 import type { Problem } from './problem.js';
 import { JudgeJournal, type JournalEntry, type JudgeReplica } from './replica.js';
@@ -77,9 +77,11 @@ export interface AdoptReport {
 /** What a custom checker run may use: generous, fixed; its failure is the judge's, never the student's. */
 const CHECKER_LIMITS: Partial<Limits> = { cpuTimeMs: 10_000, wallTimeMs: 30_000, memoryKb: 512 * 1024, outputBytesMax: 1024 * 1024 };
 
-export class JudgeError extends Error {
-  constructor(readonly statusCode: number, readonly code: OperatingErrorCode, message: string) {
-    super(message);
+/** The judge's operating errors: status and hint from the error table (src/protocol/errors.ts). */
+export class JudgeError extends OperatingError {
+  constructor(code: OperatingErrorCode, message: string) {
+    super(code, message);
+    this.name = 'JudgeError';
   }
 }
 
@@ -320,7 +322,7 @@ export class JudgeService {
 
   addProblem(p: Problem): { created: boolean } {
     if (this.problems.has(p.id)) return { created: false };
-    if (this.problems.size >= JUDGE_BOUNDS.problemsMax) throw new JudgeError(507, 'TOO_MANY_PROBLEMS', `the Gateway holds ${JUDGE_BOUNDS.problemsMax} problems already`);
+    if (this.problems.size >= JUDGE_BOUNDS.problemsMax) throw new JudgeError('TOO_MANY_PROBLEMS', `the Gateway holds ${JUDGE_BOUNDS.problemsMax} problems already`);
     if (this.problemDir) {
       const tmp = path.join(this.problemDir, `.${p.id}.tmp`);
       writeFileSync(tmp, JSON.stringify(p));
@@ -341,10 +343,10 @@ export class JudgeService {
   // ---- submissions
 
   submit(input: SubmissionInput, solo = true): Submission {
-    if (this.closed) throw new JudgeError(503, 'CLOSED', 'this Gateway is stopping');
+    if (this.closed) throw new JudgeError('CLOSED', 'this Gateway is stopping');
     const n = input.problem.tests.length;
     if (this.queuedTests + n > JUDGE_BOUNDS.queuedTestsMax) {
-      throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the judge has ${this.queuedTests} tests waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
+      throw new JudgeError('JUDGE_QUEUE_FULL', `the judge has ${this.queuedTests} tests waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
     }
     this.checkFiles([input.files]);
     const sub = new Submission(randomUUID(), input, new SubmissionJob(input.problem));
@@ -366,12 +368,12 @@ export class JudgeService {
     for (const files of list) {
       const n = filesBytes(files);
       if (n > JUDGE_BOUNDS.submissionFilesBytesMax) {
-        throw new JudgeError(413, 'SUBMISSION_TOO_LARGE', `a submission's files are ${n} bytes; the judge takes at most ${JUDGE_BOUNDS.submissionFilesBytesMax} (its standby copies each one whole)`);
+        throw new JudgeError('SUBMISSION_TOO_LARGE', `a submission's files are ${n} bytes; the judge takes at most ${JUDGE_BOUNDS.submissionFilesBytesMax} (its standby copies each one whole)`);
       }
       total += n;
     }
     if (!this.makeRoom(total)) {
-      throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the judge holds ${this.heldBytes} bytes of submissions; at most ${JUDGE_BOUNDS.heldFilesBytesMax} — try again when some are graded`);
+      throw new JudgeError('JUDGE_QUEUE_FULL', `the judge holds ${this.heldBytes} bytes of submissions; at most ${JUDGE_BOUNDS.heldFilesBytesMax} — try again when some are graded`);
     }
   }
 
@@ -380,11 +382,11 @@ export class JudgeService {
   }
 
   submitBatch(problem: Problem, user: string, items: Array<Omit<SubmissionInput, 'problem' | 'batch' | 'user'>>): Batch {
-    if (items.length === 0) throw new JudgeError(400, 'EMPTY_BATCH', 'the batch has no submissions');
-    if (items.length > JUDGE_BOUNDS.batchSubmissionsMax) throw new JudgeError(413, 'BATCH_TOO_LARGE', `${items.length} submissions; a batch holds at most ${JUDGE_BOUNDS.batchSubmissionsMax}`);
+    if (items.length === 0) throw new JudgeError('EMPTY_BATCH', 'the batch has no submissions');
+    if (items.length > JUDGE_BOUNDS.batchSubmissionsMax) throw new JudgeError('BATCH_TOO_LARGE', `${items.length} submissions; a batch holds at most ${JUDGE_BOUNDS.batchSubmissionsMax}`);
     const tests = items.length * problem.tests.length;
     if (this.queuedTests + tests > JUDGE_BOUNDS.queuedTestsMax) {
-      throw new JudgeError(503, 'JUDGE_QUEUE_FULL', `the batch has ${tests} tests and ${this.queuedTests} are waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
+      throw new JudgeError('JUDGE_QUEUE_FULL', `the batch has ${tests} tests and ${this.queuedTests} are waiting; at most ${JUDGE_BOUNDS.queuedTestsMax} — try again later`);
     }
     this.checkFiles(items.map((it) => it.files));
     const id = randomUUID();

@@ -1,7 +1,7 @@
 // Every operating error's stable code, in one table: the HTTP status a client gets it with (null:
 // it never reaches HTTP — the CLI, the wire, a node's log), what it means and the fix. The error
-// classes (CodeArenaError and its ConfigError, WireError, the Gateway's start errors and ApiError,
-// JudgeError, PackageError) carry these codes; test/protocol/errors.test.ts checks at compile time
+// classes (CodeArenaError and its ConfigError, WireError, the Gateway's start errors, OperatingError
+// and its JudgeError, PackageError) carry these codes; test/protocol/errors.test.ts checks at compile time
 // that each class's codes are rows here, and that docs/ERRORS.md lists exactly these rows.
 // Broken invariants are not here: they are node:assert failures and crash the process.
 
@@ -48,7 +48,7 @@ export const ERROR_TABLE = {
   QUEUE_FULL: { httpStatus: 503, family: 'placement', when: 'every Worker is busy and the wait queue is at queue.runsMax', hint: 'try again in a moment' },
   NO_CAPACITY: { httpStatus: 503, family: 'placement', when: 'no Assigner is alive to take the run (or the Gateway closed before one took it)', hint: 'try again in a moment; check `codearena status`' },
   ASSIGNER_TIMEOUT: { httpStatus: 503, family: 'placement', when: 'the Assigner a Monitor named did not take the run within the ack window, asked twice', hint: 'try again in a moment' },
-  // ApiError (src/gateway/server.ts) and the Gateway's other answers.
+  // The Gateway's own answers (src/gateway/*-routes.ts, web.ts), thrown as OperatingError.
   UNAUTHORIZED: { httpStatus: 401, family: 'api', when: 'no or a wrong bearer token', hint: 'send a token from auth.tokens' },
   QUOTA: { httpStatus: 429, family: 'api', when: 'the user already has concurrentRunsMax runs going', hint: 'wait for one to end' },
   BAD_REQUEST: { httpStatus: 400, family: 'api', when: 'a body or query field is missing or malformed', hint: 'the message names the field' },
@@ -60,7 +60,7 @@ export const ERROR_TABLE = {
   NOT_BUILT: { httpStatus: 404, family: 'api', when: 'the web client was not built', hint: 'run npm run build' },
   TOO_MANY_FEEDS: { httpStatus: 503, family: 'api', when: 'the Gateway feeds its most dashboards already', hint: 'close a dashboard' },
   INTERNAL: { httpStatus: 500, family: 'api', when: 'a bug', hint: 'the Gateway logged it: report it' },
-  // JudgeError (src/judge/service.ts, routes.ts).
+  // JudgeError (src/judge/service.ts, routes.ts), an OperatingError.
   UPLOAD_TOO_LARGE: { httpStatus: 413, family: 'judge', when: 'an upload passes its byte bound', hint: 'upload less at once' },
   EMPTY_BATCH: { httpStatus: 400, family: 'judge', when: 'a batch has no submissions', hint: 'send at least one' },
   DUPLICATE_STUDENT: { httpStatus: 400, family: 'judge', when: 'a batch names a student twice', hint: 'one submission per student' },
@@ -84,4 +84,20 @@ export type OperatingErrorCode = keyof typeof ERROR_TABLE;
 /** The HTTP status a code is answered with; 500 for a code that never reaches HTTP (a bug if it does). */
 export function httpStatusOf(code: OperatingErrorCode): number {
   return ERROR_TABLE[code].httpStatus ?? 500;
+}
+
+/**
+ * An operating error a client gets over HTTP or the WebSocket: its status and hint are its code's
+ * row, so no thrower picks a status of its own and the table cannot drift from what is answered.
+ */
+export class OperatingError extends Error {
+  readonly statusCode: number;
+  readonly hint: string;
+
+  constructor(readonly code: OperatingErrorCode, message: string) {
+    super(message);
+    this.name = 'OperatingError';
+    this.statusCode = httpStatusOf(code);
+    this.hint = ERROR_TABLE[code].hint;
+  }
 }

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Gossip } from '../../src/cluster/gossip.js';
-import {
-  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
-  GOSSIP_ENTRIES_PER_MESSAGE_MAX,
-  ZERO_LOAD,
-  type ClusterMessage,
-  type WireEntry,
-} from '../../src/cluster/messages.js';
+import { ZERO_LOAD, type ClusterMessage, type WireEntry } from '../../src/cluster/messages.js';
+import { GOSSIP_DIGESTS_PER_MESSAGE_MAX, GOSSIP_ENTRIES_PER_MESSAGE_MAX } from '../../src/protocol/bounds.js';
 import { NodeTable } from '../../src/cluster/node-table.js';
 import { newOutbox, type Outbound } from '../../src/cluster/output.js';
 import { Xoshiro128 } from '../../src/sim/prng.js';

@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pack, unpack } from 'msgpackr';
 import {
-  GOSSIP_DIGESTS_PER_MESSAGE_MAX,
-  LANGUAGES_PER_NODE_MAX,
-  MONITOR_HEARTBEAT_WORKERS_MAX,
   NODE_NAME_LENGTH_MAX,
   parseClusterMessage,
   type ClusterMessage,
   type WireEntry,
 } from '../../src/cluster/messages.js';
+import { GOSSIP_DIGESTS_PER_MESSAGE_MAX, LANGUAGES_PER_NODE_MAX, MONITOR_HEARTBEAT_WORKERS_MAX } from '../../src/protocol/bounds.js';
 
 const load = { psiCpu: 0.1, psiMemory: 0, psiIo: 0.05, slotsFree: 6, slotsBusy: 2 };
 const entry: WireEntry = { name: 'w1', role: 'worker', incarnation: 3, status: 'alive', version: 2, monitor: 'm1', load, languages: ['c'] };

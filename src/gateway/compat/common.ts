@@ -40,7 +40,7 @@ export interface RunExtras {
   processesMax?: number;
 }
 
-/** An error accept() throws (the Gateway's ApiError): an HTTP status and a stable code. */
+/** An error accept() throws (an OperatingError, src/protocol/errors.ts): an HTTP status and a stable code. */
 export interface GatewayFailure {
   statusCode: number;
   code: string;

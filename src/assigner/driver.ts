@@ -1,0 +1,345 @@
+import type { LeastLoadedAssignerReply } from '../cluster/messages.js';
+import type { AgentMessage } from '../agent/agent-messages.js';
+import type { Logger } from '../agent/log.js';
+import type { AssignerView } from '../cluster/assigner-view.js';
+import { SLOTS_MAX } from '../protocol/bounds.js';
+import type { RunMessage } from '../protocol/run-messages.js';
+import type { Clock, Timer } from '../common/clock.js';
+import type { AssignerAction, AssignerCore, WorkerLoadView } from './core.js';
+
+/**
+ * The Assigner's driver: feeds messages, the Monitors' view of the Workers and time to the
+ * AssignerCore and carries out its actions with the ports it is given (links, clock, the node's
+ * view). It decides nothing of placement or relay; startAssigner (service.ts) builds it with the
+ * real ports, tests with the twins (src/worker/twins.ts: ManualClock).
+ */
+
+/** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */
+export const VIEW_POLL_MS = 100;
+/** A Worker missing from every Monitor's loads this long, never declared dead, is taken for lost. */
+export const WORKER_SILENT_LOST_MS = 10_000;
+/** How long an Assigner leaving its role waits for another Assigner to hand its runs to. */
+export const HANDOFF_WAIT_MS = 120_000;
+/** How often a leaving Assigner looks again for another one (the table changes at gossip pace). */
+export const HANDOFF_LOOK_MS = 250;
+/** Acknowledgements (cumulative) wait this long to be merged with the next ones. */
+export const ACK_COALESCE_MS = 20;
+
+/** The links to other members, as the Assigner uses them. */
+export interface AssignerLinks {
+  send(to: string, msg: RunMessage): void;
+  /** Resolves once the link to `to` has room again (or is not even trying to open). */
+  whenWritable(to: string): Promise<void>;
+}
+
+/** What the Assigner reads of its node: the Monitors' heartbeats, its buddy, the table. */
+export interface AssignerSight {
+  /** The Workers' loads and the Assigners' states from Monitor heartbeats; null while not an Assigner. */
+  view(): Pick<AssignerView, 'known' | 'takeDeaths' | 'assigner'> | null;
+  /** The buddy the newest role order named. */
+  buddy(): string | null;
+  /** Assigners the node's table shows alive, this one included (empty without a table). */
+  liveAssigners(): string[];
+}
+
+export interface AssignerDriverOptions {
+  core: AssignerCore;
+  clock: Clock;
+  links: AssignerLinks;
+  sight: AssignerSight;
+  log: Logger;
+  /** This node's name (never a handoff target). */
+  self: string;
+  /** The core's bound on runs held: room left is reported against it. */
+  runsMax: number;
+}
+
+/**
+ * The core's keyed deadlines, so one clock timer serves them all: a key set again moves its
+ * deadline. Bounded by the core's own state (one offer deadline per run held, plus 'retry' and
+ * 'expire'), so no bound of its own.
+ */
+export class Deadlines {
+  private readonly atMs = new Map<string, number>();
+
+  set(key: string, atMs: number): void {
+    this.atMs.delete(key); // re-inserted: among equal deadlines the newest request goes last
+    this.atMs.set(key, atMs);
+  }
+
+  /** The earliest deadline, or null. */
+  next(): number | null {
+    let min: number | null = null;
+    for (const at of this.atMs.values()) if (min === null || at < min) min = at;
+    return min;
+  }
+
+  /** Removes and returns the keys due at nowMs, earliest first. */
+  takeDue(nowMs: number): string[] {
+    const due = [...this.atMs].filter(([, at]) => at <= nowMs).sort((a, b) => a[1] - b[1]);
+    for (const [key] of due) this.atMs.delete(key);
+    return due.map(([key]) => key);
+  }
+
+  clear(): void {
+    this.atMs.clear();
+  }
+}
+
+type AckMessage = Extract<RunMessage, { type: 'run_ack' | 'replica_ack' }>;
+
+export class AssignerDriver {
+  private readonly deadlines = new Deadlines();
+  private wake: { atMs: number; timer: Timer } | null = null;
+  private poll: Timer | null = null;
+  private stopped = false;
+  /** Workers in the last poll's loads. */
+  private known = new Set<string>();
+  /** Workers gone from the Monitors' loads without being declared dead: name → since when. */
+  private readonly missing = new Map<string, number>();
+  /** The incarnation of each watched Assigner's life we copy to or hold copies of. */
+  private readonly lives = new Map<string, number>();
+  // Acknowledgements are cumulative: within ACK_COALESCE_MS only the newest per (peer, run) goes
+  // out, so a chatty interactive run costs one ack pair per window, not one per line. Bounded by
+  // the runs held (one entry per peer and run).
+  private readonly acks = new Map<string, { to: string; msg: AckMessage }>();
+  private ackTimer: Timer | null = null;
+
+  constructor(private readonly o: AssignerDriverOptions) {}
+
+  /** Starts reading the Monitors' view every VIEW_POLL_MS. */
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.pollView();
+      this.poll = this.o.clock.after(VIEW_POLL_MS, tick);
+    };
+    this.poll = this.o.clock.after(VIEW_POLL_MS, tick);
+  }
+
+  /**
+   * A message for the role. A returned promise holds back further messages from that link until
+   * it settles: a Worker's output is read no faster than the Gateway's and the buddy's links take it.
+   */
+  onMessage(from: string, msg: RunMessage | AgentMessage | LeastLoadedAssignerReply): void | Promise<void> {
+    const core = this.o.core;
+    const now = this.o.clock.nowMs();
+    switch (msg.type) {
+      case 'run_submit':
+        this.step(() => core.onSubmit(from, msg.run, now));
+        return;
+      case 'run_input':
+      case 'run_eof':
+      case 'run_kill':
+        this.step(() => core.onGatewayMessage(msg, now));
+        return;
+      case 'run_evicted':
+        this.step(() => core.onEvicted(from, msg.id, now));
+        return;
+      case 'offer_reply':
+        this.step(() => core.onOfferReply(from, msg.id, msg.accepted, now, msg.load));
+        return;
+      case 'worker_load':
+        this.step(() => core.onWorkerLoad(from, msg.load, now));
+        return;
+      case 'run_claim':
+        this.step(() => core.onClaim(from, msg.id));
+        return;
+      case 'run_attach':
+        this.step(() => core.onAttach(from, msg.id, msg.afterSeq));
+        return;
+      case 'replica_hold':
+      case 'replica_placed':
+      case 'replica_output':
+      case 'replica_exit':
+      case 'replica_restart':
+      case 'replica_ack':
+      case 'replica_handoff':
+        this.step(() => core.onReplica(from, msg, now));
+        return;
+      case 'run_output':
+      case 'run_exit': {
+        const actions = this.step(() => core.onWorkerMessage(from, msg, now));
+        const targets = actions.flatMap((a) => (a.kind === 'send' && (a.msg.type === 'run_output' || a.msg.type === 'replica_output') ? [a.to] : []));
+        return targets.length === 0 ? undefined : Promise.all(targets.map((t) => this.o.links.whenWritable(t))).then(() => undefined);
+      }
+      // The Gateway's and the Worker's legs, not the Assigner's.
+      case 'run_queued':
+      case 'run_started':
+      case 'run_refused':
+      case 'run_restart':
+      case 'run_attached':
+      case 'offer':
+      case 'run_ack':
+      case 'run_takeover':
+        this.o.log.debug({ type: msg.type, from }, 'assigner ignored a message');
+        return;
+      default: {
+        // Every run message is a case above: only the agent's own messages are left.
+        const other: Exclude<typeof msg, RunMessage> = msg;
+        this.o.log.debug({ type: other.type, from }, 'assigner ignored a message');
+        return;
+      }
+    }
+  }
+
+  /** Runs held against the bound: the Monitors name the least busy Assigner to the Gateway. */
+  load(): { slotsFree: number; slotsBusy: number; queued: number } {
+    const core = this.o.core;
+    const held = Math.min(core.runCount, SLOTS_MAX);
+    return { slotsBusy: held, slotsFree: Math.max(0, Math.min(SLOTS_MAX, this.o.runsMax) - held), queued: core.queueLength };
+  }
+
+  /**
+   * The node leaves the Assigner role (the Hydra made it a Monitor): its runs go to another live
+   * Assigner — not its buddy, which may be leaving too — as soon as the Monitors' table shows one.
+   * Until then it keeps relaying them. Bounded: past HANDOFF_WAIT_MS they are left to end here.
+   */
+  async drain(): Promise<void> {
+    const core = this.o.core;
+    const leaving = core.buddyName;
+    const deadline = this.o.clock.nowMs() + HANDOFF_WAIT_MS;
+    while (core.runCount > 0 && this.o.clock.nowMs() < deadline && !this.stopped) {
+      const to = this.o.sight.liveAssigners().filter((n) => n !== this.o.self && n !== leaving).sort()[0];
+      if (to) {
+        this.o.log.info({ event: 'handoff', to, runs: core.runCount }, `leaving the Assigner role: ${core.runCount} runs handed to ${to}`);
+        this.step(() => core.handOff(to));
+        return;
+      }
+      await new Promise<void>((r) => this.o.clock.after(HANDOFF_LOOK_MS, r));
+    }
+  }
+
+  /** Sends the acks still waiting and stops every timer. */
+  stop(): void {
+    this.stopped = true;
+    this.ackTimer?.cancel();
+    this.flushAcks();
+    this.poll?.cancel();
+    this.poll = null;
+    this.wake?.timer.cancel();
+    this.wake = null;
+    this.deadlines.clear();
+  }
+
+  /** One read of the Monitors' view: buddies lost, Workers dead or long missing, the loads. */
+  pollView(): void {
+    const view = this.o.sight.view();
+    if (!view) return;
+    const core = this.o.core;
+    const now = this.o.clock.nowMs();
+    this.watchBuddies(view, now);
+    const workers: WorkerLoadView[] = view.known(now).map((w) => ({ name: w.name, incarnation: w.incarnation, load: w.load, languages: [...w.languages] }));
+    // A Worker is lost when a Monitor declares it dead. Missing from the loads alone it only gets no
+    // offers (it may be moving to another Monitor, whose one died); missing for long, it is lost.
+    for (const dead of view.takeDeaths()) {
+      this.o.log.warn({ event: 'worker_lost', worker: dead }, `worker ${dead} was declared dead by the Monitors`);
+      this.missing.delete(dead);
+      this.step(() => core.onWorkerDead(dead, now));
+    }
+    const names = new Set(workers.map((w) => w.name));
+    for (const gone of this.known) if (!names.has(gone) && !this.missing.has(gone)) this.missing.set(gone, now);
+    for (const name of names) this.missing.delete(name);
+    for (const [gone, since] of this.missing) {
+      if (now - since < WORKER_SILENT_LOST_MS) continue;
+      this.missing.delete(gone);
+      this.o.log.warn({ event: 'worker_lost', worker: gone }, `worker ${gone} has been missing from the Monitors' heartbeats for ${WORKER_SILENT_LOST_MS / 1000} s`);
+      this.step(() => core.onWorkerDead(gone, now));
+    }
+    this.known = names;
+    this.step(() => core.onMonitorHeartbeat(workers, now));
+  }
+
+  /**
+   * The pair: the buddy named by the newest order, and the buddy's life we copy to. A buddy the
+   * Monitors declare dead, or that comes back with a higher incarnation (its state lost), is lost:
+   * this Assigner takes its runs over. Every Assigner that ever copied runs here is watched too.
+   */
+  private watchBuddies(view: Pick<AssignerView, 'assigner'>, now: number): void {
+    const core = this.o.core;
+    const buddy = this.o.sight.buddy();
+    if (buddy !== core.buddyName) {
+      this.o.log.info({ event: 'buddy', buddy }, `buddy is now ${buddy ?? 'nobody'}`);
+      this.step(() => core.setBuddy(buddy));
+    }
+    for (const name of new Set([...(buddy ? [buddy] : []), ...core.replicaOwners()])) {
+      const state = view.assigner(name);
+      if (!state) continue;
+      const life = this.lives.get(name);
+      if (life === undefined && state.status !== 'dead') this.lives.set(name, state.incarnation);
+      const lost = state.status === 'dead' || (life !== undefined && state.incarnation > life);
+      if (!lost) continue;
+      this.lives.delete(name);
+      this.o.log.warn({ event: 'buddy_lost', assigner: name, status: state.status }, `assigner ${name} is lost (${state.status}): taking its runs over`);
+      this.step(() => core.onBuddyLost(name, now));
+    }
+  }
+
+  /** Runs one core step, carries out its actions, and sets the wake timer for the next deadline. */
+  private step(fn: () => AssignerAction[]): AssignerAction[] {
+    if (this.stopped) return [];
+    const actions = fn();
+    for (const a of actions) this.carry(a);
+    this.rearm();
+    return actions;
+  }
+
+  private carry(a: AssignerAction): void {
+    switch (a.kind) {
+      case 'send':
+        if (a.msg.type === 'run_ack' || a.msg.type === 'replica_ack') this.ack(a.to, a.msg);
+        else this.o.links.send(a.to, a.msg);
+        return;
+      case 'dropped':
+        this.o.log.warn(
+          { event: 'dropped', bound: a.bound, run: a.run, boundMax: a.boundMax, droppedTotal: this.o.core.dropCounts[a.bound] },
+          `run ${a.run}: ${a.bound} holds ${a.boundMax} messages; further ones are dropped`,
+        );
+        return;
+      case 'timer':
+        this.deadlines.set(a.key, a.atMs);
+        return;
+      default: {
+        const never: never = a;
+        throw new Error(`unhandled assigner action ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private rearm(): void {
+    const atMs = this.deadlines.next();
+    if (this.wake !== null && this.wake.atMs === atMs) return;
+    this.wake?.timer.cancel();
+    this.wake = null;
+    if (atMs === null) return;
+    const timer = this.o.clock.after(atMs - this.o.clock.nowMs(), () => {
+      this.wake = null;
+      const now = this.o.clock.nowMs();
+      // Each due key is its own step: a step's actions may set (or move) the next keys.
+      for (const key of this.deadlines.takeDue(now)) this.step(() => this.o.core.onTimer(key, now));
+      this.rearm();
+    });
+    this.wake = { atMs, timer };
+  }
+
+  private ack(to: string, m: AckMessage): void {
+    const key = `${to}|${m.type}|${m.id}`;
+    const prev = this.acks.get(key)?.msg;
+    const msg = prev?.exit ? { ...m, exit: true } : m;
+    if (msg.exit || msg.seq < 0) {
+      // A run's hold (the Gateway hears of the run only after it) or its end: at once. Acks are
+      // cumulative, so this one covers any still waiting.
+      this.acks.delete(key);
+      this.o.links.send(to, msg);
+      return;
+    }
+    this.acks.set(key, { to, msg });
+    this.ackTimer ??= this.o.clock.after(ACK_COALESCE_MS, () => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackTimer = null;
+    for (const { to, msg } of this.acks.values()) this.o.links.send(to, msg);
+    this.acks.clear();
+  }
+}

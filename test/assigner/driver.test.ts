@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import pino from 'pino';
+import { AssignerCore } from '../../src/assigner/core.js';
+import { ACK_COALESCE_MS, AssignerDriver, Deadlines, HANDOFF_LOOK_MS, VIEW_POLL_MS, WORKER_SILENT_LOST_MS, type AssignerSight } from '../../src/assigner/driver.js';
+import type { KnownWorker } from '../../src/cluster/assigner-view.js';
+import type { AssignerState } from '../../src/cluster/messages.js';
+import type { RunMessage, RunSpecWire } from '../../src/protocol/run-messages.js';
+import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
+import { ManualClock } from '../../src/worker/twins.js';
+
+const OFFER_TIMEOUT_MS = 500;
+const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: OFFER_TIMEOUT_MS, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };
+const spec = (id: string, interactive = false): RunSpecWire => ({ id, user: 'u', language: 'python', files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive, limits: { ...DEFAULT_LIMITS } });
+const known = (name: string, free = 2): KnownWorker => ({ name, incarnation: 1, load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: 0 }, languages: ['python'], monitor: 'm-1', heardAtMs: 0 });
+const result = { status: 'ok' as const, exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' };
+
+/** The node's view as a test sets it: Workers the Monitors report, deaths, Assigners' states, the table. */
+class FakeSight implements AssignerSight {
+  workers: KnownWorker[] = [];
+  deaths: string[] = [];
+  assigners = new Map<string, AssignerState>();
+  buddyName: string | null = null;
+  live: string[] = [];
+  view() {
+    return {
+      known: () => this.workers,
+      takeDeaths: () => this.deaths.splice(0),
+      assigner: (name: string) => this.assigners.get(name),
+    };
+  }
+  buddy() {
+    return this.buddyName;
+  }
+  liveAssigners() {
+    return this.live;
+  }
+}
+
+/** Links that record every send; whenWritable resolves when the test says the link has room. */
+class RecordingLinks {
+  sent: Array<{ to: string; msg: RunMessage }> = [];
+  private waiting: Array<() => void> = [];
+  send(to: string, msg: RunMessage) {
+    this.sent.push({ to, msg });
+  }
+  whenWritable(_to: string) {
+    return new Promise<void>((r) => this.waiting.push(r));
+  }
+  drainLinks() {
+    for (const r of this.waiting.splice(0)) r();
+  }
+  take(): Array<[string, string]> {
+    return this.sent.splice(0).map((s) => [s.to, s.msg.type]);
+  }
+}
+
+function setup() {
+  const clock = new ManualClock(1_000);
+  const core = new AssignerCore(OPTS);
+  const links = new RecordingLinks();
+  const sight = new FakeSight();
+  const lines: string[] = [];
+  const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+  const driver = new AssignerDriver({ core, clock, links, sight, log, self: 'asg-1', runsMax: OPTS.runsMax });
+  driver.start();
+  return { clock, core, links, sight, lines, driver };
+}
+
+test('the Monitors\' loads reach the core each poll; an unanswered offer moves on by the one wake timer', () => {
+  const { clock, links, sight, driver } = setup();
+  sight.workers = [known('w1', 4), known('w2', 1)];
+  clock.advance(VIEW_POLL_MS);
+  driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1') });
+  assert.deepEqual(links.take(), [['w1', 'offer']]);
+  // One poll timer and one wake timer, however many deadlines the core holds.
+  assert.equal(clock.pendingTimers, 2);
+  clock.advance(OFFER_TIMEOUT_MS - 1);
+  assert.deepEqual(links.take().filter(([, t]) => t === 'offer'), [], 'not yet');
+  clock.advance(1);
+  assert.deepEqual(links.take(), [['w2', 'offer']], 'w1 stayed silent: the next Worker is asked');
+  driver.stop();
+  assert.equal(clock.pendingTimers, 0, 'stop leaves no timer behind');
+});
+
+test('acks to a Worker are merged within ACK_COALESCE_MS; the end\'s ack goes at once; output waits for the Gateway\'s link', async () => {
+  const { clock, links, sight, driver } = setup();
+  sight.workers = [known('w1')];
+  clock.advance(VIEW_POLL_MS);
+  driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1', true) });
+  driver.onMessage('w1', { type: 'offer_reply', from: 'w1', id: 'r1', accepted: true });
+  links.take();
+  const chunk = (seq: number) => ({ seq, stream: 'stdout' as const, data: new Uint8Array([65 + seq]) });
+  const held = driver.onMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(0)] });
+  assert.ok(held instanceof Promise, 'output to the Gateway holds the Worker\'s link until the Gateway\'s has room');
+  let released = false;
+  void held.then(() => (released = true));
+  driver.onMessage('w1', { type: 'run_output', from: 'w1', id: 'r1', chunks: [chunk(1)] });
+  assert.deepEqual(links.take(), [['gw', 'run_output'], ['gw', 'run_output']], 'no ack yet: merged');
+  clock.advance(ACK_COALESCE_MS);
+  const acks = links.sent.splice(0);
+  assert.deepEqual(acks.map((s) => [s.to, s.msg.type, (s.msg as { seq: number }).seq]), [['w1', 'run_ack', 1]], 'one ack, the newest');
+  await Promise.resolve();
+  assert.equal(released, false);
+  links.drainLinks();
+  await held;
+  assert.equal(released, true);
+  driver.onMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result, lastSeq: 1 });
+  const end = links.sent.splice(0);
+  assert.deepEqual(end.map((s) => [s.to, s.msg.type]), [['gw', 'run_exit'], ['w1', 'run_ack']], 'the end and its ack go at once');
+  assert.equal((end[1]?.msg as { exit: boolean }).exit, true);
+  driver.stop();
+});
+
+test('a Worker the Monitors declare dead, or one missing from their loads for WORKER_SILENT_LOST_MS, loses its runs', () => {
+  const { clock, links, sight, lines, driver } = setup();
+  sight.workers = [known('w1'), known('w2')];
+  clock.advance(VIEW_POLL_MS);
+  for (const id of ['r1', 'r2']) driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec(id, true) });
+  const offered = links.sent.splice(0).map((s) => s.to);
+  assert.deepEqual(offered, ['w1', 'w2']);
+  driver.onMessage('w1', { type: 'offer_reply', from: 'w1', id: 'r1', accepted: true });
+  driver.onMessage('w2', { type: 'offer_reply', from: 'w2', id: 'r2', accepted: true });
+  links.take();
+
+  sight.deaths = ['w1'];
+  sight.workers = [known('w2')];
+  clock.advance(VIEW_POLL_MS);
+  const lost1 = links.sent.splice(0).filter((s) => s.msg.type === 'run_exit');
+  assert.deepEqual(lost1.map((s) => [s.to, (s.msg as { id: string }).id, (s.msg as { result: { status: string } }).result.status]), [['gw', 'r1', 'node_lost']]);
+
+  sight.workers = [];
+  clock.advance(WORKER_SILENT_LOST_MS - VIEW_POLL_MS);
+  assert.deepEqual(links.take().filter(([, t]) => t === 'run_exit'), [], 'missing, not yet lost');
+  clock.advance(2 * VIEW_POLL_MS);
+  const lost2 = links.sent.splice(0).filter((s) => s.msg.type === 'run_exit');
+  assert.deepEqual(lost2.map((s) => (s.msg as { id: string }).id), ['r2']);
+  assert.ok(lines.some((l) => l.includes('missing from the Monitors')));
+  driver.stop();
+});
+
+test('the buddy of the newest order is copied to; a buddy back with a higher incarnation is lost, its runs taken over', () => {
+  const { clock, core, sight, lines, driver } = setup();
+  sight.buddyName = 'asg-2';
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, status: 'alive' } as AssignerState);
+  clock.advance(VIEW_POLL_MS);
+  assert.equal(core.buddyName, 'asg-2');
+  assert.ok(!lines.some((l) => l.includes('buddy_lost')));
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, status: 'alive' } as AssignerState);
+  clock.advance(VIEW_POLL_MS);
+  assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'a new life: its state is gone');
+  clock.advance(VIEW_POLL_MS);
+  assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'lost once, then watched as the new life');
+  driver.stop();
+});
+
+test('drain hands the runs to another live Assigner (never itself or its buddy), looking again every HANDOFF_LOOK_MS', async () => {
+  const { clock, links, sight, driver } = setup();
+  sight.buddyName = 'asg-2';
+  clock.advance(VIEW_POLL_MS);
+  driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1') });
+  links.take();
+  sight.live = ['asg-1', 'asg-2'];
+  const drained = driver.drain();
+  await Promise.resolve();
+  assert.deepEqual(links.take().filter(([, t]) => t === 'replica_handoff'), [], 'only itself and its buddy: wait');
+  sight.live = ['asg-1', 'asg-2', 'asg-3'];
+  clock.advance(HANDOFF_LOOK_MS);
+  await drained;
+  const sent = links.take();
+  assert.ok(sent.some(([to, t]) => to === 'asg-3' && t === 'replica_hold'), 'the run is copied over');
+  assert.deepEqual(sent.at(-1), ['asg-3', 'replica_handoff']);
+  assert.deepEqual(driver.load(), { slotsBusy: 0, slotsFree: OPTS.runsMax, queued: 0 });
+  driver.stop();
+});
+
+test('Deadlines: a key set again moves; due keys come out earliest first and only once', () => {
+  const d = new Deadlines();
+  assert.equal(d.next(), null);
+  d.set('a', 30);
+  d.set('b', 10);
+  d.set('a', 5);
+  d.set('c', 50);
+  assert.equal(d.next(), 5);
+  assert.deepEqual(d.takeDue(10), ['a', 'b']);
+  assert.deepEqual(d.takeDue(10), []);
+  assert.equal(d.next(), 50);
+});
