@@ -111,6 +111,9 @@ const DIRECT_LOAD_FRESH_MS = 1_000;
 /** A gap in a Worker's output is asked to be sent again at most this often. */
 const RESEND_ASK_MS = 1_000;
 
+/** Dead Workers remembered (a lab has a few dozen PCs); past it the oldest is forgotten. */
+const DEAD_WORKERS_MAX = 1024;
+
 /** A non-interactive run is tried on at most this many Workers before it ends as node_lost. */
 export const ATTEMPTS_MAX = 3;
 
@@ -132,6 +135,11 @@ export class AssignerCore {
   private readonly runs = new Map<string, HeldRun>();
   private readonly queue: string[] = [];
   private readonly replicas = new Map<string, Replica>();
+  /**
+   * Workers declared dead and not back since, oldest first: a run taken over from the buddy that
+   * was running on one of them is lost at once (onBuddyLost).
+   */
+  private readonly deadWorkers = new Set<string>();
   /** Where this Assigner copies its runs; null: unpaired, Workers are acknowledged at once. */
   private buddy: string | null = null;
   /** Messages dropped at each bound since start (the driver logs them; tests read them). */
@@ -181,6 +189,7 @@ export class AssignerCore {
       const prev = this.workers.get(w.name);
       if (prev && w.incarnation < prev.incarnation) continue; // news of an older life
       const sameLife = prev !== undefined && prev.incarnation === w.incarnation;
+      this.deadWorkers.delete(w.name); // back (a new life): a run taken over there hears run_evicted
       // The Worker's own word, if recent, is newer than the Monitors' copy (up to a heartbeat old).
       const load = sameLife && nowMs - prev.toldMs < DIRECT_LOAD_FRESH_MS ? prev.load : w.load;
       this.workers.set(w.name, { ...w, load, heardMs: nowMs, toldMs: sameLife ? prev.toldMs : -Infinity, offersInFlight: sameLife ? prev.offersInFlight : 0 });
@@ -342,6 +351,9 @@ export class AssignerCore {
   /** A Worker the Monitors declared dead: its runs end as node_lost, and it gets no more offers. */
   onWorkerDead(worker: string, nowMs: number): AssignerAction[] {
     this.workers.delete(worker);
+    this.deadWorkers.delete(worker);
+    this.deadWorkers.add(worker);
+    if (this.deadWorkers.size > DEAD_WORKERS_MAX) this.deadWorkers.delete(this.deadWorkers.values().next().value as string);
     return [...this.loseRuns(worker, nowMs), ...this.pump(nowMs)];
   }
 
@@ -471,7 +483,11 @@ export class AssignerCore {
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
       out.push(this.send(r.gateway, { type: 'run_takeover', from: this.opts.name, id }));
-      if (r.worker) out.push(this.send(r.worker, { type: 'run_takeover', from: this.opts.name, id }));
+      if (phase === 'running' && r.worker && this.deadWorkers.has(r.worker)) {
+        // Its Worker was declared dead before its Assigner was: that word went to the dead
+        // Assigner and will not come again, so the run is lost now (else it waits for ever).
+        out.push(...this.lost(id, run, r.worker, nowMs));
+      } else if (r.worker) out.push(this.send(r.worker, { type: 'run_takeover', from: this.opts.name, id }));
       if (this.buddy !== null) out.push(...this.copyTo(this.buddy, id, run));
     }
     return [...out, ...this.pump(nowMs)];

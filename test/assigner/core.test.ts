@@ -281,6 +281,29 @@ test('the buddy takes a dead Assigner\'s runs over: Worker and Gateway are told,
   assert.equal(b.runCount, 1, 'r2 still to place');
 });
 
+test('the buddy takes over a run whose Worker was declared dead first: it ends (interactive) or starts again (batch) at once', () => {
+  // Found by the run path simulator (seed 2144): the Worker died, then its Assigner; the Workers'
+  // death reached only the buddy, which did not hold the run yet; taking it over later it waited
+  // for that Worker for ever and the client never read an exit.
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const b = new AssignerCore({ ...OPTS, name: 'b' });
+  a.setBuddy('b');
+  b.setBuddy('a');
+  for (const x of [a, b]) x.onMonitorHeartbeat([worker('w1', 2)], 0);
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r1', 'python', true), 0));
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r1', true, 1));
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r2'), 2));
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r2', true, 3));
+  b.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2)], 4);
+  b.onWorkerDead('w1', 5);
+  const taken = b.onBuddyLost('a', 10);
+  assert.deepEqual(to(taken, 'w1', 'run_takeover'), [], 'nothing goes to the dead Worker');
+  const exits = to(taken, 'gw', 'run_exit') as Array<{ id: string; result: { status: string } }>;
+  assert.deepEqual(exits.map((m) => [m.id, m.result.status]), [['r1', 'node_lost']]);
+  assert.deepEqual(to(taken, 'gw', 'run_restart').map((m) => (m as { id: string }).id), ['r2']);
+  assert.deepEqual(offers(taken), ['w2'], 'the batch run is placed again');
+});
+
 test('a new buddy gets a full copy of every run; a Worker claim settles a run taken over while offered', () => {
   const a = new AssignerCore({ ...OPTS, name: 'a' });
   const b = new AssignerCore({ ...OPTS, name: 'b' });
