@@ -227,7 +227,8 @@ export class AssignerCore {
   onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number, load?: WorkerLoadView['load']): AssignerAction[] {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
-    if (w && w.offersInFlight > 0) w.offersInFlight--;
+    // A run finished while offered (killed) gave its offer's slot back then.
+    if (w && w.offersInFlight > 0 && run?.phase !== 'finished') w.offersInFlight--;
     if (w && load) told(w, load, nowMs);
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
@@ -272,8 +273,10 @@ export class AssignerCore {
   onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
     if (!run || run.worker !== worker) {
-      // An exit nobody here waits for (forgotten, or another attempt's): let the Worker forget it.
-      return msg.type === 'run_exit' && !run ? [this.send(worker, { type: 'run_ack', from: this.opts.name, id: msg.id, seq: -1, exit: true })] : [];
+      // An exit nobody here waits for (forgotten, or another attempt's, e.g. a yes that came after
+      // the offer timed out): let the Worker forget it, or it would hold the run and stay silent
+      // to every new offer of it for HELD_END_MS_MAX.
+      return msg.type === 'run_exit' ? [this.send(worker, { type: 'run_ack', from: this.opts.name, id: msg.id, seq: -1, exit: true })] : [];
     }
     if (run.phase === 'finished') return msg.type === 'run_exit' ? [this.ackWorker(msg.id, run)] : [];
     if (run.phase !== 'running') return [];
@@ -311,7 +314,10 @@ export class AssignerCore {
     }
     if (run.phase === 'running' && run.worker) return [this.send(run.worker, { ...msg, from: this.opts.name })];
     if (msg.type === 'run_kill') {
-      // Offered, not yet answered: whoever says yes gets a kill right after.
+      // Offered, not yet answered: whoever says yes gets a kill right after. The offer's slot is
+      // free again now: its timer will find the run finished and count nothing.
+      const w = run.worker ? this.workers.get(run.worker) : undefined;
+      if (w && w.offersInFlight > 0) w.offersInFlight--;
       const out = run.worker ? [this.send(run.worker, { ...msg, from: this.opts.name })] : [];
       return [...out, ...this.finished(msg.id, run, unmeasuredResult('killed', run.spec.language), nowMs)];
     }
@@ -506,10 +512,12 @@ export class AssignerCore {
 
   private loseRuns(worker: string, nowMs: number): AssignerAction[] {
     const out: AssignerAction[] = [];
-    for (const [id, run] of [...this.runs.entries()]) {
-      if (run.worker !== worker) continue;
+    // The runs of the lost life, taken before any is passed over: passing one over offers the
+    // next queued run at once, maybe to this Worker's new life, and that offer is not lost.
+    const gone = [...this.runs.entries()].filter(([, run]) => run.worker === worker && (run.phase === 'offered' || run.phase === 'running'));
+    for (const [id, run] of gone) {
       if (run.phase === 'offered') out.push(...this.passOver(id, run, nowMs));
-      else if (run.phase === 'running') out.push(...this.lost(id, run, worker, nowMs));
+      else out.push(...this.lost(id, run, worker, nowMs));
     }
     return out;
   }

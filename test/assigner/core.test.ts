@@ -124,6 +124,37 @@ test('a Worker that restarted (higher incarnation) lost its runs', () => {
   assert.equal(a.runCount, 0);
 });
 
+test('a Worker back with a new life: the run offered to the new life at once stays offered (found by the run path simulator, seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  a.onSubmit('gw', spec('r2'), 1);
+  // w1 restarted: r1's offer went to the old life; passing it over offers r2 to the new one.
+  const back = a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10);
+  assert.deepEqual(offers(back), ['w1']);
+  const started = sends(a.onOfferReply('w1', 'r2', true, 11));
+  assert.deepEqual(started.map((x) => [x.to, x.msg.type]), [['gw', 'run_started']], 'started, not killed as a lost offer');
+});
+
+test('an ended attempt the Assigner gave up on is acknowledged, so the Worker takes the run again when offered (seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onTimer('offer|r1|1', 600); // the yes is late
+  const late = sends(a.onOfferReply('w1', 'r1', true, 601));
+  assert.deepEqual(late.map((x) => [x.to, x.msg.type]), [['w1', 'run_kill']]);
+  const ended = sends(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 602));
+  assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }]);
+});
+
+test('a run killed while offered gives its offer\'s slot back: the next run is offered there (seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  a.onGatewayMessage({ type: 'run_kill', from: 'gw', id: 'r1' }, 1); // the Worker never answers
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r2'), 2)), ['w1']);
+});
+
 test('a late yes for a run that moved on is told to stop', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);

@@ -10,7 +10,7 @@ const PROGRESS_EVERY_SEEDS = 10_000;
 const BREAKAGES: readonly RunpathBreakage[] = ['worker_drops_chunk', 'gateway_duplicates'];
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: cli.js runpath [--seeds COUNT] [--from FIRST] [--seed N [--trace]] [--clients MAX] [--faults MAX] [--break ${BREAKAGES.join('|')}]`);
+  console.error(`${message}\nusage: cli.js runpath [--seeds COUNT] [--from FIRST] [--seed N [--trace]] [--clients MAX] [--faults MAX] [--assigner-crash] [--break ${BREAKAGES.join('|')}]`);
   process.exit(2);
 }
 
@@ -23,7 +23,7 @@ function count(value: string | undefined, name: string, fallback: number): numbe
 
 /** The one line that replays a seed with everything it needs. */
 export function runpathReproduction(seed: number, o: RunpathScenarioOptions, breakage?: RunpathBreakage): string {
-  const extra = `${o.clientsMax !== undefined ? ` --clients ${o.clientsMax}` : ''}${o.faultsMax !== undefined ? ` --faults ${o.faultsMax}` : ''}${breakage ? ` --break ${breakage}` : ''}`;
+  const extra = `${o.clientsMax !== undefined ? ` --clients ${o.clientsMax}` : ''}${o.faultsMax !== undefined ? ` --faults ${o.faultsMax}` : ''}${o.assignerCrash ? ' --assigner-crash' : ''}${breakage ? ` --break ${breakage}` : ''}`;
   return `npm run sim -- runpath --seed ${seed}${extra} --trace`;
 }
 
@@ -42,11 +42,13 @@ export async function runpathMain(args: string[]): Promise<number> {
       faults: { type: 'string' },
       trace: { type: 'boolean' },
       break: { type: 'string' },
+      'assigner-crash': { type: 'boolean' },
     },
   });
   const o: RunpathScenarioOptions = {};
   if (values.clients !== undefined) o.clientsMax = Math.max(1, count(values.clients, 'clients', 8));
   if (values.faults !== undefined) o.faultsMax = count(values.faults, 'faults', 5);
+  if (values['assigner-crash']) o.assignerCrash = true;
   const breakage = values.break as RunpathBreakage | undefined;
   if (breakage !== undefined && !BREAKAGES.includes(breakage)) usage(`--break must be one of ${BREAKAGES.join(', ')}`);
   if (values.seed !== undefined) {

@@ -109,10 +109,10 @@ export class SimClient {
   }
 
   private reconnect(r: Reader): void {
-    if (r === this.main && this.phase === 'starting') {
+    if (this.id === null) {
       // The answer to the start went down with the connection: the run may or may not have been
       // taken, and without its id nobody can ask. A real client would start another run.
-      this.phase = 'lost';
+      if (this.phase === 'starting') this.phase = 'lost';
       return;
     }
     if (r.exits > 0 || r.conn !== null) return;

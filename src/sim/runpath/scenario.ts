@@ -44,6 +44,8 @@ export interface RunpathScenario {
 export interface RunpathScenarioOptions {
   clientsMax?: number;
   faultsMax?: number;
+  /** Every seed kills one Assigner of the pair at a random moment (what the old pair property tested). */
+  assignerCrash?: boolean;
 }
 
 export const FAULT_WINDOW_MS = 8_000;
@@ -129,6 +131,9 @@ export function randomRunpathScenario(seed: number, opts: RunpathScenarioOptions
       const node = pick(rng, [...workers.map((w) => w.name), ...assigners, 'gateway']);
       faults.push({ kind: 'partition', atMs, untilMs: atMs + randomIntBetween(rng, 50, DETECT_MS_MIN - 100), node });
     } else faults.push({ kind: 'client_cut', atMs, client: pick(rng, clients).name });
+  }
+  if (opts.assignerCrash && !assignerCrashed) {
+    faults.push({ kind: 'crash', atMs: randomIntBetween(rng, 0, FAULT_WINDOW_MS), node: pick(rng, assigners), restartAfterMs: randomIntBetween(rng, 200, 4_000) });
   }
   faults.sort((a, b) => a.atMs - b.atMs);
   return { seed, workers, assigners, clients, faults, detectMs: randomIntBetween(rng, DETECT_MS_MIN, DETECT_MS_MAX) };

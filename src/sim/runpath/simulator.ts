@@ -79,6 +79,26 @@ interface ClientWire {
   event?: RunEvent;
 }
 
+/** A message in one short line: type, run, and what tells its effect (chunks, status, acks). */
+function describeMessage(msg: PeerMessage): string {
+  switch (msg.type) {
+    case 'offer':
+      return `offer ${msg.run.id}`;
+    case 'run_output':
+    case 'replica_output':
+      return `${msg.type} ${msg.id} ${msg.chunks.map((c) => c.seq).join(',')}`;
+    case 'run_exit':
+      return `run_exit ${msg.id} ${msg.result.status}`;
+    case 'run_ack':
+    case 'replica_ack':
+      return `${msg.type} ${msg.id} ${msg.seq}${msg.exit ? ' exit' : ''}`;
+    case 'offer_reply':
+      return `offer_reply ${msg.id} ${msg.accepted ? 'yes' : 'no'}`;
+    default:
+      return 'id' in msg ? `${msg.type} ${String(msg.id)}` : msg.type;
+  }
+}
+
 function fnv(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
   return h;
@@ -235,7 +255,7 @@ export class RunpathSim implements ClientWorld {
 
   private arrive(from: string, to: string, msg: PeerMessage): void {
     this.events++;
-    this.note(`${from}>${to} ${msg.type}${'id' in msg ? ` ${String(msg.id)}` : ''}${msg.type === 'run_output' && 'chunks' in msg ? ` ${msg.chunks.map((c) => c.seq).join(',')}` : ''}`);
+    this.note(`${from}>${to} ${describeMessage(msg)}`);
     if (to === MONITOR) return this.monitorAnswer(from, msg as RelayOutgoing);
     const a = this.assigners.get(to);
     if (a) return a.handle(from, msg as RunMessage);
@@ -405,6 +425,16 @@ export class RunpathSim implements ClientWorld {
       this.at(f.atMs, () => this.fault(f));
       lastFaultMs = Math.max(lastFaultMs, f.kind === 'partition' ? f.untilMs : f.kind === 'crash' ? f.atMs + f.restartAfterMs : f.kind === 'gateway_crash' ? f.atMs + f.failoverMs : f.atMs);
     }
+    try {
+      await this.loop(lastFaultMs);
+    } catch (err) {
+      // A broken assertion in a core (or the glue) is a finding like any other: it names its seed.
+      this.violations.push({ seed: s.seed, atMs: this.now, run: '-', client: '-', kind: 'exception', message: (err as Error).stack ?? String(err) });
+    }
+    return this.finish();
+  }
+
+  private async loop(lastFaultMs: number): Promise<void> {
     let quietSinceMs: number | null = null;
     while (this.queue.size > 0) {
       const next = this.queue.pop() as { atMs: number; item: Event };
@@ -423,6 +453,10 @@ export class RunpathSim implements ClientWorld {
         if (this.now - quietSinceMs >= SETTLE_MS) break;
       } else quietSinceMs = null;
     }
+  }
+
+  private finish(): RunpathResult {
+    const s = this.scenario;
     const end = this.now;
     this.violations.push(...checkRuns(s.seed, end, this.clients, this.workerLives));
     const statuses: Record<string, number> = {};
