@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
+import { nowMs } from '../common/clock.js';
 import type { ClusterEvent, ClusterNode } from '../cluster/node.js';
 import type { Load } from '../cluster/messages.js';
 import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
@@ -13,9 +13,7 @@ import type { TableRow } from './agent-messages.js';
 import type { WireMessage } from './wire-messages.js';
 
 /** The driver's clock: monotonic milliseconds. Cores only ever see this number. */
-export function nowMs(): number {
-  return Math.floor(performance.now());
-}
+export { nowMs };
 
 /** A Random seeded from the OS, for real nodes (the simulator passes a seeded one). */
 export const osRandom: Random = { nextUint32: () => randomInt(0, 0x100000000 - 1) };

@@ -158,7 +158,14 @@ export class RelayCore {
   private lastAnswer: { assigner: string; atMs: number } | null = null;
   private monitorCursor = 0;
   private requestSeq = 0;
-  private nextTableAskMs = -Infinity;
+  private nextTableAskMs = 0;
+  /**
+   * No later than the earliest deadline: lowered as each is set, recomputed exactly only by onTick
+   * (a scan of every pending deadline), so a message costs O(1) here and not O(runs being placed).
+   */
+  private wakeMs = 0;
+  /** A question to refresh the kept answer is out (one at a time). */
+  private refreshing = false;
   /** The Gateway epoch this core serves under: input numbers start above the previous Gateway's. */
   epoch = 1;
 
@@ -181,16 +188,27 @@ export class RelayCore {
       this.attaching.delete(id);
       out.push({ kind: 'not_attached', id });
     }
-    return out;
-  }
-
-  /** When onTick next has something to do (null: nothing pending). */
-  nextWakeMs(): number | null {
     let at = this.nextTableAskMs;
     for (const a of this.asks.values()) at = Math.min(at, a.deadlineMs);
     for (const s of this.submits.values()) if (s.wait.kind === 'ack') at = Math.min(at, s.wait.deadlineMs);
     for (const d of this.attaching.values()) at = Math.min(at, d);
-    return Number.isFinite(at) ? at : at === -Infinity ? 0 : null;
+    this.wakeMs = at;
+    return out;
+  }
+
+  /**
+   * When to call onTick: never later than the earliest deadline, sometimes earlier (one met since
+   * it was set: that tick does nothing but find the next). Never null today (the table's refresh
+   * is always due); null would mean nothing pending.
+   */
+  nextWakeMs(): number | null {
+    return this.wakeMs;
+  }
+
+  /** A deadline was set: the next wake comes no later. */
+  private due(atMs: number): number {
+    this.wakeMs = Math.min(this.wakeMs, atMs);
+    return atMs;
   }
 
   /** A client's run: placed on the least-loaded Assigner; answered by `accepted` or `refused`. */
@@ -204,7 +222,7 @@ export class RelayCore {
     if (last && nowMs - last.atMs < this.opts.assignerAnswerTtlMs) {
       this.submitTo(run, last.assigner, false, nowMs, out);
       // Asked again for the next run, after this one's submit has left, once at a time.
-      if (![...this.asks.values()].some((a) => a.run === null)) this.ask(null, false, nowMs, out);
+      if (!this.refreshing) this.ask(null, false, nowMs, out);
       return out;
     }
     this.ask(run, false, nowMs, out);
@@ -250,7 +268,7 @@ export class RelayCore {
     if (this.runs.has(id) || this.submits.has(id) || this.attaching.has(id) || this.inFlightCount() >= this.opts.runsInFlightMax) {
       return [{ kind: 'not_attached', id }];
     }
-    this.attaching.set(id, nowMs + this.opts.attachTimeoutMs);
+    this.attaching.set(id, this.due(nowMs + this.opts.attachTimeoutMs));
     // All chunks (-1): the Gateway keeps the whole output for GET and later resumes; each client
     // still gets only what its own last_seq lacks.
     return this.assigners().map((a): RelayAction => ({ kind: 'send', to: a, msg: { type: 'run_attach', from: this.opts.name, id, afterSeq: -1 } }));
@@ -287,6 +305,7 @@ export class RelayCore {
     this.submits.clear();
     this.attaching.clear();
     this.asks.clear();
+    this.refreshing = false;
     this.runs.clear();
     return out;
   }
@@ -318,10 +337,11 @@ export class RelayCore {
     return on;
   }
 
+  /** Runs relayed, being placed, or being looked for (an attach): what runsInFlightMax bounds. */
   private inFlightCount(): number {
     let placing = 0;
     for (const id of this.submits.keys()) if (!this.runs.has(id)) placing++;
-    return this.runs.size + placing;
+    return this.runs.size + placing + this.attaching.size;
   }
 
   private monitors(): string[] {
@@ -343,13 +363,14 @@ export class RelayCore {
   /** Asks a Monitor for the least-loaded Assigner, for `run` (null: to refresh the kept answer). */
   private ask(run: AcceptedRun | null, second: boolean, nowMs: number, out: RelayAction[]): void {
     const requestId = `${this.opts.requestIdPrefix}-${++this.requestSeq}`;
+    if (!run) this.refreshing = true;
     if (run) this.submits.set(run.id, { run, second, wait: { kind: 'monitor', requestId } });
     const monitor = this.nextMonitor();
     if (monitor === null) {
       this.answered({ run: run?.id ?? null, second, monitor: '', monitorsLeft: 0, deadlineMs: nowMs }, this.fromOwnTable(), nowMs, out);
       return;
     }
-    this.asks.set(requestId, { run: run?.id ?? null, second, monitor, monitorsLeft: Math.max(1, this.monitors().length) - 1, deadlineMs: nowMs + this.opts.askMonitorTimeoutMs });
+    this.asks.set(requestId, { run: run?.id ?? null, second, monitor, monitorsLeft: Math.max(1, this.monitors().length) - 1, deadlineMs: this.due(nowMs + this.opts.askMonitorTimeoutMs) });
     out.push({ kind: 'send', to: monitor, msg: { type: 'least_loaded_assigner_request', from: this.opts.name, requestId } });
   }
 
@@ -364,7 +385,7 @@ export class RelayCore {
       return;
     }
     const next = `${this.opts.requestIdPrefix}-${++this.requestSeq}`;
-    this.asks.set(next, { ...ask, monitor, monitorsLeft: ask.monitorsLeft - 1, deadlineMs: nowMs + this.opts.askMonitorTimeoutMs });
+    this.asks.set(next, { ...ask, monitor, monitorsLeft: ask.monitorsLeft - 1, deadlineMs: this.due(nowMs + this.opts.askMonitorTimeoutMs) });
     const s = ask.run === null ? undefined : this.submits.get(ask.run);
     if (s) s.wait = { kind: 'monitor', requestId: next };
     out.push({ kind: 'send', to: monitor, msg: { type: 'least_loaded_assigner_request', from: this.opts.name, requestId: next } });
@@ -377,6 +398,7 @@ export class RelayCore {
   /** The Monitors (or the Gateway's table) named `assigner` for this question. */
   private answered(ask: Ask, assigner: string | null, nowMs: number, out: RelayAction[] = []): RelayAction[] {
     if (assigner) this.lastAnswer = { assigner, atMs: nowMs };
+    if (ask.run === null) this.refreshing = false;
     const s = ask.run === null ? undefined : this.submits.get(ask.run);
     if (!s) return out; // the refresh, or a run closed meanwhile
     this.submitTo(s.run, assigner, ask.second, nowMs, out);
@@ -402,7 +424,7 @@ export class RelayCore {
     // (one that just died and is not declared dead yet): submitting again is harmless (a run is
     // taken once per id), and the run's record stays, so nothing it sends meanwhile is lost.
     if (!this.runs.has(run.id)) this.runs.set(run.id, inFlight(assigner, false, null));
-    this.submits.set(run.id, { run, second, wait: { kind: 'ack', deadlineMs: nowMs + this.opts.ackTimeoutMs } });
+    this.submits.set(run.id, { run, second, wait: { kind: 'ack', deadlineMs: this.due(nowMs + this.opts.ackTimeoutMs) } });
     out.push({ kind: 'send', to: assigner, msg: { type: 'run_submit', from: this.opts.name, run } });
   }
 
@@ -457,17 +479,19 @@ export class RelayCore {
     const r = this.runs.get(msg.id);
     if (!r || r.assigner !== from) return [];
     const out: RelayAction[] = [];
+    // Any word of the run from its Assigner answers a submit still waiting, even one being asked
+    // about again after a silence: an Assigner speaks of a run only once its buddy holds it too.
     const waiting = this.submits.get(msg.id);
-    // Any word from the Assigner holding the run answers its submit.
-    const acked = waiting?.wait.kind === 'ack';
-    if (acked) this.submits.delete(msg.id);
+    if (waiting) {
+      this.submits.delete(msg.id);
+      if (waiting.wait.kind === 'monitor') this.asks.delete(waiting.wait.requestId);
+    }
+    const acked = waiting !== undefined;
     const deliver = (event: SinkEvent) => out.push({ kind: 'deliver', id: msg.id, event });
     switch (msg.type) {
       case 'run_refused':
-        // Refused while this Gateway asks the Monitors again after its silence: that is the answer.
         this.runs.delete(msg.id);
-        this.submits.delete(msg.id);
-        if (waiting) out.push({ kind: 'refused', id: msg.id, code: msg.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'NO_CAPACITY', message: msg.message });
+        if (acked) out.push({ kind: 'refused', id: msg.id, code: msg.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'NO_CAPACITY', message: msg.message });
         return out;
       case 'run_queued':
         if (acked) out.push({ kind: 'accepted', id: msg.id });

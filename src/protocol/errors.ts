@@ -46,7 +46,7 @@ export const ERROR_TABLE = {
   WIRE_SOCKET: { httpStatus: null, family: 'wire', when: 'the TCP connection failed or was reset', hint: 'the peer is down or unreachable' },
   // The Gateway's start errors (src/gateway/backend.ts): the run was not placed now; retry.
   QUEUE_FULL: { httpStatus: 503, family: 'placement', when: 'every Worker is busy and the wait queue is at queue.runsMax', hint: 'try again in a moment' },
-  NO_CAPACITY: { httpStatus: 503, family: 'placement', when: 'no Assigner is alive to take the run', hint: 'try again in a moment; check `codearena status`' },
+  NO_CAPACITY: { httpStatus: 503, family: 'placement', when: 'no Assigner is alive to take the run (or the Gateway closed before one took it)', hint: 'try again in a moment; check `codearena status`' },
   ASSIGNER_TIMEOUT: { httpStatus: 503, family: 'placement', when: 'the Assigner a Monitor named did not take the run within the ack window, asked twice', hint: 'try again in a moment' },
   // ApiError (src/gateway/server.ts) and the Gateway's other answers.
   UNAUTHORIZED: { httpStatus: 401, family: 'api', when: 'no or a wrong bearer token', hint: 'send a token from auth.tokens' },

@@ -2,7 +2,8 @@ import type { Logger } from '../agent/log.js';
 import type { WorkerLoadWire } from '../protocol/load.js';
 import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 import type { WorkerAction, WorkerCore, WorkerNote } from './core.js';
-import type { Clock, Sandbox, SandboxRun, Timer } from './ports.js';
+import type { Clock, Timer } from '../common/clock.js';
+import type { Sandbox, SandboxRun } from './ports.js';
 import type { Pressure } from './psi.js';
 
 /**

@@ -1,24 +1,13 @@
-import { nowMs } from '../agent/driver.js';
 import type { RunChunkWire, RunResultWire, RunSpecWire } from '../protocol/run-messages.js';
 import { sandboxRequestOf } from '../protocol/run-spec.js';
 import { startRun } from '../sandbox/runner.js';
 import type { SandboxPool } from '../sandbox/sandbox-process.js';
 
 /**
- * The Worker driver's two narrow windows on the world, each with a real implementation here and
- * an in-memory twin in twins.ts (a manual clock, a scripted program) for tests and the simulator.
+ * The Worker driver's two narrow windows on the world: time (common/clock.ts) and the sandbox, each
+ * with a real implementation and an in-memory twin in twins.ts (a manual clock, a scripted program)
+ * for tests and the simulator.
  */
-
-export interface Timer {
-  cancel(): void;
-}
-
-/** Time as the driver sees it: monotonic milliseconds and one-shot timers. */
-export interface Clock {
-  nowMs(): number;
-  /** Calls fn once, delayMs from now (unless cancelled first). */
-  after(delayMs: number, fn: () => void): Timer;
-}
 
 /** One piece of a program's output, numbered densely from 0 across its streams. */
 export interface SandboxChunk {
@@ -47,16 +36,6 @@ export interface Sandbox {
   /** Starts the run's program; throws if the run cannot start at all (the driver ends it as internal_error). */
   start(run: RunSpecWire): SandboxRun;
 }
-
-/** Real time: performance.now() and unref'd timers (a pending timer never keeps the process up). */
-export const systemClock: Clock = {
-  nowMs,
-  after(delayMs, fn) {
-    const t = setTimeout(fn, delayMs);
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
 
 /** The bwrap sandbox (src/sandbox/runner.ts), drawing ready sandboxes from the Worker's pool. */
 export function bwrapSandbox(pool: SandboxPool): Sandbox {

@@ -14,7 +14,8 @@ import { configureCompileCache } from '../sandbox/compile-cache.js';
 import { joinAccountingGroup, ownerGroupDir } from './accounting.js';
 import { WorkerCore } from './core.js';
 import { WorkerDriver } from './driver.js';
-import { bwrapSandbox, systemClock } from './ports.js';
+import { systemClock } from '../common/clock.js';
+import { bwrapSandbox } from './ports.js';
 import { PsiSampler } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
 

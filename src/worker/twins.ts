@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { BoundedQueue } from '../common/bounded-queue.js';
 import { CHUNK_BYTES_MAX, type StreamName } from '../protocol/output.js';
 import type { RunResultWire, RunSpecWire } from '../protocol/run-messages.js';
-import type { Clock, Sandbox, SandboxChunk, SandboxRun, Timer } from './ports.js';
+import type { Clock, Timer } from '../common/clock.js';
+import type { Sandbox, SandboxChunk, SandboxRun } from './ports.js';
 
 /**
  * In-memory twins of the Worker driver's ports (ports.ts): time that moves only when a test moves
