@@ -338,7 +338,7 @@ export class AssignerCore {
       out.push(...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id, gateway, run: run.spec, attempts: run.attempts }));
     }
     const phase = run.phase === 'offered' ? 'queued' : run.phase;
-    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, spec: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null }));
+    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, spec: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null, attempt: Math.min(run.attempts + 1, ATTEMPTS_MAX) }));
     for (const msg of outputMessages(this.opts.name, id, run.chunks, afterSeq, 'run_output')) out.push(this.send(gateway, msg));
     if (run.result) out.push(this.send(gateway, { type: 'run_exit', from: this.opts.name, id, result: run.result, lastSeq: run.chunks.length - 1 }));
     return out;

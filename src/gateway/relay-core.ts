@@ -482,7 +482,7 @@ export class RelayCore {
     if (msg.spec.id !== msg.id || !this.attaching.has(msg.id)) return [];
     this.attaching.delete(msg.id);
     this.runs.set(msg.id, inFlight(from, msg.phase === 'queued', msg.phase === 'running' ? msg.worker : null));
-    return [{ kind: 'attached', id: msg.id, found: { run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from } }];
+    return [{ kind: 'attached', id: msg.id, found: { run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from, attempt: msg.attempt ?? 1 } }];
   }
 
   /**

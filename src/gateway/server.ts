@@ -174,6 +174,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<FastifyInstanc
       pending = backend
         .attach(id, (found) => {
           rec = store.get(id) ?? store.create(found.run);
+          rec.attempt = Math.max(rec.attempt, found.attempt);
           if (found.phase !== 'queued') rec.started({ worker: found.worker, assigner: found.assigner });
           return rec;
         })

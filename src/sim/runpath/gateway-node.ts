@@ -215,6 +215,7 @@ export class SimGateway {
   /** server.ts adopt(): the record of a run another Gateway accepted. */
   private adopt(found: AttachedRun): RunRecord {
     const rec = this.store.get(found.run.id) ?? this.store.create(found.run);
+    rec.attempt = Math.max(rec.attempt, found.attempt);
     if (found.phase !== 'queued') rec.started({ worker: found.worker, assigner: found.assigner });
     return rec;
   }
