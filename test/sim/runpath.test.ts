@@ -18,11 +18,13 @@ async function sweep(first: number, count: number, o: RunpathScenarioOptions, br
   const failures: string[] = [];
   const kinds = new Map<string, number>();
   let accepted = 0;
+  let lost = 0;
   let failedSeeds = 0;
   const started = Date.now();
   for (let seed = first; seed < first + count; seed++) {
     const r = await simulateRunpath(randomRunpathScenario(seed, o), breakage ? { breakage } : {});
     accepted += r.accepted;
+    lost += r.messagesLost;
     if (r.violations.length > 0) failedSeeds++;
     for (const v of r.violations) {
       kinds.set(v.kind, (kinds.get(v.kind) ?? 0) + 1);
@@ -30,14 +32,15 @@ async function sweep(first: number, count: number, o: RunpathScenarioOptions, br
     }
   }
   const seconds = (Date.now() - started) / 1000;
-  return { failures, kinds, accepted, failedSeeds, seconds, seedsPerS: count / seconds };
+  return { failures, kinds, accepted, lost, failedSeeds, seconds, seedsPerS: count / seconds };
 }
 
 test(`contracts 1 and 2 hold on ${SEEDS} seeds: one readable terminal status per accepted run, the program's output exactly (a prefix if cut short)`, async (t) => {
   const r = await sweep(FROM, SEEDS, {});
-  t.diagnostic(`${SEEDS} seeds in ${r.seconds.toFixed(1)} s: ${r.seedsPerS.toFixed(0)} seeds/s, ${r.accepted} runs accepted`);
+  t.diagnostic(`${SEEDS} seeds in ${r.seconds.toFixed(1)} s: ${r.seedsPerS.toFixed(0)} seeds/s, ${r.accepted} runs accepted, ${r.lost} messages lost to faults`);
   console.log(`runpath: ${SEEDS} seeds, ${r.seedsPerS.toFixed(0)} seeds/s, ${r.accepted} runs accepted`);
   assert.ok(r.accepted > SEEDS, 'the seeds run real workloads');
+  assert.ok(r.lost > SEEDS, `the faults destroy messages (${r.lost})`);
   assert.deepEqual(r.failures, [], `${r.failedSeeds} seeds failed`);
 });
 

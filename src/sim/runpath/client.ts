@@ -78,7 +78,7 @@ export class SimClient {
     return `${this.plan.name}${this.id ? ` (run ${this.id})` : ''}`;
   }
 
-  /** The client's own program spec, as the Gateway's accept() would make it. */
+  /** Starts the run: its program travels in its source, its limits are the defaults. */
   begin(): void {
     const conn = this.world.connect(this);
     if (conn === null) return this.world.at(this.world.nowMs() + CONNECT_RETRY_MS, () => this.begin());
@@ -179,10 +179,8 @@ export class SimClient {
     if (code === 'NOT_FOUND' && r.conn !== null && r.exits === 0) {
       // The new Gateway did not find the run (yet): ask again on a fresh connection, a bounded number of times.
       if (++r.resumeTries > RESUME_TRIES_MAX) return;
-      const conn = r.conn;
       r.conn = null;
       this.world.at(this.world.nowMs() + RESUME_RETRY_MS, () => this.reconnect(r));
-      void conn;
       return;
     }
     // NO_RUN: input that overtook the resume's adoption; the client re-sends after the next event.

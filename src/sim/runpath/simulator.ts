@@ -49,6 +49,8 @@ export interface RunpathResult {
   events: number;
   simMs: number;
   accepted: number;
+  /** Messages the faults destroyed (resets, crashes, dead receivers): the faults did bite. */
+  messagesLost: number;
   statuses: Record<string, number>;
   trace: string[];
 }
@@ -61,6 +63,8 @@ const SETTLE_MS = 5_000;
 /** Hard stop: every client's patience and a retry budget past the last start. */
 const SIM_MS_MAX = 4_000 + PATIENCE_MS + 60_000;
 const RESUME_KEY = Buffer.alloc(32, 7);
+/** Trace lines kept for --trace; a seed that writes more is a runaway, and the rest is cut. */
+const TRACE_LINES_MAX = 200_000;
 
 /** What members send each other on the run path. */
 type PeerMessage = RunMessage | RelayOutgoing | GatewayBoundMessage;
@@ -168,7 +172,7 @@ export class RunpathSim implements ClientWorld {
 
   private note(line: string): void {
     this.hash = fnv(this.hash, line);
-    if (this.opts.trace) this.trace.push(`${this.now} ${line}`);
+    if (this.opts.trace && this.trace.length < TRACE_LINES_MAX) this.trace.push(`${this.now} ${line}`);
   }
 
   // ---- nodes ---------------------------------------------------------------------------------
@@ -466,7 +470,7 @@ export class RunpathSim implements ClientWorld {
       statuses[key] = (statuses[key] ?? 0) + 1;
       if (c.id !== null) accepted++;
     }
-    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, statuses, trace: this.trace };
+    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, messagesLost: this.peers.counts.lost + this.wire.counts.lost, statuses, trace: this.trace };
   }
 }
 
