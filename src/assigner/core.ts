@@ -272,7 +272,9 @@ export class AssignerCore {
    */
   onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
-    if (!run || run.worker !== worker) {
+    // Offered to this Worker again, the run's yes has not come: anything it sends of the run is an
+    // earlier attempt's (its reply would have come first on the same link).
+    if (!run || run.worker !== worker || run.phase === 'offered' || run.phase === 'queued') {
       // An exit nobody here waits for (forgotten, or another attempt's, e.g. a yes that came after
       // the offer timed out): let the Worker forget it, or it would hold the run and stay silent
       // to every new offer of it for HELD_END_MS_MAX.

@@ -147,6 +147,17 @@ test('an ended attempt the Assigner gave up on is acknowledged, so the Worker ta
   assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }]);
 });
 
+test('an earlier attempt\'s end that comes while the run is offered to the same Worker again is acknowledged (seed 22977)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  // w1 restarted: the offer went to its new life, which ran the run; the Assigner passed it over
+  // (and will kill that yes), then offers it to w1 again.
+  assert.deepEqual(offers([...a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10), ...a.onTimer('retry', 300)]), ['w1']);
+  const ended = sends(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 301));
+  assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }], 'the Worker may forget it and take the new offer');
+});
+
 test('a run killed while offered gives its offer\'s slot back: the next run is offered there (seed 12852)', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1)], 0);
