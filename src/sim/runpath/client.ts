@@ -46,10 +46,12 @@ interface Reader {
   /** Something arrived on this connection since it resumed: the session follows the run. */
   attached: boolean;
   resumeTries: number;
+  /** Its resumes were answered NOT_FOUND RESUME_TRIES_MAX times: it stopped asking. */
+  gaveUp: boolean;
 }
 
 function reader(): Reader {
-  return { conn: null, lastSeq: -1, view: [], exits: 0, status: null, attached: false, resumeTries: 0 };
+  return { conn: null, lastSeq: -1, view: [], exits: 0, status: null, attached: false, resumeTries: 0, gaveUp: false };
 }
 
 export class SimClient {
@@ -61,6 +63,14 @@ export class SimClient {
   exitAtMs = -1;
   readonly main: Reader = reader();
   reread: Reader | null = null;
+
+  /** Nothing more will happen on this client's side (the simulation may settle and stop). */
+  get settled(): boolean {
+    if (this.phase === 'refused' || this.phase === 'lost') return true;
+    if (this.phase !== 'done') return false;
+    if (this.plan.rereadAfterMs === null) return true;
+    return this.reread !== null && (this.reread.exits > 0 || this.reread.gaveUp);
+  }
   private linesSent = 0;
   private eofSent = false;
   private wantKill = false;
@@ -178,7 +188,10 @@ export class SimClient {
     }
     if (code === 'NOT_FOUND' && r.conn !== null && r.exits === 0) {
       // The new Gateway did not find the run (yet): ask again on a fresh connection, a bounded number of times.
-      if (++r.resumeTries > RESUME_TRIES_MAX) return;
+      if (++r.resumeTries > RESUME_TRIES_MAX) {
+        r.gaveUp = true;
+        return;
+      }
       r.conn = null;
       this.world.at(this.world.nowMs() + RESUME_RETRY_MS, () => this.reconnect(r));
       return;

@@ -408,7 +408,7 @@ export class RunpathSim implements ClientWorld {
   // ---- the run -------------------------------------------------------------------------------
 
   private quiet(): boolean {
-    return this.clients.every((c) => c.phase === 'refused' || c.phase === 'lost' || (c.phase === 'done' && (c.plan.rereadAfterMs === null || (c.reread !== null && (c.reread.exits > 0 || c.reread.conn === null)))));
+    return this.clients.every((c) => c.settled);
   }
 
   async run(): Promise<RunpathResult> {
