@@ -111,6 +111,9 @@ const DIRECT_LOAD_FRESH_MS = 1_000;
 /** A gap in a Worker's output is asked to be sent again at most this often. */
 const RESEND_ASK_MS = 1_000;
 
+/** Dead Workers remembered (a lab has a few dozen PCs); past it the oldest is forgotten. */
+const DEAD_WORKERS_MAX = 1024;
+
 /** A non-interactive run is tried on at most this many Workers before it ends as node_lost. */
 export const ATTEMPTS_MAX = 3;
 
@@ -132,6 +135,11 @@ export class AssignerCore {
   private readonly runs = new Map<string, HeldRun>();
   private readonly queue: string[] = [];
   private readonly replicas = new Map<string, Replica>();
+  /**
+   * Workers declared dead and not back since, oldest first: a run taken over from the buddy that
+   * was running on one of them is lost at once (onBuddyLost).
+   */
+  private readonly deadWorkers = new Set<string>();
   /** Where this Assigner copies its runs; null: unpaired, Workers are acknowledged at once. */
   private buddy: string | null = null;
   /** Messages dropped at each bound since start (the driver logs them; tests read them). */
@@ -181,6 +189,7 @@ export class AssignerCore {
       const prev = this.workers.get(w.name);
       if (prev && w.incarnation < prev.incarnation) continue; // news of an older life
       const sameLife = prev !== undefined && prev.incarnation === w.incarnation;
+      this.deadWorkers.delete(w.name); // back (a new life): a run taken over there hears run_evicted
       // The Worker's own word, if recent, is newer than the Monitors' copy (up to a heartbeat old).
       const load = sameLife && nowMs - prev.toldMs < DIRECT_LOAD_FRESH_MS ? prev.load : w.load;
       this.workers.set(w.name, { ...w, load, heardMs: nowMs, toldMs: sameLife ? prev.toldMs : -Infinity, offersInFlight: sameLife ? prev.offersInFlight : 0 });
@@ -218,7 +227,8 @@ export class AssignerCore {
   onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number, load?: WorkerLoadView['load']): AssignerAction[] {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
-    if (w && w.offersInFlight > 0) w.offersInFlight--;
+    // A run finished while offered (killed) gave its offer's slot back then.
+    if (w && w.offersInFlight > 0 && run?.phase !== 'finished') w.offersInFlight--;
     if (w && load) told(w, load, nowMs);
     if (!run || run.phase !== 'offered' || run.worker !== worker) {
       // A late "yes" for a run that moved on: tell that Worker to drop it.
@@ -262,9 +272,13 @@ export class AssignerCore {
    */
   onWorkerMessage(worker: string, msg: Extract<RunMessage, { type: 'run_output' | 'run_exit' }>, nowMs: number): AssignerAction[] {
     const run = this.runs.get(msg.id);
-    if (!run || run.worker !== worker) {
-      // An exit nobody here waits for (forgotten, or another attempt's): let the Worker forget it.
-      return msg.type === 'run_exit' && !run ? [this.send(worker, { type: 'run_ack', from: this.opts.name, id: msg.id, seq: -1, exit: true })] : [];
+    // Offered to this Worker again, the run's yes has not come: anything it sends of the run is an
+    // earlier attempt's (its reply would have come first on the same link).
+    if (!run || run.worker !== worker || run.phase === 'offered' || run.phase === 'queued') {
+      // An exit nobody here waits for (forgotten, or another attempt's, e.g. a yes that came after
+      // the offer timed out): let the Worker forget it, or it would hold the run and stay silent
+      // to every new offer of it for HELD_END_MS_MAX.
+      return msg.type === 'run_exit' ? [this.send(worker, { type: 'run_ack', from: this.opts.name, id: msg.id, seq: -1, exit: true })] : [];
     }
     if (run.phase === 'finished') return msg.type === 'run_exit' ? [this.ackWorker(msg.id, run)] : [];
     if (run.phase !== 'running') return [];
@@ -302,7 +316,10 @@ export class AssignerCore {
     }
     if (run.phase === 'running' && run.worker) return [this.send(run.worker, { ...msg, from: this.opts.name })];
     if (msg.type === 'run_kill') {
-      // Offered, not yet answered: whoever says yes gets a kill right after.
+      // Offered, not yet answered: whoever says yes gets a kill right after. The offer's slot is
+      // free again now: its timer will find the run finished and count nothing.
+      const w = run.worker ? this.workers.get(run.worker) : undefined;
+      if (w && w.offersInFlight > 0) w.offersInFlight--;
       const out = run.worker ? [this.send(run.worker, { ...msg, from: this.opts.name })] : [];
       return [...out, ...this.finished(msg.id, run, unmeasuredResult('killed', run.spec.language), nowMs)];
     }
@@ -323,7 +340,7 @@ export class AssignerCore {
       out.push(...this.toBuddy({ type: 'replica_hold', from: this.opts.name, id, gateway, run: run.spec, attempts: run.attempts }));
     }
     const phase = run.phase === 'offered' ? 'queued' : run.phase;
-    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, spec: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null }));
+    out.push(this.send(gateway, { type: 'run_attached', from: this.opts.name, id, spec: run.spec, phase, worker: run.phase === 'running' || run.phase === 'finished' ? run.worker : null, attempt: Math.min(run.attempts + 1, ATTEMPTS_MAX) }));
     for (const msg of outputMessages(this.opts.name, id, run.chunks, afterSeq, 'run_output')) out.push(this.send(gateway, msg));
     if (run.result) out.push(this.send(gateway, { type: 'run_exit', from: this.opts.name, id, result: run.result, lastSeq: run.chunks.length - 1 }));
     return out;
@@ -342,6 +359,9 @@ export class AssignerCore {
   /** A Worker the Monitors declared dead: its runs end as node_lost, and it gets no more offers. */
   onWorkerDead(worker: string, nowMs: number): AssignerAction[] {
     this.workers.delete(worker);
+    this.deadWorkers.delete(worker);
+    this.deadWorkers.add(worker);
+    if (this.deadWorkers.size > DEAD_WORKERS_MAX) this.deadWorkers.delete(this.deadWorkers.values().next().value as string);
     return [...this.loseRuns(worker, nowMs), ...this.pump(nowMs)];
   }
 
@@ -471,7 +491,11 @@ export class AssignerCore {
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
       out.push(this.send(r.gateway, { type: 'run_takeover', from: this.opts.name, id }));
-      if (r.worker) out.push(this.send(r.worker, { type: 'run_takeover', from: this.opts.name, id }));
+      if (phase === 'running' && r.worker && this.deadWorkers.has(r.worker)) {
+        // Its Worker was declared dead before its Assigner was: that word went to the dead
+        // Assigner and will not come again, so the run is lost now (else it waits for ever).
+        out.push(...this.lost(id, run, r.worker, nowMs));
+      } else if (r.worker) out.push(this.send(r.worker, { type: 'run_takeover', from: this.opts.name, id }));
       if (this.buddy !== null) out.push(...this.copyTo(this.buddy, id, run));
     }
     return [...out, ...this.pump(nowMs)];
@@ -490,10 +514,12 @@ export class AssignerCore {
 
   private loseRuns(worker: string, nowMs: number): AssignerAction[] {
     const out: AssignerAction[] = [];
-    for (const [id, run] of [...this.runs.entries()]) {
-      if (run.worker !== worker) continue;
+    // The runs of the lost life, taken before any is passed over: passing one over offers the
+    // next queued run at once, maybe to this Worker's new life, and that offer is not lost.
+    const gone = [...this.runs.entries()].filter(([, run]) => run.worker === worker && (run.phase === 'offered' || run.phase === 'running'));
+    for (const [id, run] of gone) {
       if (run.phase === 'offered') out.push(...this.passOver(id, run, nowMs));
-      else if (run.phase === 'running') out.push(...this.lost(id, run, worker, nowMs));
+      else out.push(...this.lost(id, run, worker, nowMs));
     }
     return out;
   }

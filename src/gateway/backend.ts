@@ -49,6 +49,8 @@ export interface AttachedRun {
   phase: 'queued' | 'running' | 'finished';
   worker: string | null;
   assigner: string;
+  /** Its placement now (1: the first): the chunks' seqs start again at each. */
+  attempt: number;
 }
 
 export class QueueFullError extends Error {

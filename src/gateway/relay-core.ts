@@ -42,6 +42,12 @@ export interface RelayOptions {
   attachTimeoutMs: number;
   /** Missing chunks are asked for at most this often per run (a resend takes a round trip). */
   resendAskMs: number;
+  /**
+   * A run whose Assigner has said nothing this long is asked for what follows its last chunk: the
+   * run's last messages (its end) may have gone down with a broken connection, and no later
+   * message would show the gap. Checked at each tick (one comes at least every tableRefreshMs).
+   */
+  silentRunAskMs: number;
   /** Runs relayed at once (being placed, queued or running); past it a submit is refused. */
   runsInFlightMax: number;
   /** Input messages kept per run to send again after a takeover; past it input is dropped. */
@@ -61,6 +67,7 @@ export const RELAY_DEFAULTS: Omit<RelayOptions, 'name' | 'requestIdPrefix' | 'co
   tableRefreshMs: 500, // the dashboard's and the fallback placement's freshness
   attachTimeoutMs: 2_000, // every Assigner answers from memory; a resuming client waits this long at worst
   resendAskMs: 1_000, // a resend answers within a round trip; asking more often only duplicates it
+  silentRunAskMs: 5_000, // as a Worker resends an unacknowledged end (END_RESEND_MS): one small ask per quiet run
   runsInFlightMax: 10_000, // the Assigners' queues (runsMax each) bound what they take long before this
   inputsKeptMax: 4096, // a student types lines, not thousands of them
   inputBytesKeptMax: 1024 * 1024,
@@ -139,10 +146,12 @@ interface InFlight {
   inputBytes: number;
   /** When this Gateway last asked for missing chunks. */
   resendAskedMs: number;
+  /** When its Assigner last spoke of it, or it was last asked after a silence (-1: not yet timed). */
+  heardMs: number;
 }
 
 function inFlight(assigner: string, queued: boolean, worker: string | null): InFlight {
-  return { assigner, buddy: null, worker, queued, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity };
+  return { assigner, buddy: null, worker, queued, lastSeq: -1, inputs: [], inputBytes: 0, resendAskedMs: -Infinity, heardMs: -1 };
 }
 
 type RunStreamMessage = RunMessageOf<'run_queued' | 'run_started' | 'run_output' | 'run_exit' | 'run_refused' | 'run_restart'>;
@@ -188,6 +197,7 @@ export class RelayCore {
       this.attaching.delete(id);
       out.push({ kind: 'not_attached', id });
     }
+    this.askSilentRuns(nowMs, out);
     let at = this.nextTableAskMs;
     for (const a of this.asks.values()) at = Math.min(at, a.deadlineMs);
     for (const s of this.submits.values()) if (s.wait.kind === 'ack') at = Math.min(at, s.wait.deadlineMs);
@@ -441,6 +451,16 @@ export class RelayCore {
     out.push({ kind: 'refused', id, code: 'ASSIGNER_TIMEOUT', message: `assigner ${r.assigner} did not take the run within ${this.opts.ackTimeoutMs} ms` });
   }
 
+  /** Runs held (not still being submitted: their ack timer watches them) whose Assigner has been quiet too long. */
+  private askSilentRuns(nowMs: number, out: RelayAction[]): void {
+    for (const [id, r] of this.runs) {
+      if (r.heardMs < 0) r.heardMs = nowMs;
+      if (this.submits.has(id) || nowMs - r.heardMs < this.opts.silentRunAskMs) continue;
+      r.heardMs = nowMs;
+      out.push({ kind: 'send', to: r.assigner, msg: { type: 'run_attach', from: this.opts.name, id, afterSeq: r.lastSeq } });
+    }
+  }
+
   /** The run's Assigner died; its buddy holds the run: stream from it, and send the input again. */
   private onTakeover(from: string, id: string): RelayAction[] {
     const r = this.runs.get(id);
@@ -449,6 +469,7 @@ export class RelayCore {
     const out: RelayAction[] = [{ kind: 'note', note: { what: 'takeover', run: id, from: r.assigner, to: from } }];
     r.assigner = from;
     r.buddy = null;
+    r.heardMs = -1;
     out.push({ kind: 'deliver', id, event: { kind: 'reassigned', assigner: from } });
     out.push({ kind: 'send', to: from, msg: { type: 'run_attach', from: this.opts.name, id, afterSeq: r.lastSeq } });
     for (const m of r.inputs) out.push({ kind: 'send', to: from, msg: m });
@@ -461,7 +482,7 @@ export class RelayCore {
     if (msg.spec.id !== msg.id || !this.attaching.has(msg.id)) return [];
     this.attaching.delete(msg.id);
     this.runs.set(msg.id, inFlight(from, msg.phase === 'queued', msg.phase === 'running' ? msg.worker : null));
-    return [{ kind: 'attached', id: msg.id, found: { run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from } }];
+    return [{ kind: 'attached', id: msg.id, found: { run: msg.spec, phase: msg.phase, worker: msg.worker, assigner: from, attempt: msg.attempt ?? 1 } }];
   }
 
   /**
@@ -478,6 +499,7 @@ export class RelayCore {
   private onRunMessage(from: string, msg: RunStreamMessage, nowMs: number): RelayAction[] {
     const r = this.runs.get(msg.id);
     if (!r || r.assigner !== from) return [];
+    r.heardMs = nowMs;
     const out: RelayAction[] = [];
     // Any word of the run from its Assigner answers a submit still waiting, even one being asked
     // about again after a silence: an Assigner speaks of a run only once its buddy holds it too.

@@ -55,6 +55,7 @@ export class RunResumer {
       let rec: RunRecord | null = null;
       const ok = await attach(id, (found) => {
         rec = this.store.get(id) ?? this.store.create(found.run);
+        rec.attempt = Math.max(rec.attempt, found.attempt);
         if (found.phase !== 'queued') rec.started({ worker: found.worker, assigner: found.assigner });
         return rec;
       });

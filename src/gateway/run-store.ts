@@ -109,7 +109,13 @@ export class RunRecord implements RunSink {
   }
 
   /** Sends what a client with `lastSeq` lacks, then keeps it informed until it unsubscribes. */
-  subscribe(listener: Listener, lastSeq: number): () => void {
+  subscribe(listener: Listener, from: number): () => void {
+    // A client's last seq names a chunk of the attempt it saw, and seqs start again at each: past
+    // the first, it may be an earlier attempt's (the restart went out while it was away). It hears
+    // of the restart and gets this attempt whole; one that saw it already just gets it again.
+    const restarted = this.attempt > 1 && from >= 0;
+    if (restarted) listener({ type: 'restarted', attempt: this.attempt });
+    const lastSeq = restarted ? -1 : from;
     // A run may start before its client subscribes (the Worker was free): the client still learns it.
     if (this.status === 'running' && !this.result) listener({ type: 'started', worker: this.worker });
     for (const c of this.chunks) {
@@ -121,9 +127,11 @@ export class RunRecord implements RunSink {
     }
     if (this.status === 'queued' && this.queuePosition > 0) listener({ type: 'queued', position: this.queuePosition });
     // Chunks replayed into the record later (a run adopted after a Gateway failover) may be ones
-    // this client already has.
+    // this client already has — of this attempt: after a restart every chunk is new.
+    let after = lastSeq;
     const filtered: Listener = (e) => {
-      if (e.type !== 'output' || e.seq > lastSeq) listener(e);
+      if (e.type === 'restarted') after = -1;
+      if (e.type !== 'output' || e.seq > after) listener(e);
     };
     this.listeners.add(filtered);
     return () => this.listeners.delete(filtered);

@@ -117,7 +117,16 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_attach'), ...from, id: RunId, afterSeq: z.number().int().min(-1) }),
   // The Assigner holding it -> that Gateway (others answer nothing); then run_output for every
   // retained chunk after afterSeq, run_exit if finished, and the live stream.
-  z.object({ type: z.literal('run_attached'), ...from, id: RunId, spec: RunSpecWireSchema, phase: z.enum(['queued', 'running', 'finished']), worker: NodeNameSchema.nullable() }),
+  z.object({
+    type: z.literal('run_attached'),
+    ...from,
+    id: RunId,
+    spec: RunSpecWireSchema,
+    phase: z.enum(['queued', 'running', 'finished']),
+    worker: NodeNameSchema.nullable(),
+    /** The run's placement now (1: the first; a lost batch run's is higher). Absent: 1. */
+    attempt: z.number().int().min(1).max(16).optional(),
+  }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema, ...buddy }),
   // Assigner -> Worker: every chunk up to seq (and the exit, if exit) is held by both Assigners of

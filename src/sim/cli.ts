@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs the cluster simulator over many seeds: `npm run sim -- --seeds 100000 [--nodes K]`, or
 // one seed in detail: `npm run sim -- --seed N`; `--hydra` runs the Hydra family (Monitors crash)
-// instead of the general one. Exit code 1 on any invariant violation.
+// instead of the general one. `npm run sim -- runpath ...` runs the run path simulator instead
+// (runpath/cli.ts). Exit code 1 on any invariant violation.
 import { parseArgs } from 'node:util';
+import { runpathMain } from './runpath/cli.js';
 import { reproduction, randomHydraScenario, randomScenario, type ScenarioOptions } from './scenario.js';
 import { simulate, type SimResult } from './simulator.js';
 
@@ -90,4 +92,5 @@ function main(): void {
   process.exit(s.failed > 0 ? 1 : 0);
 }
 
-main();
+if (process.argv[2] === 'runpath') void runpathMain(process.argv.slice(3)).then((code) => process.exit(code));
+else main();

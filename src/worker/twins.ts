@@ -73,6 +73,8 @@ export class ScriptedRun implements SandboxRun {
   readonly result: Promise<RunResultWire>;
   /** Every write, in order (a test checks what reached the program). */
   readonly written: string[] = [];
+  /** Every chunk the program wrote, in order (the simulator checks what reached the client). */
+  readonly printed: SandboxChunk[] = [];
   killed = false;
   inputEnded = false;
   private input = '';
@@ -118,7 +120,9 @@ export class ScriptedRun implements SandboxRun {
   private async print(text: string, stream: StreamName): Promise<void> {
     const bytes = Buffer.from(text);
     for (let i = 0; i < bytes.length && !this.killed; i += CHUNK_BYTES_MAX) {
-      if (!this.output.push({ seq: this.seq++, stream, data: bytes.subarray(i, i + CHUNK_BYTES_MAX) })) {
+      const chunk: SandboxChunk = { seq: this.seq++, stream, data: bytes.subarray(i, i + CHUNK_BYTES_MAX) };
+      this.printed.push(chunk);
+      if (!this.output.push(chunk)) {
         // Full: the program blocks on write until the consumer drains the queue (or it is killed).
         while (!this.killed && this.output.isFull) {
           const nudged = this.nudged();

@@ -124,6 +124,48 @@ test('a Worker that restarted (higher incarnation) lost its runs', () => {
   assert.equal(a.runCount, 0);
 });
 
+test('a Worker back with a new life: the run offered to the new life at once stays offered (found by the run path simulator, seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  a.onSubmit('gw', spec('r2'), 1);
+  // w1 restarted: r1's offer went to the old life; passing it over offers r2 to the new one.
+  const back = a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10);
+  assert.deepEqual(offers(back), ['w1']);
+  const started = sends(a.onOfferReply('w1', 'r2', true, 11));
+  assert.deepEqual(started.map((x) => [x.to, x.msg.type]), [['gw', 'run_started']], 'started, not killed as a lost offer');
+});
+
+test('an ended attempt the Assigner gave up on is acknowledged, so the Worker takes the run again when offered (seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  a.onSubmit('gw', spec('r1'), 0);
+  a.onTimer('offer|r1|1', 600); // the yes is late
+  const late = sends(a.onOfferReply('w1', 'r1', true, 601));
+  assert.deepEqual(late.map((x) => [x.to, x.msg.type]), [['w1', 'run_kill']]);
+  const ended = sends(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 602));
+  assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }]);
+});
+
+test('an earlier attempt\'s end that comes while the run is offered to the same Worker again is acknowledged (seed 22977)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  // w1 restarted: the offer went to its new life, which ran the run; the Assigner passed it over
+  // (and will kill that yes), then offers it to w1 again.
+  assert.deepEqual(offers([...a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10), ...a.onTimer('retry', 300)]), ['w1']);
+  const ended = sends(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 301));
+  assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }], 'the Worker may forget it and take the new offer');
+});
+
+test('a run killed while offered gives its offer\'s slot back: the next run is offered there (seed 12852)', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
+  a.onGatewayMessage({ type: 'run_kill', from: 'gw', id: 'r1' }, 1); // the Worker never answers
+  assert.deepEqual(offers(a.onSubmit('gw', spec('r2'), 2)), ['w1']);
+});
+
 test('a late yes for a run that moved on is told to stop', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1), worker('w2', 1)], 0);
@@ -279,6 +321,29 @@ test('the buddy takes a dead Assigner\'s runs over: Worker and Gateway are told,
   assert.equal(to(exit, 'gw', 'run_exit').length, 1);
   assert.deepEqual(to(exit, 'w1', 'run_ack'), [{ type: 'run_ack', from: 'b', id: 'r1', seq: 2, exit: true }]);
   assert.equal(b.runCount, 1, 'r2 still to place');
+});
+
+test('the buddy takes over a run whose Worker was declared dead first: it ends (interactive) or starts again (batch) at once', () => {
+  // Found by the run path simulator (seed 2144): the Worker died, then its Assigner; the Workers'
+  // death reached only the buddy, which did not hold the run yet; taking it over later it waited
+  // for that Worker for ever and the client never read an exit.
+  const a = new AssignerCore({ ...OPTS, name: 'a' });
+  const b = new AssignerCore({ ...OPTS, name: 'b' });
+  a.setBuddy('b');
+  b.setBuddy('a');
+  for (const x of [a, b]) x.onMonitorHeartbeat([worker('w1', 2)], 0);
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r1', 'python', true), 0));
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r1', true, 1));
+  deliver(a, 'a', b, 'b', a.onSubmit('gw', spec('r2'), 2));
+  deliver(a, 'a', b, 'b', a.onOfferReply('w1', 'r2', true, 3));
+  b.onMonitorHeartbeat([worker('w1', 2), worker('w2', 2)], 4);
+  b.onWorkerDead('w1', 5);
+  const taken = b.onBuddyLost('a', 10);
+  assert.deepEqual(to(taken, 'w1', 'run_takeover'), [], 'nothing goes to the dead Worker');
+  const exits = to(taken, 'gw', 'run_exit') as Array<{ id: string; result: { status: string } }>;
+  assert.deepEqual(exits.map((m) => [m.id, m.result.status]), [['r1', 'node_lost']]);
+  assert.deepEqual(to(taken, 'gw', 'run_restart').map((m) => (m as { id: string }).id), ['r2']);
+  assert.deepEqual(offers(taken), ['w2'], 'the batch run is placed again');
 });
 
 test('a new buddy gets a full copy of every run; a Worker claim settles a run taken over while offered', () => {

@@ -61,7 +61,7 @@ test('resume: the own record with its token; an unknown run is asked of the Assi
   const backend = {
     attach(id: string, adopt: (found: AttachedRun) => RunSink): Promise<boolean> {
       asks.push(id);
-      adopt({ run: run(id), phase: 'running', worker: 'w1', assigner: 'asg-1' });
+      adopt({ run: run(id), phase: 'running', worker: 'w1', assigner: 'asg-1', attempt: 1 });
       return new Promise<boolean>((r) => (answer = r));
     },
   };
