@@ -11,6 +11,8 @@ import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMe
 export interface WorkerLoadView {
   name: string;
   incarnation: number;
+  /** The Worker's life (src/cluster/heartbeat-client.ts): a higher one is a restart, its runs gone. */
+  life: number;
   load: WorkerLoadWire;
   languages: string[];
 }
@@ -188,13 +190,14 @@ export class AssignerCore {
     for (const w of workers) {
       const prev = this.workers.get(w.name);
       if (prev && w.incarnation < prev.incarnation) continue; // news of an older life
-      const sameLife = prev !== undefined && prev.incarnation === w.incarnation;
+      // A refutation (a busy Worker suspected a moment) raises the incarnation, not the life.
+      const sameLife = prev !== undefined && prev.life === w.life;
       this.deadWorkers.delete(w.name); // back (a new life): a run taken over there hears run_evicted
       // The Worker's own word, if recent, is newer than the Monitors' copy (up to a heartbeat old).
       const load = sameLife && nowMs - prev.toldMs < DIRECT_LOAD_FRESH_MS ? prev.load : w.load;
       this.workers.set(w.name, { ...w, load, heardMs: nowMs, toldMs: sameLife ? prev.toldMs : -Infinity, offersInFlight: sameLife ? prev.offersInFlight : 0 });
-      // A higher incarnation is a restarted Worker: what ran in its previous life is gone.
-      if (prev && w.incarnation > prev.incarnation) out.push(...this.loseRuns(w.name, nowMs));
+      // A higher life is a restarted Worker: what ran in its previous life is gone.
+      if (prev && w.life > prev.life) out.push(...this.loseRuns(w.name, nowMs));
     }
     return [...out, ...this.pump(nowMs)];
   }

@@ -229,7 +229,7 @@ export class AssignerDriver {
     const core = this.o.core;
     const now = this.o.clock.nowMs();
     this.watchBuddies(view, now);
-    const workers: WorkerLoadView[] = view.known(now).map((w) => ({ name: w.name, incarnation: w.incarnation, load: w.load, languages: [...w.languages] }));
+    const workers: WorkerLoadView[] = view.known(now).map((w) => ({ name: w.name, incarnation: w.incarnation, life: w.life, load: w.load, languages: [...w.languages] }));
     // A Worker is lost when a Monitor declares it dead. Missing from the loads alone it only gets no
     // offers (it may be moving to another Monitor, whose one died); missing for long, it is lost.
     for (const dead of view.takeDeaths()) {
@@ -252,7 +252,7 @@ export class AssignerDriver {
 
   /**
    * The pair: the buddy named by the newest order, and the buddy's life we copy to. A buddy the
-   * Monitors declare dead, or that comes back with a higher incarnation (its state lost), is lost:
+   * Monitors declare dead, or that comes back with a higher life (restarted, its state lost), is lost:
    * this Assigner takes its runs over. Every Assigner that ever copied runs here is watched too.
    */
   private watchBuddies(view: Pick<AssignerView, 'assigner'>, now: number): void {
@@ -266,8 +266,10 @@ export class AssignerDriver {
       const state = view.assigner(name);
       if (!state) continue;
       const life = this.lives.get(name);
-      if (life === undefined && state.status !== 'dead') this.lives.set(name, state.incarnation);
-      const lost = state.status === 'dead' || (life !== undefined && state.incarnation > life);
+      if (life === undefined && state.status !== 'dead') this.lives.set(name, state.life);
+      // A higher incarnation in the same life is a refutation (the buddy was only suspected): its
+      // runs are still there, and taking them over would give each of them two Assigners.
+      const lost = state.status === 'dead' || (life !== undefined && state.life > life);
       if (!lost) continue;
       this.lives.delete(name);
       this.o.log.warn({ event: 'buddy_lost', assigner: name, status: state.status }, `assigner ${name} is lost (${state.status}): taking its runs over`);

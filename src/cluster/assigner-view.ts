@@ -12,6 +12,7 @@ export const MONITORS_TRACKED_MAX = 128;
 export interface KnownWorker {
   name: NodeName;
   incarnation: number;
+  life: number;
   load: Load;
   languages: readonly string[];
   monitor: NodeName;

@@ -38,6 +38,14 @@ export interface HeartbeatClientInit {
 export class HeartbeatClient {
   readonly name: NodeName;
   incarnation: number;
+  /**
+   * This life's first incarnation. A refutation raises the incarnation and keeps the life (the
+   * same process, its runs still there); a boot, or learning of a higher incarnation of ours that
+   * this process never had (state lost in a restart), starts a new life. Assigners lose a node's
+   * runs on a higher life only: on a higher incarnation they lost a Worker's runs, and took over an
+   * Assigner's, every time a busy node was suspected and refuted.
+   */
+  life: number;
   /** Bumped whenever what the node advertises (role, Monitor, quantized load) changes. */
   version = 0;
   role: Role;
@@ -64,6 +72,7 @@ export class HeartbeatClient {
     this.role = init.role;
     this.buddy = init.role === 'assigner' ? init.buddy ?? null : null;
     this.incarnation = init.incarnation;
+    this.life = init.incarnation;
     this.candidates = init.seedMonitors.slice(0, MONITORS_MAX);
     this.candidatesHash = hashNames(this.candidates);
     this.languages = [...init.languages];
@@ -128,10 +137,17 @@ export class HeartbeatClient {
     this.candidatesHash = hashNames(this.candidates);
   }
 
-  /** Someone holds an incarnation of ours at least this high as suspect/dead (or higher). */
-  refuteAbove(incarnation: number): boolean {
+  /**
+   * Someone holds an incarnation of ours at least this high as suspect/dead (or higher).
+   * `version`: the version they hold with it. Anything this process never sent — a higher
+   * incarnation, or a higher version at its own — is a life it forgot (a restart that lost its
+   * state file): the refutation then starts a new life as well.
+   */
+  refuteAbove(incarnation: number, version = 0): boolean {
     if (incarnation < this.incarnation) return false;
+    const forgotten = incarnation > this.incarnation || version > this.version;
     this.incarnation = incarnation + 1;
+    if (forgotten) this.life = this.incarnation;
     this.version += 1;
     return true;
   }
@@ -141,6 +157,7 @@ export class HeartbeatClient {
       name: this.name,
       role: this.role,
       incarnation: this.incarnation,
+      life: this.life,
       status: 'alive',
       version: this.version,
       monitor: this.monitor,
@@ -175,7 +192,7 @@ export class HeartbeatClient {
     const refuted =
       (sameLife && (ack.yourStatus !== 'alive' || ack.yourVersion > this.version)) || ack.yourIncarnation > this.incarnation;
     if (refuted) {
-      this.refuteAbove(ack.yourIncarnation);
+      this.refuteAbove(ack.yourIncarnation, ack.yourVersion);
       out.notes.push({ kind: 'refuted', incarnation: this.incarnation });
     }
     if (from !== this.monitor) return refuted; // a farewell's ack: only its refutation news counts
@@ -203,6 +220,7 @@ export class HeartbeatClient {
   private advertised() {
     return {
       incarnation: this.incarnation,
+      life: this.life,
       version: this.version,
       role: this.role,
       load: this.exactLoad,

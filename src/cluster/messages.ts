@@ -43,6 +43,10 @@ export const EntrySchema = z.object({
   pid: PidSchema,
   role: RoleSchema,
   incarnation: CounterSchema,
+  /** The node's life: the incarnation it booted with (or took on learning it had forgotten a
+   * higher one). A refutation raises the incarnation within a life; a restart starts a new life,
+   * so only a higher life means the node's state (its runs) is gone. */
+  life: CounterSchema,
   status: StatusSchema,
   version: CounterSchema,
   /** The Monitor this node heartbeats to; null for a placeholder nobody has heard from yet. */
@@ -80,6 +84,7 @@ export const HeartbeatSchema = z.object({
   from: NodeNameSchema,
   pid: PidSchema,
   incarnation: CounterSchema,
+  life: CounterSchema,
   version: CounterSchema,
   role: RoleSchema,
   monitor: NodeNameSchema,
@@ -147,6 +152,7 @@ export const GossipEntriesSchema = z.object({
 export const WorkerLoadSchema = z.object({
   name: NodeNameSchema,
   incarnation: CounterSchema,
+  life: CounterSchema,
   load: LoadSchema,
   languages: LanguagesSchema,
 });
@@ -155,6 +161,7 @@ export const WorkerLoadSchema = z.object({
 export const AssignerStateSchema = z.object({
   name: NodeNameSchema,
   incarnation: CounterSchema,
+  life: CounterSchema,
   status: StatusSchema,
   buddy: NodeNameSchema.nullable(),
 });

@@ -61,7 +61,7 @@ export interface MonitorInit {
 /** A seed Monitor nobody has heard from: incarnation 0 loses to any real heartbeat, and if the
  * seed never appears its rendezvous owner declares the placeholder dead like any silent node. */
 function placeholder(name: NodeName): WireEntry {
-  return { name, role: 'monitor', incarnation: 0, status: 'alive', version: 0, monitor: null, load: ZERO_LOAD, languages: [] };
+  return { name, role: 'monitor', incarnation: 0, life: 0, status: 'alive', version: 0, monitor: null, load: ZERO_LOAD, languages: [] };
 }
 
 export class MonitorCore {
@@ -127,6 +127,7 @@ export class MonitorCore {
         name: hb.from,
         role: hb.role,
         incarnation: hb.incarnation,
+        life: hb.life,
         status: 'alive',
         version: hb.version,
         monitor: hb.monitor,
@@ -258,7 +259,7 @@ export class MonitorCore {
     const all: AssignerState[] = [];
     for (const e of this.assignerEntries()) {
       if (all.length >= ASSIGNERS_MAX) break;
-      all.push({ name: e.name, incarnation: e.incarnation, status: e.status, buddy: e.buddy ?? null });
+      all.push({ name: e.name, incarnation: e.incarnation, life: e.life, status: e.status, buddy: e.buddy ?? null });
     }
     return all;
   }
@@ -283,7 +284,7 @@ export class MonitorCore {
     for (const name of this.table.reportingTo(this.self)) {
       const e = this.table.get(name);
       if (e === undefined || e.role !== 'worker' || e.status !== 'alive' || e.monitor !== this.self) continue;
-      all.push({ name, incarnation: e.incarnation, load: this.detector.liveLoad(name) ?? e.load, languages: e.languages });
+      all.push({ name, incarnation: e.incarnation, life: e.life, load: this.detector.liveLoad(name) ?? e.load, languages: e.languages });
     }
     if (all.length <= MONITOR_HEARTBEAT_WORKERS_MAX) return all;
     const start = this.workerCursor % all.length;

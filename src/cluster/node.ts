@@ -459,7 +459,7 @@ export class ClusterNode {
     const suspected =
       mine.incarnation === this.client.incarnation && (mine.status !== 'alive' || mine.version > this.client.version);
     if (!suspected && mine.incarnation <= this.client.incarnation) return;
-    this.client.refuteAbove(mine.incarnation);
+    this.client.refuteAbove(mine.incarnation, mine.version);
     this.markIncarnationChanged();
     m.syncSelf(this.client.selfEntry(), nowMs);
   }

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };
 const spec = (id: string, language = 'python', interactive = false): RunSpecWire => ({ id, user: 'u', language, files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive, limits: { ...DEFAULT_LIMITS } });
-const worker = (name: string, free: number, busy = 0, psi = 0, languages = ['python', 'c']): WorkerLoadView => ({ name, incarnation: 1, load: { psiCpu: psi, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: busy }, languages });
+const worker = (name: string, free: number, busy = 0, psi = 0, languages = ['python', 'c']): WorkerLoadView => ({ name, incarnation: 1, life: 1, load: { psiCpu: psi, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: busy }, languages });
 const unmeasured = (status: 'ok') => unmeasuredResult(status, 'python');
 const sends = (a: AssignerAction[]) => a.filter((x): x is Extract<AssignerAction, { kind: 'send' }> => x.kind === 'send');
 const offers = (a: AssignerAction[]) => sends(a).filter((s) => s.msg.type === 'offer').map((s) => s.to);
@@ -113,12 +113,23 @@ test('a dead Worker\'s batch run starts again elsewhere, at most 3 placements', 
   assert.equal(a.runCount, 0);
 });
 
-test('a Worker that restarted (higher incarnation) lost its runs', () => {
+test('a Worker that refuted a suspicion (higher incarnation, same life) keeps its runs: it was only slow', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1)], 0);
   a.onSubmit('gw', spec('r1', 'python', true), 0);
   a.onOfferReply('w1', 'r1', true, 1);
   const out = sends(a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 500));
+  assert.deepEqual(out.map((s) => s.msg.type), [], 'no node_lost, no kill');
+  assert.equal(a.runCount, 1);
+  assert.deepEqual(a.runsOn('w1'), ['r1']);
+});
+
+test('a Worker that restarted (higher life) lost its runs', () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 1)], 0);
+  a.onSubmit('gw', spec('r1', 'python', true), 0);
+  a.onOfferReply('w1', 'r1', true, 1);
+  const out = sends(a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2, life: 2 }], 500));
   const exit = out.find((s) => s.msg.type === 'run_exit');
   assert.equal((exit?.msg as { result: { status: string } } | undefined)?.result.status, 'node_lost');
   assert.equal(a.runCount, 0);
@@ -130,7 +141,7 @@ test('a Worker back with a new life: the run offered to the new life at once sta
   assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
   a.onSubmit('gw', spec('r2'), 1);
   // w1 restarted: r1's offer went to the old life; passing it over offers r2 to the new one.
-  const back = a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10);
+  const back = a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2, life: 2 }], 10);
   assert.deepEqual(offers(back), ['w1']);
   const started = sends(a.onOfferReply('w1', 'r2', true, 11));
   assert.deepEqual(started.map((x) => [x.to, x.msg.type]), [['gw', 'run_started']], 'started, not killed as a lost offer');
@@ -153,7 +164,7 @@ test('an earlier attempt\'s end that comes while the run is offered to the same 
   assert.deepEqual(offers(a.onSubmit('gw', spec('r1'), 0)), ['w1']);
   // w1 restarted: the offer went to its new life, which ran the run; the Assigner passed it over
   // (and will kill that yes), then offers it to w1 again.
-  assert.deepEqual(offers([...a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2 }], 10), ...a.onTimer('retry', 300)]), ['w1']);
+  assert.deepEqual(offers([...a.onMonitorHeartbeat([{ ...worker('w1', 1), incarnation: 2, life: 2 }], 10), ...a.onTimer('retry', 300)]), ['w1']);
   const ended = sends(a.onWorkerMessage('w1', { type: 'run_exit', from: 'w1', id: 'r1', result: unmeasured('ok'), lastSeq: -1 }, 301));
   assert.deepEqual(ended.map((x) => x.msg), [{ type: 'run_ack', from: OPTS.name, id: 'r1', seq: -1, exit: true }], 'the Worker may forget it and take the new offer');
 });

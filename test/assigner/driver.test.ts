@@ -13,7 +13,7 @@ import { ManualClock } from '../../src/worker/twins.js';
 const OFFER_TIMEOUT_MS = 500;
 const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: OFFER_TIMEOUT_MS, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };
 const spec = (id: string, interactive = false): RunSpecWire => ({ id, user: 'u', language: 'python', files: [{ name: 'main.py', content: 'print(1)' }], main: 'main.py', stdin: '', interactive, limits: { ...DEFAULT_LIMITS } });
-const known = (name: string, free = 2): KnownWorker => ({ name, incarnation: 1, load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: 0 }, languages: ['python'], monitor: 'm-1', heardAtMs: 0 });
+const known = (name: string, free = 2): KnownWorker => ({ name, incarnation: 1, life: 1, load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: free, slotsBusy: 0 }, languages: ['python'], monitor: 'm-1', heardAtMs: 0 });
 const result = { status: 'ok' as const, exit_code: 0, signal: null, cpu_time_ms: 1, wall_time_ms: 1, memory_kb: 1, language: 'python', version: '' };
 
 /** The node's view as a test sets it: Workers the Monitors report, deaths, Assigners' states, the table. */
@@ -140,14 +140,17 @@ test('a Worker the Monitors declare dead, or one missing from their loads for WO
   driver.stop();
 });
 
-test('the buddy of the newest order is copied to; a buddy back with a higher incarnation is lost, its runs taken over', () => {
+test('the buddy of the newest order is copied to; a buddy back with a higher life is lost, its runs taken over; a refuting one is not', () => {
   const { clock, core, sight, lines, driver } = setup();
   sight.buddyName = 'asg-2';
-  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, status: 'alive' } as AssignerState);
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'alive', buddy: 'asg-1' });
   clock.advance(VIEW_POLL_MS);
   assert.equal(core.buddyName, 'asg-2');
   assert.ok(!lines.some((l) => l.includes('buddy_lost')));
-  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, status: 'alive' } as AssignerState);
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, life: 1, status: 'alive', buddy: 'asg-1' });
+  clock.advance(VIEW_POLL_MS);
+  assert.ok(!lines.some((l) => l.includes('buddy_lost')), 'suspected and refuted, the same life: its runs are its own still');
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 3, life: 3, status: 'alive', buddy: 'asg-1' });
   clock.advance(VIEW_POLL_MS);
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'a new life: its state is gone');
   clock.advance(VIEW_POLL_MS);

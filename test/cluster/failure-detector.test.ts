@@ -10,7 +10,7 @@ import { DEFAULT_TIMING } from '../../src/cluster/timing.js';
 const T = DEFAULT_TIMING;
 
 function row(name: string, over: Partial<WireEntry> = {}): WireEntry {
-  return { name, role: 'worker', incarnation: 1, status: 'alive', version: 0, monitor: 'm1', load: ZERO_LOAD, languages: [], ...over };
+  return { name, role: 'worker', incarnation: 1, life: 1, status: 'alive', version: 0, monitor: 'm1', load: ZERO_LOAD, languages: [], ...over };
 }
 
 function tableWith(...rows: WireEntry[]): NodeTable {

@@ -10,7 +10,7 @@ import { Xoshiro128 } from '../../src/sim/prng.js';
 const INTERVAL_MS = 500;
 
 function row(name: string, over: Partial<WireEntry> = {}): WireEntry {
-  return { name, role: 'worker', incarnation: 1, status: 'alive', version: 0, monitor: 'm0', load: ZERO_LOAD, languages: [], ...over };
+  return { name, role: 'worker', incarnation: 1, life: 1, status: 'alive', version: 0, monitor: 'm0', load: ZERO_LOAD, languages: [], ...over };
 }
 
 interface Peer {

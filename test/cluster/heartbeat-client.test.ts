@@ -66,6 +66,25 @@ test('a trace of a forgotten life (higher version, same incarnation) is also ref
   assert.equal(c.incarnation, 2);
 });
 
+test('a refutation keeps the life (same process, runs still there); a forgotten incarnation or version starts a new one', () => {
+  const c = client();
+  c.onTick(0, newOutbox());
+  const m = c.monitor as string;
+  assert.equal(c.life, 1);
+  c.onAck(m, ack(m, { yourStatus: 'suspect' }), 10, newOutbox());
+  assert.deepEqual([c.incarnation, c.life, c.selfEntry().life], [2, 1, 1], 'suspected and refuted: same life');
+  const out = newOutbox();
+  c.onAck(m, ack(m, { yourIncarnation: 7, yourStatus: 'dead' }), 20, out);
+  assert.deepEqual([c.incarnation, c.life], [8, 8], 'an incarnation this process never had: a life it forgot');
+  const hb = out.messages.find((o) => o.message.type === 'heartbeat')?.message;
+  assert.equal(hb?.type === 'heartbeat' && hb.life, 8, 'heartbeats carry the life');
+  const d = client();
+  d.onTick(0, newOutbox());
+  const dm = d.monitor as string;
+  d.onAck(dm, ack(dm, { yourVersion: 5 }), 10, newOutbox());
+  assert.deepEqual([d.incarnation, d.life], [2, 2], 'a version this process never had, at its own incarnation: a forgotten life too');
+});
+
 test('the current Monitor can hand the node to the preferred one', () => {
   const c = client();
   c.onTick(0, newOutbox());

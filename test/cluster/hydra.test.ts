@@ -14,7 +14,7 @@ const SILENT_AFTER = T.missedLimit * INTERVAL;
 function hb(from: NodeName, assigners: NodeName[], term = 1): MonitorHeartbeat {
   return {
     type: 'monitor_heartbeat', from, term, intervalMs: INTERVAL, workers: [],
-    assigners: assigners.map((name) => ({ name, incarnation: 1, status: 'alive' as const, buddy: null })),
+    assigners: assigners.map((name) => ({ name, incarnation: 1, life: 1, status: 'alive' as const, buddy: null })),
   };
 }
 

@@ -10,17 +10,17 @@ import {
 import { GOSSIP_DIGESTS_PER_MESSAGE_MAX, LANGUAGES_PER_NODE_MAX, MONITOR_HEARTBEAT_WORKERS_MAX } from '../../src/protocol/bounds.js';
 
 const load = { psiCpu: 0.1, psiMemory: 0, psiIo: 0.05, slotsFree: 6, slotsBusy: 2 };
-const entry: WireEntry = { name: 'w1', role: 'worker', incarnation: 3, status: 'alive', version: 2, monitor: 'm1', load, languages: ['c'] };
+const entry: WireEntry = { name: 'w1', role: 'worker', incarnation: 3, life: 2, status: 'alive', version: 2, monitor: 'm1', load, languages: ['c'] };
 const range = { epoch: 7, afterSeq: 0, upToSeq: 4 };
 
 /** One valid sample of every message type, so a new type without a sample fails the count below. */
 const SAMPLES: ClusterMessage[] = [
-  { type: 'heartbeat', from: 'w1', incarnation: 3, version: 2, role: 'worker', monitor: 'm1', load, languages: ['c', 'python'], monitorsHash: 12345 },
+  { type: 'heartbeat', from: 'w1', incarnation: 3, life: 2, version: 2, role: 'worker', monitor: 'm1', load, languages: ['c', 'python'], monitorsHash: 12345 },
   { type: 'heartbeat_ack', from: 'm1', yourIncarnation: 3, yourStatus: 'suspect', yourVersion: 2, preferredMonitor: 'm2', monitors: ['m1', 'm2'], leader: { name: 'm2', term: 4 } },
   { type: 'gossip_push', from: 'm1', epoch: 7, afterSeq: 0, upToSeq: 4, headSeq: 4, tableHash: { h1: 1, h2: 2, size: 1 }, haveOfYou: null, digests: [{ name: 'w1', incarnation: 3, status: 'alive', version: 2 }], news: [] },
   { type: 'gossip_pull', from: 'm2', epoch: 9, afterSeq: 0, upToSeq: 2, ackOfYou: { epoch: 7, seq: 4 }, push: range, want: ['w1'], entries: [entry] },
   { type: 'gossip_entries', from: 'm1', push: range, entries: [entry] },
-  { type: 'monitor_heartbeat', from: 'm1', term: 4, intervalMs: 500, workers: [{ name: 'w1', incarnation: 3, load, languages: ['c'] }] },
+  { type: 'monitor_heartbeat', from: 'm1', term: 4, intervalMs: 500, workers: [{ name: 'w1', incarnation: 3, life: 2, load, languages: ['c'] }] },
   { type: 'least_loaded_assigner_request', from: 'gw', requestId: 'r-1' },
   { type: 'least_loaded_assigner_reply', from: 'm1', requestId: 'r-1', assigner: null },
   { type: 'vote_request', from: 'm1', term: 5, lastTerm: 4 },

@@ -33,7 +33,7 @@ const entryArb = (name: fc.Arbitrary<string>) =>
     load: loadArb,
     languages: fc.constantFrom([], ['c'], ['c', 'python']),
     lastHeardMs: fc.nat({ max: 10_000 }),
-  }).map((e): NodeEntry => ({ ...e, load: { ...e.load }, languages: [...e.languages] })); // plain prototypes, as deepEqual compares them
+  }).map((e): NodeEntry => ({ ...e, life: e.incarnation, load: { ...e.load }, languages: [...e.languages] })); // plain prototypes, as deepEqual compares them
 
 const tableArb = fc
   .array(entryArb(fc.constantFrom(...NAMES)), { maxLength: 8 })
@@ -61,7 +61,7 @@ test('mergeTables is idempotent', () => {
 
 function entry(over: Partial<NodeEntry>): NodeEntry {
   return {
-    name: 'w1', role: 'worker', incarnation: 1, status: 'alive', version: 0, monitor: 'm1',
+    name: 'w1', role: 'worker', incarnation: 1, life: 1, status: 'alive', version: 0, monitor: 'm1',
     load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 8, slotsBusy: 0 }, languages: [], lastHeardMs: 0,
     ...over,
   };

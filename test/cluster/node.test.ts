@@ -74,7 +74,7 @@ test('a Monitor acks heartbeats with what its table says of the sender', () => {
   const m = new ClusterNode({ config: { name: 'm1', role: 'monitor', seedMonitors: ['m1', 'm2'], languages: [] }, persisted: null, rng: new Xoshiro128(2), nowMs: 0 });
   m.step({ type: 'tick' }, 0);
   const hb: ClusterMessage = {
-    type: 'heartbeat', from: 'w1', incarnation: 1, version: 0, role: 'worker', monitor: 'm1',
+    type: 'heartbeat', from: 'w1', incarnation: 3, life: 2, version: 0, role: 'worker', monitor: 'm1',
     load: { psiCpu: 0.33, psiMemory: 0, psiIo: 0, slotsFree: 5, slotsBusy: 3 }, languages: ['c'], monitorsHash: 0,
   };
   const out = m.step({ type: 'receive', from: 'w1', message: hb }, 5);
@@ -84,6 +84,25 @@ test('a Monitor acks heartbeats with what its table says of the sender', () => {
   assert.equal(m.monitor?.table.get('w1')?.monitor, 'm1');
   assert.equal(m.monitor?.table.get('w1')?.load.slotsBusy, 0, "a Worker's load does not travel in the table");
   assert.equal(m.monitor?.loadOf('w1')?.psiCpu, 0.33, 'its own Monitor has the exact load');
+  assert.deepEqual([m.monitor?.table.get('w1')?.incarnation, m.monitor?.table.get('w1')?.life], [3, 2], 'the life travels with the row');
   const timers = out.timers.map((t) => t.id).sort();
   assert.deepEqual(timers, ['election', 'failure_check', 'gossip', 'heartbeat', 'monitor_heartbeat']);
+});
+
+test("a Monitor's heartbeat to the Assigners carries each Worker's life beside its incarnation", () => {
+  const m = new ClusterNode({ config: { name: 'm1', role: 'monitor', seedMonitors: ['m1'], languages: [] }, persisted: null, rng: new Xoshiro128(3), nowMs: 0 });
+  m.step({ type: 'tick' }, 0);
+  const hb = (from: string, role: 'worker' | 'assigner', incarnation: number, life: number): ClusterMessage => ({
+    type: 'heartbeat', from, incarnation, life, version: 0, role, monitor: 'm1', load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 1, slotsBusy: 0 }, languages: ['c'], monitorsHash: 0,
+  });
+  m.step({ type: 'receive', from: 'w1', message: hb('w1', 'worker', 4, 2) }, 5);
+  m.step({ type: 'receive', from: 'a1', message: hb('a1', 'assigner', 7, 7) }, 6);
+  let sent: ClusterMessage | undefined;
+  for (let now = 10; now <= 5_000 && sent === undefined; now += 50) {
+    sent = m.step({ type: 'tick' }, now).messages.find((o) => o.to === 'a1' && o.message.type === 'monitor_heartbeat')?.message;
+  }
+  assert.equal(sent?.type, 'monitor_heartbeat');
+  if (sent?.type !== 'monitor_heartbeat') return;
+  assert.deepEqual(sent.workers.map((w) => [w.name, w.incarnation, w.life]), [['w1', 4, 2]]);
+  assert.deepEqual(sent.assigners?.map((a) => [a.name, a.incarnation, a.life]), [['a1', 7, 7]]);
 });

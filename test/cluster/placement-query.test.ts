@@ -6,7 +6,7 @@ import { newOutbox } from '../../src/cluster/output.js';
 
 function assigner(name: string, busy: number, free: number, over: Partial<WireEntry> = {}): WireEntry {
   return {
-    name, role: 'assigner', incarnation: 1, status: 'alive', version: 0, monitor: 'm1',
+    name, role: 'assigner', incarnation: 1, life: 1, status: 'alive', version: 0, monitor: 'm1',
     load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsBusy: busy, slotsFree: free }, languages: [], ...over,
   };
 }

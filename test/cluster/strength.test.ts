@@ -12,7 +12,7 @@ function table(rows: Array<[string, Role, 'alive' | 'dead', (string | null)?]>):
   for (const [name, role, status, buddy] of rows) {
     const i = assigners.indexOf(name);
     const paired = buddy !== undefined ? buddy : i < 0 ? null : (assigners[i % 2 === 0 ? i + 1 : i - 1] ?? null);
-    t.merge({ name, role, incarnation: 1, status, version: 1, monitor: 'm1', load: ZERO_LOAD, languages: [], ...(paired ? { buddy: paired } : {}) }, 0);
+    t.merge({ name, role, incarnation: 1, life: 1, status, version: 1, monitor: 'm1', load: ZERO_LOAD, languages: [], ...(paired ? { buddy: paired } : {}) }, 0);
   }
   return t;
 }
@@ -98,7 +98,7 @@ function withLoads(rows: Array<[string, Role, 'alive' | 'dead']>, assignerLoad: 
     const i = assigners.indexOf(name);
     const buddy = i < 0 ? null : (assigners[i % 2 === 0 ? i + 1 : i - 1] ?? null);
     const load = role === 'assigner' ? { ...ZERO_LOAD, slotsBusy: assignerLoad.held, queued: assignerLoad.queued } : ZERO_LOAD;
-    t.merge({ name, role, incarnation: 1, status, version: 1, monitor: 'm1', load, languages: [], ...(buddy ? { buddy } : {}) }, 0);
+    t.merge({ name, role, incarnation: 1, life: 1, status, version: 1, monitor: 'm1', load, languages: [], ...(buddy ? { buddy } : {}) }, 0);
   }
   return t;
 }

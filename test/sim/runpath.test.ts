@@ -50,13 +50,16 @@ test(`an Assigner of the pair killed at a random moment, ${ASSIGNER_SEEDS} seeds
   assert.deepEqual(r.failures, [], `${r.failedSeeds} seeds failed`);
 });
 
-test('the checkers catch a broken run path: a Worker that loses a chunk, a Gateway that sends output twice', async () => {
+test('the checkers catch a broken run path: a Worker that loses a chunk, a Gateway that sends output twice, a refutation taken for a restart', async () => {
   const dropped = await sweep(1, 60, {}, 'worker_drops_chunk');
   assert.ok(dropped.failedSeeds > 10, `a lost chunk shows (${dropped.failedSeeds} of 60 seeds)`);
   assert.ok((dropped.kinds.get('output') ?? 0) + (dropped.kinds.get('no_terminal_status') ?? 0) > 0, [...dropped.kinds].join(', '));
   const doubled = await sweep(1, 60, {}, 'gateway_duplicates');
   assert.ok(doubled.failedSeeds > 10, `a repeated chunk shows (${doubled.failedSeeds} of 60 seeds)`);
   assert.ok((doubled.kinds.get('duplicate') ?? 0) > 0, [...doubled.kinds].join(', '));
+  // Partitions past the suspicion bound make Workers refute; without lives, their runs end node_lost.
+  const lifeless = await sweep(1, 400, {}, 'view_without_life');
+  assert.ok((lifeless.kinds.get('false_loss') ?? 0) > 0, `a run ended node_lost on a Worker that never died shows (${[...lifeless.kinds].join(', ')})`);
   assert.match(dropped.failures[0] ?? '', /npm run sim -- runpath --seed \d+ --break worker_drops_chunk --trace/, 'each violation names its replay');
 });
 

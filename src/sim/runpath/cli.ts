@@ -7,7 +7,7 @@ import { simulateRunpath, type RunpathBreakage, type RunpathResult } from './sim
 
 const FAILURES_SHOWN_MAX = 20;
 const PROGRESS_EVERY_SEEDS = 10_000;
-const BREAKAGES: readonly RunpathBreakage[] = ['worker_drops_chunk', 'gateway_duplicates'];
+const BREAKAGES: readonly RunpathBreakage[] = ['worker_drops_chunk', 'gateway_duplicates', 'view_without_life'];
 
 function usage(message: string): never {
   console.error(`${message}\nusage: cli.js runpath [--seeds COUNT] [--from FIRST] [--seed N [--trace]] [--clients MAX] [--faults MAX] [--assigner-crash] [--break ${BREAKAGES.join('|')}]`);
@@ -72,15 +72,17 @@ export async function runpathMain(args: string[]): Promise<number> {
   let events = 0;
   let accepted = 0;
   let lost = 0;
+  let races = 0;
   for (let seed = first; seed < first + n; seed++) {
     const r = await simulateRunpath(randomRunpathScenario(seed, o), breakage ? { breakage } : {});
     events += r.events;
     accepted += r.accepted;
     lost += r.messagesLost;
+    races += r.restartRaces;
     if (r.violations.length > 0 && ++failed <= FAILURES_SHOWN_MAX) report(r, o, breakage);
     if ((seed - first + 1) % PROGRESS_EVERY_SEEDS === 0) console.error(`... ${seed - first + 1} seeds, ${failed} failed`);
   }
   const wallS = (Date.now() - started) / 1000;
-  console.log(`runpath: ${n} seeds (${first}..${first + n - 1}): ${failed} failed; ${accepted} runs accepted, ${events} deliveries, ${lost} messages lost to faults; ${wallS.toFixed(1)} s wall, ${(n / wallS).toFixed(0)} seeds/s`);
+  console.log(`runpath: ${n} seeds (${first}..${first + n - 1}): ${failed} failed; ${accepted} runs accepted, ${events} deliveries, ${lost} messages lost to faults; ${races} runs lost to the new-life race (known); ${wallS.toFixed(1)} s wall, ${(n / wallS).toFixed(0)} seeds/s`);
   return failed > 0 ? 1 : 0;
 }

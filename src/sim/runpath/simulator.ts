@@ -33,7 +33,9 @@ export type RunpathBreakage =
   /** Workers lose the second chunk of every program between the sandbox and the core. */
   | 'worker_drops_chunk'
   /** The Gateway sends every third output message to its client twice. */
-  | 'gateway_duplicates';
+  | 'gateway_duplicates'
+  /** The Monitors' view says life = incarnation (as before lives existed): a refutation looks like a restart. */
+  | 'view_without_life';
 
 export interface RunpathOptions {
   breakage?: RunpathBreakage;
@@ -51,6 +53,8 @@ export interface RunpathResult {
   accepted: number;
   /** Messages the faults destroyed (resets, crashes, dead receivers): the faults did bite. */
   messagesLost: number;
+  /** Runs ended node_lost because they were placed on a Worker's new life before the Assigner knew of it (checkers.ts). */
+  restartRaces: number;
   statuses: Record<string, number>;
   trace: string[];
 }
@@ -107,6 +111,11 @@ function fnv(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
   return h;
 }
+
+/** A partition at least this long gets a Worker suspected, and it refutes when heard again
+ * (a higher incarnation, the same life); the Monitors' real bound is some heartbeats, under
+ * the dead bound (DETECT_MS_MIN), which no partition here reaches. */
+const SUSPECT_AFTER_MS = 300;
 
 export class RunpathSim implements ClientWorld {
   private readonly queue = new EventQueue<Event>();
@@ -296,7 +305,9 @@ export class RunpathSim implements ClientWorld {
 
   /** Each live Assigner reads the Monitors' view of the Workers (assigner/service.ts poll). */
   private poll(): void {
-    const view = [...this.workers.values()].filter((w) => !this.declaredDead.has(w.name)).map((w) => ({ name: w.name, incarnation: w.incarnation, load: w.load(), languages: [SIM_LANGUAGE] }));
+    const view = [...this.workers.values()]
+      .filter((w) => !this.declaredDead.has(w.name))
+      .map((w) => ({ name: w.name, incarnation: this.incarnations.get(w.name) as number, life: this.opts.breakage === 'view_without_life' ? (this.incarnations.get(w.name) as number) : w.incarnation, load: w.load(), languages: [SIM_LANGUAGE] }));
     for (const [name, a] of this.assigners) if (this.alive.has(name)) a.apply(a.core.onMonitorHeartbeat(view, this.now));
     this.at(this.now + VIEW_POLL_MS, () => this.poll());
   }
@@ -365,7 +376,17 @@ export class RunpathSim implements ClientWorld {
         const node = f.node === 'gateway' ? this.activeGatewayName() : f.node;
         const id = ++this.nextConn;
         this.peers.addPartition(id, [node]);
-        this.at(f.untilMs, () => this.peers.removePartition(id));
+        this.at(f.untilMs, () => {
+          this.peers.removePartition(id);
+          // Cut off past the suspicion bound, a Worker was suspected: heard again, it refutes, so
+          // the Monitors' view shows a higher incarnation of the same life (nothing of it is lost).
+          const w = this.workers.get(node);
+          if (w && this.alive.has(node) && f.untilMs - f.atMs >= SUSPECT_AFTER_MS) {
+            const inc = (this.incarnations.get(node) as number) + 1;
+            this.incarnations.set(node, inc);
+            this.note(`refuted ${node} incarnation ${inc} life ${w.incarnation}`);
+          }
+        });
         return;
       }
       case 'client_cut': {
@@ -462,7 +483,8 @@ export class RunpathSim implements ClientWorld {
   private finish(): RunpathResult {
     const s = this.scenario;
     const end = this.now;
-    this.violations.push(...checkRuns(s.seed, end, this.clients, this.workerLives));
+    const checked = checkRuns(s.seed, end, this.clients, this.workerLives, (w) => this.workers.get(w.name) !== w || !this.alive.has(w.name));
+    this.violations.push(...checked.violations);
     const statuses: Record<string, number> = {};
     let accepted = 0;
     for (const c of this.clients) {
@@ -470,7 +492,7 @@ export class RunpathSim implements ClientWorld {
       statuses[key] = (statuses[key] ?? 0) + 1;
       if (c.id !== null) accepted++;
     }
-    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, messagesLost: this.peers.counts.lost + this.wire.counts.lost, statuses, trace: this.trace };
+    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, messagesLost: this.peers.counts.lost + this.wire.counts.lost, restartRaces: checked.restartRaces, statuses, trace: this.trace };
   }
 }
 
