@@ -115,7 +115,23 @@ function fnv(h: number, s: string): number {
   return h;
 }
 
+/** The simulations running (their Assigners' warnings are routed by the `sim` binding). */
+const running = new Map<number, RunpathSim>();
+let simIds = 0;
+/** One logger for every sim's Assigners (a pino per Assigner life costs more than its whole poll). */
+const ASSIGNER_LOG = pino(
+  { level: 'warn', base: null, timestamp: false },
+  {
+    write: (line: string) => {
+      if (!line.includes('"buddy_lost"')) return;
+      const w = JSON.parse(line) as { sim: number; taker: string; life: number; assigner: string };
+      running.get(w.sim)?.takeover(w.taker, w.life, w.assigner);
+    },
+  },
+);
+
 export class RunpathSim implements ClientWorld {
+  private readonly simId = ++simIds;
   private readonly queue = new EventQueue<Event>();
   private now = 0;
   private readonly rng: Xoshiro128;
@@ -210,7 +226,7 @@ export class RunpathSim implements ClientWorld {
       liveAssigners: () => this.scenario.assigners.filter((n) => !this.declaredDead.has(n)),
     };
     // Its warnings are read for one thing: a takeover of the same life twice is a finding.
-    const log = pino({ level: 'warn', base: null, timestamp: false }, { write: (line: string) => this.assignerLog(name, inc, line) });
+    const log = ASSIGNER_LOG.child({ sim: this.simId, taker: name, life: inc });
     const a = new SimAssigner(name, inc, { clock, links: this.peers.transport(name), sight, log });
     this.assigners.set(name, a);
     this.alive.add(name);
@@ -219,9 +235,8 @@ export class RunpathSim implements ClientWorld {
     return a;
   }
 
-  private assignerLog(taker: string, inc: number, line: string): void {
-    if (!line.includes('"buddy_lost"')) return;
-    const lost = (JSON.parse(line) as { assigner: string }).assigner;
+  /** A buddy_lost warning of one of this simulation's Assigner lives. */
+  takeover(taker: string, inc: number, lost: string): void {
     const key = `${taker}#${inc}>${lost}#${this.incarnations.get(lost) ?? 0}${this.declaredDead.has(lost) ? ' dead' : ''}`;
     this.note(`takeover ${key}`);
     if (this.takeovers.has(key)) {
@@ -436,6 +451,7 @@ export class RunpathSim implements ClientWorld {
 
   async run(): Promise<RunpathResult> {
     const s = this.scenario;
+    running.set(this.simId, this);
     for (const w of s.workers) this.startWorker(w.name, w.slots);
     for (const a of s.assigners) this.startAssigner(a);
     this.alive.add(MONITOR);
@@ -458,6 +474,8 @@ export class RunpathSim implements ClientWorld {
     } catch (err) {
       // A broken assertion in a core (or the glue) is a finding like any other: it names its seed.
       this.violations.push({ seed: s.seed, atMs: this.now, run: '-', client: '-', kind: 'exception', message: (err as Error).stack ?? String(err) });
+    } finally {
+      running.delete(this.simId);
     }
     return this.finish();
   }
