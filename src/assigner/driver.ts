@@ -5,6 +5,7 @@ import type { AssignerView } from '../cluster/assigner-view.js';
 import { SLOTS_MAX } from '../protocol/bounds.js';
 import type { RunMessage } from '../protocol/run-messages.js';
 import type { Clock, Timer } from '../common/clock.js';
+import type { Transport } from '../common/transport.js';
 import type { AssignerAction, AssignerCore, WorkerLoadView } from './core.js';
 
 /**
@@ -25,12 +26,8 @@ export const HANDOFF_LOOK_MS = 250;
 /** Acknowledgements (cumulative) wait this long to be merged with the next ones. */
 export const ACK_COALESCE_MS = 20;
 
-/** The links to other members, as the Assigner uses them. */
-export interface AssignerLinks {
-  send(to: string, msg: RunMessage): void;
-  /** Resolves once the link to `to` has room again (or is not even trying to open). */
-  whenWritable(to: string): Promise<void>;
-}
+/** The links to other members (the one Transport port). */
+export type AssignerLinks = Transport<RunMessage>;
 
 /** What the Assigner reads of its node: the Monitors' heartbeats, its buddy, the table. */
 export interface AssignerSight {
@@ -254,22 +251,28 @@ export class AssignerDriver {
    * The pair: the buddy named by the newest order, and the buddy's life we copy to. A buddy the
    * Monitors declare dead, or that comes back with a higher life (restarted, its state lost), is lost:
    * this Assigner takes its runs over. Every Assigner that ever copied runs here is watched too.
+   * An order naming an Assigner the Monitors declare dead is stale (the leader has not re-paired
+   * yet): it is no buddy until its next life, and a life is taken over once (again only for
+   * copies of it that arrived since) — else every poll copied all runs to the dead one (holding
+   * every Worker's acks for it) and took them back.
    */
   private watchBuddies(view: Pick<AssignerView, 'assigner'>, now: number): void {
     const core = this.o.core;
-    const buddy = this.o.sight.buddy();
+    const named = this.o.sight.buddy();
+    const buddy = named !== null && view.assigner(named)?.status === 'dead' ? null : named;
     if (buddy !== core.buddyName) {
       this.o.log.info({ event: 'buddy', buddy }, `buddy is now ${buddy ?? 'nobody'}`);
       this.step(() => core.setBuddy(buddy));
     }
-    for (const name of new Set([...(buddy ? [buddy] : []), ...core.replicaOwners()])) {
+    const owners = core.replicaOwners();
+    for (const name of new Set([...(named ? [named] : []), ...owners])) {
       const state = view.assigner(name);
       if (!state) continue;
       const life = this.lives.get(name);
       if (life === undefined && state.status !== 'dead') this.lives.set(name, state.life);
       // A higher incarnation in the same life is a refutation (the buddy was only suspected): its
       // runs are still there, and taking them over would give each of them two Assigners.
-      const lost = state.status === 'dead' || (life !== undefined && state.life > life);
+      const lost = (state.status === 'dead' && (life !== undefined || owners.has(name))) || (life !== undefined && state.life > life);
       if (!lost) continue;
       this.lives.delete(name);
       this.o.log.warn({ event: 'buddy_lost', assigner: name, status: state.status }, `assigner ${name} is lost (${state.status}): taking its runs over`);

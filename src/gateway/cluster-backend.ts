@@ -1,16 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentContext } from '../agent/context.js';
+import type { Logger } from '../agent/log.js';
 import { realClock, type Clock, type Timer } from '../common/clock.js';
+import type { Transport } from '../common/transport.js';
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
 import type { ClusterView, NodeView } from './api-types.js';
 import type { GatewayBoundMessage } from './bound.js';
-import { RELAY_DEFAULTS, RelayCore, type RefusalCode, type RelayAction, type RelayNote, type SinkEvent } from './relay-core.js';
+import { RELAY_DEFAULTS, RelayCore, type RefusalCode, type RelayAction, type RelayNote, type RelayOutgoing, type SinkEvent } from './relay-core.js';
 import { AssignerTimeoutError, NoCapacityError, QueueFullError, type AcceptedRun, type AttachedRun, type RunBackend, type RunSink } from './backend.js';
+
+/**
+ * What ClusterBackend uses of its node: narrow ports, so tests and the simulator pass small real
+ * objects. The agent builds them from its context (backendPorts).
+ */
+export interface ClusterBackendPorts {
+  /** This Gateway's name (the `from` of what it sends). */
+  self: string;
+  /** The config's Monitors and Assigners: asked while no Monitor's table is known. */
+  configMonitors: string[];
+  configAssigners: string[];
+  /** The links to members (only sending: the relay streams nothing to them). */
+  links: Pick<Transport<RelayOutgoing>, 'send'>;
+  /** Where a member listens, for the dashboard (null: not known). */
+  resolve(name: string): { host: string; port: number } | null;
+  log: Logger;
+}
+
+/** The ports of a node's Gateway, from its agent context. */
+export function backendPorts(ctx: AgentContext): ClusterBackendPorts {
+  return {
+    self: ctx.self.name,
+    configMonitors: ctx.config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
+    configAssigners: ctx.config.nodes.filter((n) => n.role === 'assigner').map((n) => n.name),
+    links: ctx.peers,
+    resolve: (name) => ctx.book.resolve(name),
+    log: ctx.log,
+  };
+}
 
 /**
  * The lab's backend: a Monitor names the least-loaded Assigner, the run goes there, and the
  * Assigner streams it back. The protocol is RelayCore's; this driver owns what it must not: the
- * links (ctx.peers), one wake timer at the core's next deadline, the callers' promises and the
+ * links (a Transport), one wake timer at the core's next deadline, the callers' promises and the
  * runs' sinks.
  */
 export class ClusterBackend implements RunBackend {
@@ -31,15 +62,15 @@ export class ClusterBackend implements RunBackend {
 
   /** `clock`: real time with ref'd timers by default, since start() and attach() wait on them. */
   constructor(
-    private readonly ctx: AgentContext,
+    private readonly ports: ClusterBackendPorts,
     private readonly clock: Clock = realClock({ unref: false }),
   ) {
     this.core = new RelayCore({
       ...RELAY_DEFAULTS,
-      name: ctx.self.name,
+      name: ports.self,
       requestIdPrefix: randomUUID().slice(0, 8),
-      configMonitors: ctx.config.nodes.filter((n) => n.role === 'monitor').map((n) => n.name),
-      configAssigners: ctx.config.nodes.filter((n) => n.role === 'assigner').map((n) => n.name),
+      configMonitors: ports.configMonitors,
+      configAssigners: ports.configAssigners,
     });
     this.apply(this.core.onTick(this.clock.nowMs()));
     void availableLanguages().then((l) => (this.localLanguages = l));
@@ -102,8 +133,8 @@ export class ClusterBackend implements RunBackend {
     const table = this.core.tableView();
     const runsOn = this.core.runsOn();
     const nodes: NodeView[] = (table?.rows ?? []).map((r) => {
-      const endpoint = this.ctx.book.resolve(r.name);
-      const isGateway = r.name === this.ctx.self.name;
+      const endpoint = this.ports.resolve(r.name);
+      const isGateway = r.name === this.ports.self;
       // A Worker's load only from its own Monitor (see WorkerLoads); null until it has answered.
       const load = r.role === 'worker' ? this.core.workerLoad(r.name) : r.load;
       // A Worker's busy slots are a heartbeat old; the runs this Gateway saw start there are not.
@@ -150,7 +181,7 @@ export class ClusterBackend implements RunBackend {
   private act(a: RelayAction): void {
     switch (a.kind) {
       case 'send':
-        this.ctx.peers.send(a.to, a.msg);
+        this.ports.links.send(a.to, a.msg);
         return;
       case 'deliver':
         return this.deliver(a.id, a.event);
@@ -212,13 +243,13 @@ export class ClusterBackend implements RunBackend {
   private log(n: RelayNote): void {
     switch (n.what) {
       case 'gap':
-        return this.ctx.log.warn({ event: 'gap', run: n.run, after: n.afterSeq }, `run ${n.run}: chunks after ${n.afterSeq} missing; asking assigner ${n.assigner} again`);
+        return this.ports.log.warn({ event: 'gap', run: n.run, after: n.afterSeq }, `run ${n.run}: chunks after ${n.afterSeq} missing; asking assigner ${n.assigner} again`);
       case 'takeover':
-        return this.ctx.log.info({ event: 'takeover', run: n.run, from: n.from, to: n.to }, `run ${n.run} taken over by assigner ${n.to}`);
+        return this.ports.log.info({ event: 'takeover', run: n.run, from: n.from, to: n.to }, `run ${n.run} taken over by assigner ${n.to}`);
       case 'input_dropped':
-        return this.ctx.log.warn({ event: 'input_dropped', run: n.run }, `run ${n.run}: over ${n.inputsMax} input lines or ${n.bytesMax} bytes; input dropped`);
+        return this.ports.log.warn({ event: 'input_dropped', run: n.run }, `run ${n.run}: over ${n.inputsMax} input lines or ${n.bytesMax} bytes; input dropped`);
       case 'monitor_silent':
-        return this.ctx.log.debug({ event: 'monitor_silent', monitor: n.monitor }, `monitor ${n.monitor} did not name an assigner in time; asking the next`);
+        return this.ports.log.debug({ event: 'monitor_silent', monitor: n.monitor }, `monitor ${n.monitor} did not name an assigner in time; asking the next`);
       default: {
         const never: never = n;
         return never;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { AgentContext } from '../agent/context.js';
 import { deriveResumeKey } from '../wire/psk.js';
-import { ClusterBackend } from './cluster-backend.js';
+import { backendPorts, ClusterBackend } from './cluster-backend.js';
 import type { JobeFiles } from './compat/common.js';
 import { buildGateway, judgeOf } from './server.js';
 import { gatewayUrls } from './web.js';
@@ -27,7 +27,7 @@ export interface GatewayApi {
  * the configured Gateway builds it when its epoch is confirmed.
  */
 export async function prepareGatewayApi(ctx: AgentContext, jobe?: JobeFiles): Promise<GatewayApi> {
-  const backend = new ClusterBackend(ctx);
+  const backend = new ClusterBackend(backendPorts(ctx));
   const app = await buildGateway({
     backend,
     auth: { enabled: ctx.config.auth.enabled, tokens: ctx.config.auth.tokens.map((t) => ({ token: t.token, user: t.user, concurrentRunsMax: t.concurrentRunsMax })) },

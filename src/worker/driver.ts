@@ -3,6 +3,7 @@ import type { WorkerLoadWire } from '../protocol/load.js';
 import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 import type { WorkerAction, WorkerCore, WorkerNote } from './core.js';
 import type { Clock, Timer } from '../common/clock.js';
+import type { Transport } from '../common/transport.js';
 import type { Sandbox, SandboxRun } from './ports.js';
 import type { Pressure } from './psi.js';
 
@@ -12,12 +13,8 @@ import type { Pressure } from './psi.js';
  * runWorkerProcess (process.ts) builds it with the real ports, tests with the twins (twins.ts).
  */
 
-/** The links to other members, as the run path uses them. */
-export interface WorkerLinks {
-  send(to: string, msg: RunMessage): void;
-  /** Resolves once the link to `to` has room again (or is not even trying to open). */
-  whenWritable(to: string): Promise<void>;
-}
+/** The links to other members (the one Transport port). */
+export type WorkerLinks = Transport<RunMessage>;
 
 export interface WorkerDriverOptions {
   core: WorkerCore;

@@ -44,6 +44,7 @@ class RecordingLinks {
   private waiting: Array<() => void> = [];
   send(to: string, msg: RunMessage) {
     this.sent.push({ to, msg });
+    return true;
   }
   whenWritable(_to: string) {
     return new Promise<void>((r) => this.waiting.push(r));
@@ -155,6 +156,40 @@ test('the buddy of the newest order is copied to; a buddy back with a higher lif
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'a new life: its state is gone');
   clock.advance(VIEW_POLL_MS);
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'lost once, then watched as the new life');
+  driver.stop();
+});
+
+test('a buddy declared dead while the pair order still names it is taken over once: no copy to it, its runs not re-taken every poll', () => {
+  const { clock, core, links, sight, lines, driver } = setup();
+  sight.workers = [known('w1')];
+  sight.buddyName = 'asg-2';
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'alive', buddy: 'asg-1' });
+  clock.advance(VIEW_POLL_MS);
+  assert.equal(core.buddyName, 'asg-2');
+  driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1', true) });
+  driver.onMessage('w1', { type: 'offer_reply', from: 'w1', id: 'r1', accepted: true });
+  driver.onMessage('asg-2', { type: 'replica_hold', from: 'asg-2', id: 'r2', gateway: 'gw', run: spec('r2', true), attempts: 0 });
+  driver.onMessage('asg-2', { type: 'replica_placed', from: 'asg-2', id: 'r2', worker: 'w1' });
+  links.take();
+
+  // The Monitors declare it dead; the leader has not re-paired yet (the order is stale).
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'dead', buddy: 'asg-1' });
+  clock.advance(20 * VIEW_POLL_MS);
+  assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'its runs are taken over once');
+  assert.equal(core.buddyName, null, 'a dead buddy is no buddy, whatever the stale order says');
+  const sent = links.sent.splice(0);
+  assert.deepEqual(sent.filter((s) => s.to === 'asg-2').map((s) => s.msg.type), [], 'nothing copied to the dead buddy');
+  assert.deepEqual(sent.filter((s) => s.msg.type === 'run_takeover').map((s) => s.to), ['gw', 'w1'], 'its run taken over once: its Gateway and Worker told once');
+
+  // Its next life is the buddy again (the same order): one full copy, no takeover.
+  sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, life: 2, status: 'alive', buddy: 'asg-1' });
+  clock.advance(VIEW_POLL_MS);
+  assert.equal(core.buddyName, 'asg-2');
+  const copied = links.take().filter(([to]) => to === 'asg-2');
+  assert.deepEqual(copied.filter(([, t]) => t === 'replica_hold'), [['asg-2', 'replica_hold'], ['asg-2', 'replica_hold']], 'its own run and the one taken over, copied once');
+  clock.advance(5 * VIEW_POLL_MS);
+  assert.deepEqual(links.take().filter(([to, t]) => to === 'asg-2' && t === 'replica_hold'), [], 'and not again');
+  assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1);
   driver.stop();
 });
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import type { AgentContext } from '../../src/agent/agent.js';
 import { isGatewayBound } from '../../src/gateway/bound.js';
-import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
+import { ClusterBackend, type ClusterBackendPorts } from '../../src/gateway/cluster-backend.js';
+import type { RelayOutgoing } from '../../src/gateway/relay-core.js';
 import { resumeToken } from '../../src/gateway/run-store.js';
 import { buildGateway } from '../../src/gateway/server.js';
 import { RunMessageSchema, type RunMessage, type RunSpecWire } from '../../src/protocol/run-messages.js';
@@ -18,29 +18,22 @@ import { WsClient } from '../helpers/ws-client.js';
 const SECRET = 'test-secret-0123456789abcdefghijklmnop';
 const KEY = deriveResumeKey(SECRET);
 
-const sent: Array<{ to: string; msg: RunMessage }> = [];
-const ctx = {
-  config: {
-    cluster: { name: 'test', secret: SECRET },
-    nodes: [
-      { name: 'gw', address: '127.0.0.1', port: 1, role: 'gateway' },
-      { name: 'mon-1', address: '127.0.0.1', port: 2, role: 'monitor' },
-      { name: 'asg-1', address: '127.0.0.1', port: 3, role: 'assigner' },
-      { name: 'asg-2', address: '127.0.0.1', port: 4, role: 'assigner' },
-    ],
-  },
-  self: { name: 'mon-1', address: '127.0.0.1', port: 2 },
-  peers: {
-    send: (to: string, msg: RunMessage) => {
+const sent: Array<{ to: string; msg: RelayOutgoing }> = [];
+const ports: ClusterBackendPorts = {
+  self: 'mon-1',
+  configMonitors: ['mon-1'],
+  configAssigners: ['asg-1', 'asg-2'],
+  links: {
+    send: (to, msg) => {
       sent.push({ to, msg });
       return true;
     },
   },
-  book: { resolve: () => null },
+  resolve: () => null,
   log: pino({ level: 'silent' }),
-} as unknown as AgentContext;
+};
 
-const backend = new ClusterBackend(ctx);
+const backend = new ClusterBackend(ports);
 let app: FastifyInstance;
 let ws = '';
 

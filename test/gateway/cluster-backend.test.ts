@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import type { AgentContext } from '../../src/agent/agent.js';
 import type { TableRow } from '../../src/agent/agent-messages.js';
 import { AssignerTimeoutError, type AcceptedRun, type RunSink } from '../../src/gateway/backend.js';
-import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
+import { ClusterBackend, type ClusterBackendPorts } from '../../src/gateway/cluster-backend.js';
 import { RELAY_DEFAULTS } from '../../src/gateway/relay-core.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 import { ManualClock } from '../../src/worker/twins.js';
@@ -18,20 +17,21 @@ function lab(onSend: (s: Sent, backend: ClusterBackend) => void = () => {}) {
   const clock = new ManualClock(1_000);
   const sent: Sent[] = [];
   let backend: ClusterBackend | null = null;
-  const ctx = {
-    config: { nodes: [{ name: 'gw', role: 'gateway' }, { name: 'mon-1', role: 'monitor' }, { name: 'asg-1', role: 'assigner' }] },
-    self: { name: 'gw' },
-    peers: {
-      send: (to: string, msg: Sent['msg']) => {
+  const ports: ClusterBackendPorts = {
+    self: 'gw',
+    configMonitors: ['mon-1'],
+    configAssigners: ['asg-1'],
+    links: {
+      send: (to, msg) => {
         sent.push({ to, msg });
         if (backend) onSend({ to, msg }, backend);
         return true;
       },
     },
-    book: { resolve: () => null },
+    resolve: () => null,
     log: pino({ level: 'silent' }),
-  } as unknown as AgentContext;
-  backend = new ClusterBackend(ctx, clock);
+  };
+  backend = new ClusterBackend(ports, clock);
   return { backend, clock, sent };
 }
 

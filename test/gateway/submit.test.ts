@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import type { AgentContext } from '../../src/agent/agent.js';
 import { AssignerTimeoutError, isRetryableStartError, NoCapacityError, type AcceptedRun, type RunSink } from '../../src/gateway/backend.js';
-import { ClusterBackend } from '../../src/gateway/cluster-backend.js';
+import { ClusterBackend, type ClusterBackendPorts } from '../../src/gateway/cluster-backend.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 /**
@@ -15,33 +14,28 @@ function lab(answers: string[], answerSubmit: (to: string, nth: number) => boole
   let asked = 0;
   let submits = 0;
   let backend: ClusterBackend;
-  const ctx = {
-    config: {
-      cluster: { name: 'test', secret: 'test-secret-0123456789abcdefghijklmnop' },
-      nodes: [
-        { name: 'gw', address: '127.0.0.1', port: 1, role: 'gateway' },
-        { name: 'mon-1', address: '127.0.0.1', port: 2, role: 'monitor' },
-      ],
-    },
-    self: { name: 'gw', address: '127.0.0.1', port: 1 },
-    peers: {
-      send: (to: string, msg: { type: string; requestId?: string; run?: { id: string } }) => {
+  const ports: ClusterBackendPorts = {
+    self: 'gw',
+    configMonitors: ['mon-1'],
+    configAssigners: [],
+    links: {
+      send: (to, msg) => {
         sent.push({ to, type: msg.type });
         if (msg.type === 'least_loaded_assigner_request') {
           const assigner = answers[Math.min(asked++, answers.length - 1)] as string;
-          setImmediate(() => backend.handle('mon-1', { type: 'least_loaded_assigner_reply', from: 'mon-1', requestId: msg.requestId as string, assigner }));
+          setImmediate(() => backend.handle('mon-1', { type: 'least_loaded_assigner_reply', from: 'mon-1', requestId: msg.requestId, assigner }));
         }
         if (msg.type === 'run_submit' && answerSubmit(to, ++submits)) {
-          const id = msg.run?.id as string;
+          const id = msg.run.id;
           setImmediate(() => backend.handle(to, { type: 'run_queued', from: to, id, position: 1, buddy: null }));
         }
         return true;
       },
     },
-    book: { resolve: () => null },
+    resolve: () => null,
     log: pino({ level: 'silent' }),
-  } as unknown as AgentContext;
-  backend = new ClusterBackend(ctx);
+  };
+  backend = new ClusterBackend(ports);
   return { backend, sent };
 }
 

@@ -15,8 +15,9 @@ const spec = (id: string, interactive = false): RunSpecWire => ({ id, user: 'u',
 
 class RecordingLinks implements WorkerLinks {
   readonly sent: Array<{ to: string; msg: RunMessage }> = [];
-  send(to: string, msg: RunMessage): void {
+  send(to: string, msg: RunMessage): boolean {
     this.sent.push({ to, msg });
+    return true;
   }
   /** Links that never drain (a dead peer's, until the transport gives up on it). */
   readonly stuck = new Set<string>();

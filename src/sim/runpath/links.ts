@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomFloat, randomIntBetween, type Random } from '../../cluster/random.js';
+import type { Transport } from '../../common/transport.js';
 
 /**
  * The run path's links as they really are: TLS streams (agent/peers.ts between members, a
@@ -88,12 +89,22 @@ export class FifoNet<M> {
     return null;
   }
 
-  send(from: string, to: string, msg: M): void {
-    if (!this.host.isAlive(from)) return;
+  /** False when the sender is dead (nothing leaves it); true does not mean it arrives. */
+  send(from: string, to: string, msg: M): boolean {
+    if (!this.host.isAlive(from)) return false;
     this.counts.sent++;
     const c = this.channel(from, to);
-    if (this.cut(from, to)) return this.hold(c, msg);
-    this.transmit(from, to, c, msg);
+    if (this.cut(from, to)) this.hold(c, msg);
+    else this.transmit(from, to, c, msg);
+    return true;
+  }
+
+  /**
+   * Member `from`'s Transport port on this network, as the drivers take it (the agent's PeerLinks
+   * in production). Back-pressure is not simulated: a simulated link always has room.
+   */
+  transport(from: string): Transport<M> {
+    return { send: (to, msg) => this.send(from, to, msg), whenWritable: () => Promise.resolve() };
   }
 
   private hold(c: Channel<M>, msg: M): void {

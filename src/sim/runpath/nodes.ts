@@ -1,5 +1,7 @@
 import pino from 'pino';
-import { AssignerCore, type AssignerAction, type AssignerOptions } from '../../assigner/core.js';
+import { AssignerCore, type AssignerOptions } from '../../assigner/core.js';
+import { AssignerDriver, type AssignerDriverOptions } from '../../assigner/driver.js';
+import type { Transport } from '../../common/transport.js';
 import { WorkerCore } from '../../worker/core.js';
 import { WorkerDriver, type WorkerDriverOptions } from '../../worker/driver.js';
 import type { SandboxOutput, SandboxRun } from '../../worker/ports.js';
@@ -8,9 +10,9 @@ import type { Pressure } from '../../worker/psi.js';
 import type { RunMessage, RunResultWire, RunSpecWire } from '../../protocol/run-messages.js';
 
 /**
- * The Assigners and Workers of the simulated run path: the real AssignerCore glued as
- * assigner/service.ts glues it, and the real WorkerDriver (around the real WorkerCore) with the
- * sandbox twin, on the simulator's clock and links.
+ * The Assigners and Workers of the simulated run path: the real AssignerDriver (around the real
+ * AssignerCore) and the real WorkerDriver (around the real WorkerCore) with the sandbox twin, on
+ * the simulator's clock and links (its Transport twin).
  */
 
 const SILENT = pino({ level: 'silent' });
@@ -55,7 +57,7 @@ export class SimWorker {
     readonly incarnation: number,
     readonly slots: number,
     timers: SimTimers,
-    send: (to: string, msg: RunMessage) => void,
+    links: Transport<RunMessage>,
     /** Called whenever the driver may have started async work (the simulator drains it). */
     touched: () => void,
     /** A deliberately broken Worker (the checkers' own test): the second chunk of each program never reaches the core. */
@@ -92,8 +94,7 @@ export class SimWorker {
       core: this.core,
       clock,
       sandbox,
-      // Back-pressure from a link is not simulated: a simulated link always has room.
-      links: { send, whenWritable: () => Promise.resolve() },
+      links,
       pressure: () => CALM,
       log: SILENT,
     });
@@ -128,91 +129,17 @@ export const SIM_ASSIGNER: Omit<AssignerOptions, 'name'> = {
   finishedRetainCountMax: 1000,
 };
 
+/** An Assigner life: the real AssignerCore under the real AssignerDriver, as assigner/service.ts builds them. */
 export class SimAssigner {
   readonly core: AssignerCore;
-  private readonly timers = new Map<string, { cancel(): void }>();
-  private dead = false;
+  readonly driver: AssignerDriver;
 
   constructor(
     readonly name: string,
     readonly incarnation: number,
-    private readonly clock: SimTimers,
-    private readonly send: (to: string, msg: RunMessage) => void,
+    ports: Pick<AssignerDriverOptions, 'clock' | 'links' | 'sight' | 'log'>,
   ) {
     this.core = new AssignerCore({ ...SIM_ASSIGNER, name });
-  }
-
-  crash(): void {
-    this.dead = true;
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
-  }
-
-  /** service.ts apply(), without its ack coalescing (it only merges acks within 20 ms). */
-  apply(actions: AssignerAction[]): void {
-    if (this.dead) return;
-    for (const a of actions) {
-      switch (a.kind) {
-        case 'send':
-          this.send(a.to, a.msg);
-          break;
-        case 'dropped':
-          break;
-        case 'timer': {
-          this.timers.get(a.key)?.cancel();
-          const key = a.key;
-          this.timers.set(
-            key,
-            this.clock.at(Math.max(a.atMs, this.clock.nowMs()), () => {
-              this.timers.delete(key);
-              this.apply(this.core.onTimer(key, this.clock.nowMs()));
-            }),
-          );
-          break;
-        }
-        default: {
-          const never: never = a;
-          throw new Error(`unhandled assigner action ${JSON.stringify(never)}`);
-        }
-      }
-    }
-  }
-
-  /** service.ts handle(). */
-  handle(from: string, msg: RunMessage): void {
-    if (this.dead) return;
-    const core = this.core;
-    const now = this.clock.nowMs();
-    switch (msg.type) {
-      case 'run_submit':
-        return this.apply(core.onSubmit(from, msg.run, now));
-      case 'run_input':
-      case 'run_eof':
-      case 'run_kill':
-        return this.apply(core.onGatewayMessage(msg, now));
-      case 'run_evicted':
-        return this.apply(core.onEvicted(from, msg.id, now));
-      case 'offer_reply':
-        return this.apply(core.onOfferReply(from, msg.id, msg.accepted, now, msg.load));
-      case 'worker_load':
-        return this.apply(core.onWorkerLoad(from, msg.load, now));
-      case 'run_claim':
-        return this.apply(core.onClaim(from, msg.id));
-      case 'run_attach':
-        return this.apply(core.onAttach(from, msg.id, msg.afterSeq));
-      case 'replica_hold':
-      case 'replica_placed':
-      case 'replica_output':
-      case 'replica_exit':
-      case 'replica_restart':
-      case 'replica_ack':
-      case 'replica_handoff':
-        return this.apply(core.onReplica(from, msg, now));
-      case 'run_output':
-      case 'run_exit':
-        return this.apply(core.onWorkerMessage(from, msg, now));
-      default:
-        return;
-    }
+    this.driver = new AssignerDriver({ ...ports, core: this.core, self: name, runsMax: SIM_ASSIGNER.runsMax });
   }
 }

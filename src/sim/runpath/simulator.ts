@@ -1,6 +1,10 @@
 import { setImmediate as drained } from 'node:timers/promises';
+import pino from 'pino';
+import type { AssignerSight } from '../../assigner/driver.js';
 import type { TableRow } from '../../agent/agent-messages.js';
-import type { WireEntry } from '../../cluster/messages.js';
+import type { AssignerState, WireEntry } from '../../cluster/messages.js';
+import type { KnownWorker } from '../../cluster/assigner-view.js';
+import type { Clock } from '../../common/clock.js';
 import { leastLoadedAssigner } from '../../cluster/placement-query.js';
 import { randomIntBetween } from '../../cluster/random.js';
 import { isGatewayBound, type GatewayBoundMessage } from '../../gateway/bound.js';
@@ -17,8 +21,8 @@ import { SIM_ASSIGNER, SimAssigner, SimWorker, SIM_LANGUAGE } from './nodes.js';
 import type { RunpathFault, RunpathScenario } from './scenario.js';
 
 /**
- * The run path simulator: real AssignerCores (a buddy pair), real WorkerDrivers/WorkerCores with
- * the sandbox twin, the real RelayCore and RunStore behind a Gateway, and clients, on FIFO links
+ * The run path simulator: real AssignerDrivers/AssignerCores (a buddy pair), real
+ * WorkerDrivers/WorkerCores with the sandbox twin, the real RelayCore and RunStore behind a Gateway, and clients, on FIFO links
  * with the faults a TCP stream has (links.ts), crashes and a Gateway failover. Virtual time; the
  * Workers' async pumps run between events (each event that touched a Worker drains the microtasks),
  * so one seed always replays the same way.
@@ -26,7 +30,9 @@ import type { RunpathFault, RunpathScenario } from './scenario.js';
  * What stands in for the rest of the cluster (the cluster simulator, src/sim/simulator.ts, covers
  * it with the real Monitor code): one Monitor service 'm1' that never fails, answers the Gateway's
  * table and least-loaded questions from the nodes' true state, declares a crashed node dead after
- * the scenario's detectMs, and orders the Assigner pair to re-form once a dead Assigner is back.
+ * the scenario's detectMs, shows each Assigner's driver the Workers' loads, their deaths and the
+ * Assigners' lives (its AssignerSight), and orders the pair to re-form once a dead Assigner is
+ * back. Until then the survivor's order still names the dead one (a stale order, as in the lab).
  */
 
 export type RunpathBreakage =
@@ -60,8 +66,9 @@ export interface RunpathResult {
 }
 
 const MONITOR = 'm1';
-const VIEW_POLL_MS = 100; // assigner/service.ts: how often an Assigner reads the Monitors' view
-const REPAIR_AFTER_MS = 300; // the leader orders a new pair a moment after the dead Assigner is back
+const REPAIR_AFTER_MS = 300;
+/** Worker deaths an Assigner life holds unread (AssignerView bounds its own likewise). */
+const WORKER_DEATHS_MAX = 1024; // the leader orders a new pair a moment after the dead Assigner is back
 /** Simulated time after the last client is done (or gave up) and the last fault healed: stragglers settle. */
 const SETTLE_MS = 5_000;
 /** Hard stop: every client's patience and a retry budget past the last start. */
@@ -116,8 +123,23 @@ function fnv(h: number, s: string): number {
  * (a higher incarnation, the same life); the Monitors' real bound is some heartbeats, under
  * the dead bound (DETECT_MS_MIN), which no partition here reaches. */
 const SUSPECT_AFTER_MS = 300;
+/** The simulations running (their Assigners' warnings are routed by the `sim` binding). */
+const running = new Map<number, RunpathSim>();
+let simIds = 0;
+/** One logger for every sim's Assigners (a pino per Assigner life costs more than its whole poll). */
+const ASSIGNER_LOG = pino(
+  { level: 'warn', base: null, timestamp: false },
+  {
+    write: (line: string) => {
+      if (!line.includes('"buddy_lost"')) return;
+      const w = JSON.parse(line) as { sim: number; taker: string; life: number; assigner: string };
+      running.get(w.sim)?.takeover(w.taker, w.life, w.assigner);
+    },
+  },
+);
 
 export class RunpathSim implements ClientWorld {
+  private readonly simId = ++simIds;
   private readonly queue = new EventQueue<Event>();
   private now = 0;
   private readonly rng: Xoshiro128;
@@ -132,8 +154,12 @@ export class RunpathSim implements ClientWorld {
   private readonly incarnations = new Map<string, number>();
   /** What the Monitors say: dead once detected, alive again when the node is back. */
   private readonly declaredDead = new Set<string>();
-  /** Node lives (`name#incarnation`) the Assigners were told are over. */
-  private readonly livesLost = new Set<string>();
+  /** The leader's pair orders: each Assigner's buddy (null: a new life not paired yet). */
+  private readonly order = new Map<string, string | null>();
+  /** Worker deaths each Assigner life has not read yet (AssignerView.takeDeaths). */
+  private readonly deaths = new Map<string, string[]>();
+  /** Takeovers seen (`taker#life>lost#life`): a life is taken over once by each Assigner life. */
+  private readonly takeovers = new Set<string>();
   private gateway: SimGateway | null = null;
   private gatewayEpoch = 0;
   private readonly conns = new Map<number, ClientConn>();
@@ -189,7 +215,7 @@ export class RunpathSim implements ClientWorld {
   private startWorker(name: string, slots: number): void {
     const inc = (this.incarnations.get(name) ?? 0) + 1;
     this.incarnations.set(name, inc);
-    const w = new SimWorker(name, inc, slots, this, (to, msg) => this.peers.send(name, to, msg), () => (this.touched = true), this.opts.breakage === 'worker_drops_chunk');
+    const w = new SimWorker(name, inc, slots, this, this.peers.transport(name), () => (this.touched = true), this.opts.breakage === 'worker_drops_chunk');
     this.workers.set(name, w);
     this.workerLives.push(w);
     this.alive.add(name);
@@ -199,11 +225,32 @@ export class RunpathSim implements ClientWorld {
   private startAssigner(name: string): SimAssigner {
     const inc = (this.incarnations.get(name) ?? 0) + 1;
     this.incarnations.set(name, inc);
-    const a = new SimAssigner(name, inc, this, (to, msg) => this.peers.send(name, to, msg));
+    const deaths: string[] = [];
+    this.deaths.set(name, deaths);
+    const clock: Clock = { nowMs: () => this.now, after: (delayMs, fn) => this.at(this.now + Math.max(0, delayMs), fn) };
+    const sight: AssignerSight = {
+      view: () => ({ known: () => this.knownWorkers(), takeDeaths: () => deaths.splice(0), assigner: (n) => this.assignerState(n) }),
+      buddy: () => this.order.get(name) ?? null,
+      liveAssigners: () => this.scenario.assigners.filter((n) => !this.declaredDead.has(n)),
+    };
+    // Its warnings are read for one thing: a takeover of the same life twice is a finding.
+    const log = ASSIGNER_LOG.child({ sim: this.simId, taker: name, life: inc });
+    const a = new SimAssigner(name, inc, { clock, links: this.peers.transport(name), sight, log });
     this.assigners.set(name, a);
     this.alive.add(name);
     this.declaredDead.delete(name);
+    a.driver.start();
     return a;
+  }
+
+  /** A buddy_lost warning of one of this simulation's Assigner lives. */
+  takeover(taker: string, inc: number, lost: string): void {
+    const key = `${taker}#${inc}>${lost}#${this.incarnations.get(lost) ?? 0}${this.declaredDead.has(lost) ? ' dead' : ''}`;
+    this.note(`takeover ${key}`);
+    if (this.takeovers.has(key)) {
+      this.violations.push({ seed: this.scenario.seed, atMs: this.now, run: '-', client: taker, kind: 'retaken', message: `${taker} took over ${lost}'s runs again (${key})` });
+    }
+    this.takeovers.add(key);
   }
 
   private startGateway(): void {
@@ -271,7 +318,7 @@ export class RunpathSim implements ClientWorld {
     this.note(`${from}>${to} ${describeMessage(msg)}`);
     if (to === MONITOR) return this.monitorAnswer(from, msg as RelayOutgoing);
     const a = this.assigners.get(to);
-    if (a) return a.handle(from, msg as RunMessage);
+    if (a) return void a.driver.onMessage(from, msg as RunMessage);
     const w = this.workers.get(to);
     if (w) {
       this.touched = true;
@@ -303,47 +350,43 @@ export class RunpathSim implements ClientWorld {
     }
   }
 
-  /** Each live Assigner reads the Monitors' view of the Workers (assigner/service.ts poll). */
-  private poll(): void {
-    const view = [...this.workers.values()]
+  /** The Workers' loads the Monitors' heartbeats carry: every Worker life not declared dead. A
+   * Worker that refuted shows a higher incarnation of the same life. */
+  private knownWorkers(): KnownWorker[] {
+    return [...this.workers.values()]
       .filter((w) => !this.declaredDead.has(w.name))
-      .map((w) => ({ name: w.name, incarnation: this.incarnations.get(w.name) as number, life: this.opts.breakage === 'view_without_life' ? (this.incarnations.get(w.name) as number) : w.incarnation, load: w.load(), languages: [SIM_LANGUAGE] }));
-    for (const [name, a] of this.assigners) if (this.alive.has(name)) a.apply(a.core.onMonitorHeartbeat(view, this.now));
-    this.at(this.now + VIEW_POLL_MS, () => this.poll());
+      .map((w) => {
+        const incarnation = this.incarnations.get(w.name) as number;
+        const life = this.opts.breakage === 'view_without_life' ? incarnation : w.incarnation;
+        return { name: w.name, incarnation, life, load: w.load(), languages: [SIM_LANGUAGE], monitor: MONITOR, heardAtMs: this.now };
+      });
   }
 
-  /** The Monitors declare a crashed node dead: the Assigners hear it (service.ts watchBuddies / takeDeaths). */
+  /** The Monitors' word on an Assigner: its newest life, dead once declared so. */
+  private assignerState(name: string): AssignerState | undefined {
+    const incarnation = this.incarnations.get(name);
+    if (incarnation === undefined || !this.scenario.assigners.includes(name)) return undefined;
+    // Assigners do not refute here (no partition reaches them long enough): the life is the incarnation.
+    return { name, incarnation, life: incarnation, status: this.declaredDead.has(name) ? 'dead' : 'alive', buddy: this.order.get(name) ?? null };
+  }
+
+  /** The Monitors declare a crashed node dead: a Worker's death reaches every Assigner's view. */
   private declareDead(node: string, incarnation: number): void {
     if (this.incarnations.get(node) !== incarnation || this.alive.has(node)) return;
     this.declaredDead.add(node);
     this.note(`declared dead ${node}`);
-    this.lost(node, incarnation);
+    if (!this.workers.has(node)) return;
+    // Bounded as AssignerView bounds its deaths: one entry per Worker death, a handful per seed.
+    for (const [name, deaths] of this.deaths) if (this.alive.has(name) && deaths.length < WORKER_DEATHS_MAX) deaths.push(node);
   }
 
-  /**
-   * The Assigners learn that a life of `node` is over: declared dead, or (an Assigner) seen back
-   * with a higher incarnation first, as service.ts watchBuddies sees it. A Worker's new life needs
-   * no word: its higher incarnation in the Monitors' view is enough (onMonitorHeartbeat).
-   */
-  private lost(node: string, incarnation: number): void {
-    const life = `${node}#${incarnation}`;
-    if (this.livesLost.has(life)) return;
-    this.livesLost.add(life);
-    for (const [name, a] of this.assigners) {
-      if (!this.alive.has(name) || name === node) continue;
-      if (this.workers.has(node)) a.apply(a.core.onWorkerDead(node, this.now));
-      else if (a.core.buddyName === node || a.core.replicaOwners().has(node)) a.apply(a.core.onBuddyLost(node, this.now));
-    }
-  }
-
+  /** The leader orders the pair (re)formed; each driver reads it at its next poll. */
   private pair(): void {
     const [x, y] = this.scenario.assigners;
-    const ax = this.assigners.get(x) as SimAssigner;
-    const ay = this.assigners.get(y) as SimAssigner;
     if (!this.alive.has(x) || !this.alive.has(y)) return;
     this.note(`pair ${x} ${y}`);
-    ax.apply(ax.core.setBuddy(y));
-    ay.apply(ay.core.setBuddy(x));
+    this.order.set(x, y);
+    this.order.set(y, x);
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -414,12 +457,12 @@ export class RunpathSim implements ClientWorld {
     }
     const a = this.assigners.get(node);
     if (a) {
-      a.crash();
+      a.driver.stop(); // not alive: the acks it flushes go nowhere
       this.at(this.now + restartAfterMs, () => {
-        // Back empty, next incarnation: its buddy sees the new life (service.ts watchBuddies) and
+        // Back empty, next incarnation, no order yet: its buddy's driver sees the new life and
         // takes the runs over if the death was not declared yet; then the leader re-pairs them.
+        this.order.set(node, null);
         this.startAssigner(node);
-        this.lost(node, inc);
         this.at(this.now + REPAIR_AFTER_MS, () => this.pair());
       });
     }
@@ -434,12 +477,14 @@ export class RunpathSim implements ClientWorld {
 
   async run(): Promise<RunpathResult> {
     const s = this.scenario;
+    running.set(this.simId, this);
     for (const w of s.workers) this.startWorker(w.name, w.slots);
     for (const a of s.assigners) this.startAssigner(a);
     this.alive.add(MONITOR);
     this.startGateway();
     this.pair();
-    this.poll();
+    // The pair is formed before the first client: each driver reads its order now.
+    for (const a of this.assigners.values()) a.driver.pollView();
     for (const plan of s.clients) {
       const c = new SimClient(plan, this);
       this.clients.push(c);
@@ -455,6 +500,8 @@ export class RunpathSim implements ClientWorld {
     } catch (err) {
       // A broken assertion in a core (or the glue) is a finding like any other: it names its seed.
       this.violations.push({ seed: s.seed, atMs: this.now, run: '-', client: '-', kind: 'exception', message: (err as Error).stack ?? String(err) });
+    } finally {
+      running.delete(this.simId);
     }
     return this.finish();
   }
