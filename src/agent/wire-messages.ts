@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
-import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../protocol/run-messages.js';
+import { RunMessageSchema, RunWireSchema, type RunMessage } from '../protocol/run-messages.js';
+import { runMessageFromWire, runMessageToWire } from '../protocol/run-wire.js';
 import type { WireForm } from '../wire/index.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';

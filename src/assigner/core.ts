@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { WorkerLoadWire } from '../protocol/load.js';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
+import { unmeasuredResult } from '../protocol/run-wire.js';
+import { CHUNKS_PER_MESSAGE_MAX, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
 
 /**
  * The Assigner's placement and relay logic as a pure state machine: every method takes the event

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { availableLanguages } from '../sandbox/languages.js';
 import { exitOnError } from './errors.js';
-import { execCommand } from './exec.js';
-import { runCommand } from './run.js';
-import { statusCommand } from './status.js';
+
+// Every command imports its module when it runs (`await import`), so a command pays only for its
+// own: a Worker process (`worker-proc`, one per core) loads neither the HTTP client nor the sandbox
+// runner's CLI, and no zod or config loader at all.
 
 const program = new Command();
 program
@@ -24,6 +24,7 @@ program
   .option('--memory-limit <MB>', 'memory limit in MB (default 256)')
   .option('--json', 'print one JSON result object instead of behaving like the program')
   .action(async (file: string, opts) => {
+    const { execCommand } = await import('./exec.js');
     process.exitCode = await execCommand(file, opts);
   });
 
@@ -32,6 +33,7 @@ program
   .description('list the languages this machine can run, with versions')
   .option('--json', 'print JSON')
   .action(async (opts: { json?: boolean }) => {
+    const { availableLanguages } = await import('../sandbox/languages.js');
     const langs = await availableLanguages();
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(langs)}\n`);
@@ -59,6 +61,7 @@ program
   .option('--stdin <file>', 'feed this file as stdin')
   .option('--json', 'print the final result object')
   .action(async (file: string, opts) => {
+    const { runCommand } = await import('./run.js');
     process.exitCode = await runCommand(file, opts);
   });
 
@@ -69,6 +72,7 @@ program
   .option('--token <token>', 'bearer token (default $CODEARENA_TOKEN)')
   .option('--json', 'print JSON')
   .action(async (opts) => {
+    const { statusCommand } = await import('./status.js');
     process.exitCode = await statusCommand(opts);
   });
 
@@ -138,17 +142,23 @@ program
 program
   .command('worker-proc', { hidden: true })
   .description('one Worker process (started by a Worker host node agent)')
-  .requiredOption('--config <file>')
+  .option('--config <file>', 'the lab config (YAML or JSON), loaded and checked here')
+  .option('--config-stdin', 'the lab config as its host checked it: one line of JSON on stdin (what a Worker host sends)')
   .requiredOption('--host <name>')
   .requiredOption('--index <n>')
   .requiredOption('--state-dir <dir>')
-  .action(async (opts: { config: string; host: string; index: string; stateDir: string }) => {
+  .action(async (opts: { config?: string; configStdin?: boolean; host: string; index: string; stateDir: string }) => {
+    if ((opts.config === undefined) === (opts.configStdin !== true)) throw new Error('worker-proc needs exactly one of --config <file> and --config-stdin');
+    let stdinEnded = false;
+    process.stdin.once('end', () => (stdinEnded = true));
+    const config = opts.config !== undefined ? (await import('../config/index.js')).loadConfig(opts.config) : await readConfigLine();
     const { runWorkerProcess } = await import('../worker/process.js');
-    const w = await runWorkerProcess({ configPath: opts.config, host: opts.host, index: Number(opts.index), stateDir: opts.stateDir });
+    const w = await runWorkerProcess({ config, host: opts.host, index: Number(opts.index), stateDir: opts.stateDir });
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
       process.once('SIGINT', () => resolve());
       // The host holds the other end of stdin: end of file means it died.
+      if (stdinEnded) resolve();
       process.stdin.once('end', () => resolve());
       process.stdin.once('close', () => resolve());
       process.stdin.resume();
@@ -156,6 +166,32 @@ program
     await w.stop();
     process.exit(0);
   });
+
+/** The config a Worker host writes on stdin: its first line, checked where a Worker reads it. */
+async function readConfigLine(): Promise<import('../config/schema.js').LabConfig> {
+  const { WORKER_CONFIG_BYTES_MAX, workerConfigOf } = await import('../worker/worker-config.js');
+  // Not `for await`: leaving that loop would destroy stdin, whose end must still mean "host died".
+  const line = await new Promise<string>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const done = (err: Error | null, text = ''): void => {
+      process.stdin.off('data', onData).off('end', onEnd);
+      process.stdin.pause();
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const onData = (chunk: Buffer): void => {
+      const end = chunk.indexOf(0x0a);
+      parts.push(end >= 0 ? chunk.subarray(0, end) : chunk);
+      size += end >= 0 ? end : chunk.length;
+      if (size > WORKER_CONFIG_BYTES_MAX) done(new Error(`the config on stdin is over ${WORKER_CONFIG_BYTES_MAX} bytes`));
+      else if (end >= 0) done(null, Buffer.concat(parts).toString('utf8'));
+    };
+    const onEnd = (): void => done(new Error('stdin ended before the config line: the Worker host died or sent none'));
+    process.stdin.on('data', onData).once('end', onEnd);
+  });
+  return workerConfigOf(line);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { availableLanguages, type LanguageInfo } from '../sandbox/languages.js';
-import { unmeasuredResult } from '../protocol/run-messages.js';
+import { unmeasuredResult } from '../protocol/run-wire.js';
 import { sandboxRequestOf } from '../protocol/run-spec.js';
 import { startRun, type RunHandle } from '../sandbox/runner.js';
 import { SandboxPool } from '../sandbox/sandbox-process.js';

@@ -3,22 +3,21 @@ import { WorkerLoadWireSchema } from './load.js';
 import { CHUNK_BYTES_MAX, STREAM_NAMES } from './output.js';
 import { RUN_RESULT_STATUSES } from './run-status.js';
 import { NodeNameSchema } from './names.js';
+import {
+  CHUNKS_PER_MESSAGE_MAX, INPUT_MESSAGE_BYTES_MAX, RUN_ARG_BYTES_MAX, RUN_ARGS_MAX, RUN_ATTEMPTS_MAX, RUN_FILE_NAME_LENGTH_MAX, RUN_FILES_MAX, RUN_ID_LENGTH_MAX,
+  RUN_LANGUAGE_LENGTH_MAX, RUN_SOURCE_BYTES_MAX, RUN_STDIN_BYTES_MAX, RUN_TEXT_MAX, RUN_USER_LENGTH_MAX,
+} from './run-bounds.js';
 
 /**
  * Messages that carry runs: Gateway <-> Assigner <-> Worker. Validated at the edge like the
  * cluster's own messages; every field bounded.
  */
 
-export const RUN_ID_LENGTH_MAX = 64;
-export const RUN_FILES_MAX = 16;
-export const RUN_SOURCE_BYTES_MAX = 1024 * 1024;
-/** Command-line arguments of one run, and the length of one. */
-export const RUN_ARGS_MAX = 64;
-export const RUN_ARG_BYTES_MAX = 4096;
-export const RUN_STDIN_BYTES_MAX = 16 * 1024 * 1024;
+export {
+  RUN_ID_LENGTH_MAX, RUN_FILES_MAX, RUN_SOURCE_BYTES_MAX, RUN_ARGS_MAX, RUN_ARG_BYTES_MAX, RUN_STDIN_BYTES_MAX, INPUT_MESSAGE_BYTES_MAX, CHUNKS_PER_MESSAGE_MAX,
+} from './run-bounds.js';
 export { CHUNK_BYTES_MAX } from './output.js';
-export const INPUT_MESSAGE_BYTES_MAX = 64 * 1024;
-const TEXT_MAX = 4096;
+const TEXT_MAX = RUN_TEXT_MAX;
 
 const RunId = z.string().min(1).max(RUN_ID_LENGTH_MAX);
 
@@ -35,10 +34,10 @@ export const LimitsSchema = z.object({
 
 export const RunSpecWireSchema = z.object({
   id: RunId,
-  user: z.string().max(64),
-  language: z.string().min(1).max(32),
-  files: z.array(z.object({ name: z.string().min(1).max(128), content: z.string().max(RUN_SOURCE_BYTES_MAX) })).min(1).max(RUN_FILES_MAX),
-  main: z.string().min(1).max(128),
+  user: z.string().max(RUN_USER_LENGTH_MAX),
+  language: z.string().min(1).max(RUN_LANGUAGE_LENGTH_MAX),
+  files: z.array(z.object({ name: z.string().min(1).max(RUN_FILE_NAME_LENGTH_MAX), content: z.string().max(RUN_SOURCE_BYTES_MAX) })).min(1).max(RUN_FILES_MAX),
+  main: z.string().min(1).max(RUN_FILE_NAME_LENGTH_MAX),
   stdin: z.string().max(RUN_STDIN_BYTES_MAX),
   interactive: z.boolean(),
   limits: LimitsSchema,
@@ -51,8 +50,6 @@ export const RunSpecWireSchema = z.object({
 export type RunSpecWire = z.infer<typeof RunSpecWireSchema>;
 
 export const StreamSchema = z.enum(STREAM_NAMES);
-/** Chunks one run_output message may carry: 64 x 1500 bytes stays under 100 KiB a frame. */
-export const CHUNKS_PER_MESSAGE_MAX = 64;
 const ChunkSchema = z.object({
   seq: z.number().int().min(0),
   stream: StreamSchema,
@@ -66,7 +63,7 @@ export const RunResultWireSchema = z.object({
   cpu_time_ms: z.number().min(0),
   wall_time_ms: z.number().min(0),
   memory_kb: z.number().min(0),
-  language: z.string().max(32),
+  language: z.string().max(RUN_LANGUAGE_LENGTH_MAX),
   version: z.string().max(128),
   limits_mechanism: z.enum(['cgroup-v2', 'cgroup-v1', 'rlimit']).optional(),
   message: z.string().max(TEXT_MAX).optional(),
@@ -74,11 +71,6 @@ export const RunResultWireSchema = z.object({
   compiled: z.boolean().optional(),
 });
 export type RunResultWire = z.infer<typeof RunResultWireSchema>;
-
-/** A run's end when nothing of the program was measured (killed while waiting, lost, failed). */
-export function unmeasuredResult(status: RunResultWire['status'], language: string, message?: string): RunResultWire {
-  return { status, exit_code: null, signal: null, cpu_time_ms: 0, wall_time_ms: 0, memory_kb: 0, language, version: '', ...(message ? { message: message.slice(0, TEXT_MAX) } : {}) };
-}
 
 export { WorkerLoadWireSchema, type WorkerLoadWire } from './load.js';
 
@@ -101,7 +93,7 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_started'), ...from, id: RunId, worker: NodeNameSchema, ...buddy }),
   z.object({ type: z.literal('run_refused'), ...from, id: RunId, code: z.string().max(32), message: z.string().max(TEXT_MAX) }),
   // The run's Worker was lost and the run starts again: output of earlier attempts is void.
-  z.object({ type: z.literal('run_restart'), ...from, id: RunId, attempt: z.number().int().min(2).max(16) }),
+  z.object({ type: z.literal('run_restart'), ...from, id: RunId, attempt: z.number().int().min(2).max(RUN_ATTEMPTS_MAX) }),
   // Worker -> Assigner -> Gateway
   // Consecutive chunks travel together when the runner has several ready: per-message costs
   // (validation, framing, a wake-up at every hop) are paid once per batch, not per 1500 bytes.
@@ -125,7 +117,7 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
     phase: z.enum(['queued', 'running', 'finished']),
     worker: NodeNameSchema.nullable(),
     /** The run's placement now (1: the first; a lost batch run's is higher). Absent: 1. */
-    attempt: z.number().int().min(1).max(16).optional(),
+    attempt: z.number().int().min(1).max(RUN_ATTEMPTS_MAX).optional(),
   }),
   // Assigner -> Worker
   z.object({ type: z.literal('offer'), ...from, run: RunSpecWireSchema, ...buddy }),
@@ -142,11 +134,11 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_claim'), ...from, id: RunId }),
 
   // Assigner -> its buddy: a copy of every run it holds, sent as the run changes.
-  z.object({ type: z.literal('replica_hold'), ...from, id: RunId, gateway: NodeNameSchema, run: RunSpecWireSchema, attempts: z.number().int().min(0).max(16) }),
+  z.object({ type: z.literal('replica_hold'), ...from, id: RunId, gateway: NodeNameSchema, run: RunSpecWireSchema, attempts: z.number().int().min(0).max(RUN_ATTEMPTS_MAX) }),
   z.object({ type: z.literal('replica_placed'), ...from, id: RunId, worker: NodeNameSchema.nullable() }),
   z.object({ type: z.literal('replica_output'), ...from, id: RunId, chunks: z.array(ChunkSchema).min(1).max(CHUNKS_PER_MESSAGE_MAX) }),
   z.object({ type: z.literal('replica_exit'), ...from, id: RunId, result: RunResultWireSchema }),
-  z.object({ type: z.literal('replica_restart'), ...from, id: RunId, attempts: z.number().int().min(0).max(16) }),
+  z.object({ type: z.literal('replica_restart'), ...from, id: RunId, attempts: z.number().int().min(0).max(RUN_ATTEMPTS_MAX) }),
   // An Assigner leaving the role (made a Monitor by the Hydra) -> another Assigner, after a full
   // copy of every run it holds: take them over now, as from a dead buddy.
   z.object({ type: z.literal('replica_handoff'), ...from }),
@@ -171,79 +163,21 @@ const PackedChunksSchema = z
     sizes: z.array(z.number().int().min(0).max(CHUNK_BYTES_MAX)).min(1).max(CHUNKS_PER_MESSAGE_MAX),
     data: z.instanceof(Uint8Array),
   })
-  .refine((p) => p.data.length === sizeSum(p.sizes), 'data is not as long as its chunks\' sizes together');
-type PackedChunks = z.infer<typeof PackedChunksSchema>;
+  .refine((p) => p.data.length === p.sizes.reduce((n, x) => n + x, 0), 'data is not as long as its chunks\' sizes together');
+export type PackedChunks = z.infer<typeof PackedChunksSchema>;
 const PackedChunkListSchema = z
   .array(PackedChunksSchema)
   .min(1)
   .max(CHUNKS_PER_MESSAGE_MAX)
   .refine((l) => l.reduce((n, p) => n + p.sizes.length, 0) <= CHUNKS_PER_MESSAGE_MAX, `more than ${CHUNKS_PER_MESSAGE_MAX} chunks in one message`);
 
-function sizeSum(sizes: number[]): number {
-  let n = 0;
-  for (const x of sizes) n += x;
-  return n;
-}
-
-/** Whether b's bytes follow a's in the same memory (then a run's data needs no copy). */
-function adjacent(a: Uint8Array, b: Uint8Array): boolean {
-  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
-}
-
-/** Chunks as they travel: runs of consecutive chunks of one stream, each one buffer. */
-export function packChunks(chunks: RunChunkWire[]): PackedChunks[] {
-  const out: PackedChunks[] = [];
-  let i = 0;
-  while (i < chunks.length) {
-    const first = chunks[i] as RunChunkWire;
-    let j = i + 1;
-    let contiguous = true;
-    while (j < chunks.length) {
-      const prev = chunks[j - 1] as RunChunkWire;
-      const c = chunks[j] as RunChunkWire;
-      if (c.stream !== first.stream || c.seq !== prev.seq + 1) break;
-      contiguous &&= adjacent(prev.data, c.data);
-      j++;
-    }
-    const group = chunks.slice(i, j);
-    const last = group[group.length - 1] as RunChunkWire;
-    const data = contiguous ? new Uint8Array(first.data.buffer, first.data.byteOffset, last.data.byteOffset + last.data.byteLength - first.data.byteOffset) : Buffer.concat(group.map((c) => c.data));
-    out.push({ seq: first.seq, stream: first.stream, sizes: group.map((c) => c.data.length), data });
-    i = j;
-  }
-  return out;
-}
-
-/** The chunks again, each a view of its run's buffer (no copy). */
-export function unpackChunks(packed: PackedChunks[]): RunChunkWire[] {
-  const out: RunChunkWire[] = [];
-  for (const p of packed) {
-    let offset = 0;
-    p.sizes.forEach((size, k) => {
-      out.push({ seq: p.seq + k, stream: p.stream, data: p.data.subarray(offset, offset + size) as Uint8Array<ArrayBuffer> });
-      offset += size;
-    });
-  }
-  return out;
-}
-
-const CHUNK_CARRIERS = new Set(['run_output', 'replica_output']);
 
 /** The run messages as they travel: those carrying output have their chunks packed. */
 export const RunWireSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_output'), ...from, id: RunId, chunks: PackedChunkListSchema }),
   z.object({ type: z.literal('replica_output'), ...from, id: RunId, chunks: PackedChunkListSchema }),
-  ...RunMessageSchema.options.filter((o) => !CHUNK_CARRIERS.has(o.shape.type.value)),
+  ...RunMessageSchema.options.filter((o) => o.shape.type.value !== 'run_output' && o.shape.type.value !== 'replica_output'),
 ]);
-type RunWire = z.infer<typeof RunWireSchema>;
+export type RunWire = z.infer<typeof RunWireSchema>;
 
-export function runMessageToWire(msg: RunMessage): unknown {
-  return msg.type === 'run_output' || msg.type === 'replica_output' ? { ...msg, chunks: packChunks(msg.chunks) } : msg;
-}
-
-/** The in-memory form of a run message that passed RunWireSchema. */
-export function runMessageFromWire(wire: RunWire): RunMessage {
-  // Every other type is the same in both forms.
-  return wire.type === 'run_output' || wire.type === 'replica_output' ? { ...wire, chunks: unpackChunks(wire.chunks as PackedChunks[]) } : (wire as RunMessage);
-}
 export type RunMessageOf<T extends RunMessage['type']> = Extract<RunMessage, { type: T }>;

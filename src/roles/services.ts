@@ -18,8 +18,7 @@ export const roleServices: RoleServiceFactory = async (role, ctx) => {
     case 'assigner':
       return startAssigner(ctx);
     case 'worker':
-      if (!ctx.configPath) throw new Error('a Worker host needs its config as a file (its Worker processes read it)');
-      return startWorkerHost({ ...ctx, configPath: ctx.configPath });
+      return startWorkerHost(ctx);
     default:
       throw new Error(`unknown role ${role}`);
   }

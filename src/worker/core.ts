@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { WorkerLoadWire } from '../protocol/load.js';
-import { CHUNKS_PER_MESSAGE_MAX, type RunChunkWire, type RunMessage, type RunMessageOf, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
+import { CHUNKS_PER_MESSAGE_MAX } from '../protocol/run-bounds.js';
+import type { RunChunkWire, RunMessage, RunMessageOf, RunResultWire, RunSpecWire } from '../protocol/run-messages.js';
 import { worstPressure, type Pressure } from './psi.js';
 
 /**

@@ -1,6 +1,8 @@
 import type { Logger } from '../agent/log.js';
 import type { WorkerLoadWire } from '../protocol/load.js';
-import { CHUNKS_PER_MESSAGE_MAX, unmeasuredResult, type RunChunkWire, type RunMessage, type RunResultWire, type RunSpecWire } from '../protocol/run-messages.js';
+import { CHUNKS_PER_MESSAGE_MAX } from '../protocol/run-bounds.js';
+import type { RunChunkWire, RunMessage, RunResultWire, RunSpecWire } from '../protocol/run-messages.js';
+import { unmeasuredResult } from '../protocol/run-wire.js';
 import type { WorkerAction, WorkerCore, WorkerNote } from './core.js';
 import type { Clock, Timer } from '../common/clock.js';
 import type { Transport } from '../common/transport.js';

@@ -26,7 +26,7 @@ export function workerProcessNodeFlags(): string[] {
  * The Worker host role: one Worker process per core (capped by the config), each restarted when it
  * dies — with growing delay if it dies at once again.
  */
-export function startWorkerHost(ctx: AgentContext & { configPath: string; stateDir: string }): RoleService {
+export function startWorkerHost(ctx: AgentContext & { stateDir: string }): RoleService {
   const count = workersPerHost(ctx.config);
   const children = new Map<number, ChildProcess>();
   const delays = new Map<number, number>();
@@ -35,11 +35,14 @@ export function startWorkerHost(ctx: AgentContext & { configPath: string; stateD
   const launch = (i: number) => {
     if (stopping) return;
     const startedAt = Date.now();
-    const child = spawn(process.execPath, [...workerProcessNodeFlags(), ...childNodeFlags(), CLI, 'worker-proc', '--config', ctx.configPath, '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
-      // stdin is a pipe nobody writes: it closes when this host dies, however it dies, and the
-      // Worker process then stops too (no orphan Worker outlives its host).
+    const child = spawn(process.execPath, [...workerProcessNodeFlags(), ...childNodeFlags(), CLI, 'worker-proc', '--config-stdin', '--host', ctx.self.name, '--index', String(i), '--state-dir', ctx.stateDir], {
+      // stdin carries the config this host loaded and checked, as one line of JSON (the Worker
+      // process loads no config loader or zod), then nothing: it closes when this host dies,
+      // however it dies, and the Worker process then stops too (no orphan Worker outlives its host).
       stdio: ['pipe', 'inherit', 'inherit'],
     });
+    child.stdin?.on('error', () => {}); // a Worker that died at once: its exit is handled below
+    child.stdin?.write(`${JSON.stringify(ctx.config)}\n`);
     children.set(i, child);
     child.on('exit', (code, signal) => {
       children.delete(i);

@@ -1,13 +1,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { listenForMembers, memberLinks } from '../agent/links.js';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AddressBook, WORKER_PORT_OFFSET, workerProcessName } from '../agent/address-book.js';
 import { createLogger } from '../agent/log.js';
-import { isClusterMessage, isRunMessage, type WireMessage } from '../agent/wire-messages.js';
-import { loadConfig } from '../config/index.js';
+import { PeerLinks } from '../agent/peers.js';
+import type { WireMessage } from '../agent/wire-messages.js';
+import type { LabConfig } from '../config/schema.js';
+import { listen } from '../wire/index.js';
 import { availableLanguages } from '../sandbox/languages.js';
 import { killOrphanSandboxes, SandboxPool } from '../sandbox/sandbox-process.js';
 import { configureCompileCache } from '../sandbox/compile-cache.js';
@@ -18,9 +19,14 @@ import { systemClock } from '../common/clock.js';
 import { bwrapSandbox } from './ports.js';
 import { PsiSampler } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
+import { isClusterType, isWorkerRunMessage, workerForm } from './run-form.js';
 
 export interface WorkerProcessOptions {
-  configPath: string;
+  /**
+   * The lab config as its host resolved and checked it (workerConfigOf checks the fields this
+   * process reads): a Worker process loads neither the config loader nor zod (~8 MB per isolate).
+   */
+  config: LabConfig;
   host: string;
   index: number;
   stateDir: string;
@@ -33,7 +39,7 @@ export interface WorkerProcessOptions {
  * thread answers its pings with the load (each ping takes a pressure sample, which may evict).
  */
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ stop(): Promise<void> }> {
-  const config = loadConfig(opts.configPath);
+  const config = opts.config;
   const hostNode = config.nodes.find((n) => n.name === opts.host);
   if (!hostNode) throw new Error(`worker host ${opts.host} is not in the config`);
   const name = workerProcessName(opts.host, opts.index);
@@ -64,12 +70,14 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   configureCompileCache({ dir: path.join(opts.stateDir, `${opts.host}-compile-cache`) });
   const languages = (await availableLanguages()).map((l) => l.id);
   const core = new WorkerCore({ name, slots, psiAcceptBelow: config.psi.acceptBelow, psiPauseAbove: config.psi.pauseAbove, languages });
-  const peers = memberLinks({ config, name, book, log, dispatch: (from, msg) => dispatch(from, msg) });
+  // The links check messages by hand (run-form.ts), not with every message's zod schema.
+  const secret = config.cluster.secret as string;
+  const peers = new PeerLinks<WireMessage>({ name, secret, schema: workerForm, logger: log, resolve: (p) => book.resolve(p), onMessage: (from, msg) => dispatch(from, msg) });
   const driver = new WorkerDriver({ core, clock: systemClock, sandbox: bwrapSandbox(pool), links: peers, pressure: () => psi.read(), log });
 
   function dispatch(from: string, msg: WireMessage): void {
-    if (isClusterMessage(msg)) thread.postMessage({ from, msg });
-    else if (isRunMessage(msg)) driver.onMessage(from, msg);
+    if (isClusterType(msg)) thread.postMessage({ from, msg });
+    else if (isWorkerRunMessage(msg)) driver.onMessage(from, msg);
     else log.debug({ type: msg.type, from }, 'ignored message');
   }
 
@@ -94,7 +102,20 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     process.exit(1);
   });
 
-  const listener = await listenForMembers({ config, name, book, log, dispatch, host: hostNode.address, port: hostNode.port + WORKER_PORT_OFFSET + opts.index });
+  const listener = await listen<WireMessage>({
+    host: hostNode.address,
+    port: hostNode.port + WORKER_PORT_OFFSET + opts.index,
+    secret,
+    name,
+    schema: workerForm,
+    logger: log,
+    acceptPeer: (p) => book.has(p),
+    onConnection: (conn) =>
+      void (async () => {
+        for await (const msg of conn) dispatch(conn.peerName, msg);
+      })(),
+    onRejected: (r) => log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),
+  });
 
   if (process.env.CODEARENA_TEST_HOOKS === '1') {
     // Test hook: SIGUSR2 blocks this thread's event loop for 10 s, as a wedged Worker would be.

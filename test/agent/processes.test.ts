@@ -109,7 +109,7 @@ describe('elastic strength', () => {
     let left = '';
     for (let i = 0; i < 50; i++) {
       try {
-        left = execFileSync('pgrep', ['-af', '--', `worker-proc --config ${lab.file}`], { encoding: 'utf8' }).trim();
+        left = execFileSync('pgrep', ['-af', '--', `worker-proc --config-stdin .* --state-dir ${path.join(lab.dir, 'state')}`], { encoding: 'utf8' }).trim();
       } catch {
         left = ''; // pgrep exits 1 when nothing matches
       }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerCore, DEFERRED_MAX, HELD_INPUT_MAX, type AssignerAction, type WorkerLoadView } from '../../src/assigner/core.js';
-import { unmeasuredResult, type RunSpecWire } from '../../src/protocol/run-messages.js';
+import type { RunSpecWire } from '../../src/protocol/run-messages.js';
+import { unmeasuredResult } from '../../src/protocol/run-wire.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 const OPTS = { name: 'asg-1', queueMax: 3, offerTimeoutMs: 500, psiAcceptBelow: 0.6, workerStaleMs: 5000, retryAfterMs: 200, runsMax: 16, finishedRetainMs: 60_000, finishedRetainBytesMax: 1 << 20, finishedRetainCountMax: 100 };

@@ -30,7 +30,7 @@ after(() => cluster.stopCleanly());
 function workerPid(name: string): number {
   const index = /-w(\d+)$/.exec(name)?.[1];
   assert.ok(index !== undefined, `not a Worker process name: ${name}`);
-  const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${cluster.logDir}/lab.json --host wrk-1 --index ${index} `], { encoding: 'utf8' }).trim().split('\n')[0];
+  const pid = execFileSync('pgrep', ['-f', '--', `worker-proc --config-stdin --host wrk-1 --index ${index} --state-dir ${cluster.logDir}/state`], { encoding: 'utf8' }).trim().split('\n')[0];
   return Number(pid);
 }
 

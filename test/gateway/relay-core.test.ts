@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { TableRow } from '../../src/agent/agent-messages.js';
 import type { AcceptedRun } from '../../src/gateway/backend.js';
 import { INPUT_NUMBERS_PER_EPOCH, RELAY_DEFAULTS, RelayCore, type RelayAction, type RelayOptions } from '../../src/gateway/relay-core.js';
-import { unmeasuredResult } from '../../src/protocol/run-messages.js';
+import { unmeasuredResult } from '../../src/protocol/run-wire.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 // The relay driven by plain calls and a number for the clock: every deadline is a tick away.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RELAY_DEFAULTS, RelayCore, type RelayAction } from '../../src/gateway/relay-core.js';
-import { unmeasuredResult } from '../../src/protocol/run-messages.js';
+import { unmeasuredResult } from '../../src/protocol/run-wire.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 
 // Found by the run path simulator (seeds 15542 and 16225 of 10,001..20,000): a connection reset

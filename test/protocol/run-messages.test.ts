@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { WireMessageForm, type WireMessage } from '../../src/agent/wire-messages.js';
-import { CHUNK_BYTES_MAX, CHUNKS_PER_MESSAGE_MAX, packChunks, unpackChunks, type RunChunkWire } from '../../src/protocol/run-messages.js';
+import { CHUNK_BYTES_MAX, CHUNKS_PER_MESSAGE_MAX, type RunChunkWire } from '../../src/protocol/run-messages.js';
+import { packChunks, unpackChunks } from '../../src/protocol/run-wire.js';
 import { createCodec } from '../../src/wire/codec.js';
 import { WireError } from '../../src/wire/errors.js';
 

@@ -93,7 +93,7 @@ describe('lab dashboard', { skip: skip ?? false }, () => {
     const view = await clusterView();
     const host = view.nodes.find((n) => n.role === 'worker' && !/-w\d+$/.test(n.name));
     assert.ok(host?.pid, 'the Worker host has a pid');
-    const workers = execFileSync('pgrep', ['-f', '--', `worker-proc --config ${suite.cluster.logDir}/lab.json --host ${host.name} `], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const workers = execFileSync('pgrep', ['-f', '--', `worker-proc --config-stdin --host ${host.name} --index [0-9]+ --state-dir ${suite.cluster.logDir}/state`], { encoding: 'utf8' }).trim().split('\n').map(Number);
     const killedAt = Date.now();
     for (const pid of [host.pid, ...workers]) process.kill(pid, 'SIGKILL');
     await suite.page.waitForSelector(`.tile[data-node="${host.name}"][data-state="dead"]`, { timeout: DEAD_WITHIN_MS + 5_000 });

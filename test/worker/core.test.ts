@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { unmeasuredResult, type RunChunkWire, type RunMessage, type RunSpecWire } from '../../src/protocol/run-messages.js';
+import type { RunChunkWire, RunMessage, RunSpecWire } from '../../src/protocol/run-messages.js';
+import { unmeasuredResult } from '../../src/protocol/run-wire.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 import { ACK_WAIT_MS_MAX, END_RESEND_MS, HELD_END_MS_MAX, OFFERER_FORGET_MS, UNACKED_BYTES_MAX, WorkerCore, type WorkerAction } from '../../src/worker/core.js';
 
