@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.js';
 import { RunMessageSchema, RunWireSchema, runMessageFromWire, runMessageToWire, type RunMessage } from '../protocol/run-messages.js';
 import type { WireForm } from '../wire/index.js';
+import { withHandChecks } from '../cluster/message-checks.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { JudgeSyncMessageSchema, type JudgeSyncMessage } from '../judge/sync-messages.js';
@@ -31,9 +32,13 @@ const WireFormSchema = z.discriminatedUnion('type', [
   ...JudgeSyncMessageSchema.options,
 ]);
 
-/** What node agents' links check and encode messages with. */
+/**
+ * What node agents' links check and encode messages with: the messages of an idle cluster's steady
+ * traffic (heartbeats, acks, gossip, the Gateway standby's heartbeats) by hand, as their schemas
+ * would (cluster/message-checks.ts), every other type by the zod union.
+ */
 export const WireMessageForm: WireForm<WireMessage> = {
-  schema: WireFormSchema,
+  schema: withHandChecks(WireFormSchema),
   toWire: (msg) => (isRunMessage(msg) ? runMessageToWire(msg) : msg),
   fromWire: (wire) => {
     const msg = wire as z.infer<typeof WireFormSchema>;
