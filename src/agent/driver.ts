@@ -86,6 +86,8 @@ export class ClusterDriver {
   private stopped = false;
   /** Told of every note after it is logged (the agent switches role services on role_changed). */
   onNote: (note: StepOutput['notes'][number]) => void = () => {};
+  /** Called after every step (the Gateway standby protocol watches the term and leadership). */
+  private readonly stepListeners: Array<() => void> = [];
 
   constructor(
     readonly node: ClusterNode,
@@ -132,6 +134,12 @@ export class ClusterDriver {
       this.onNote(n);
     }
     if (this.watchTable) this.logTableChanges();
+    for (const listener of this.stepListeners) listener();
+  }
+
+  /** Calls listener after every step of the cluster core, from now until stop(). */
+  afterEachStep(listener: () => void): void {
+    this.stepListeners.push(listener);
   }
 
   private arm(id: TimerId, atMs: number): void {
