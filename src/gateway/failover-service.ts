@@ -186,14 +186,23 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
 
   // The standby keeps a copy of the Gateway's problems, so after a takeover they are there.
   const problems = new ProblemSync(self.name, (to, m) => ctx.peers.send(to, m));
-  const syncTimer = setInterval(() => {
-    if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
-  }, PROBLEM_SYNC_MS);
-  syncTimer.unref();
-  const journalTimer = setInterval(() => {
-    if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
-  }, JOURNAL_SYNC_MS);
-  journalTimer.unref();
+  // The copies are fetched only while this node holds the API warm and does not serve it (a
+  // standby). Their timers start the first time that is so (checked at every step), and then run
+  // for good: a node that is never standby (most agents) is not woken by them at all.
+  let syncTimers: { problems: NodeJS.Timeout; journal: NodeJS.Timeout } | null = null;
+  const startSyncTimers = (): void => {
+    if (syncTimers !== null || api === null || serving || stopped) return;
+    syncTimers = {
+      problems: setInterval(() => {
+        if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
+      }, PROBLEM_SYNC_MS),
+      journal: setInterval(() => {
+        if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
+      }, JOURNAL_SYNC_MS),
+    };
+    syncTimers.problems.unref();
+    syncTimers.journal.unref();
+  };
 
   const receiveJudge = (from: string, msg: JudgeSyncMessage): void => {
     switch (msg.type) {
@@ -243,6 +252,7 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     for (const m of out.messages) ctx.peers.send(m.to, m.message);
     for (const n of out.notes) onNote(n);
     if (api) api.backend.standby = core.standby;
+    startSyncTimers();
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
   };
@@ -284,8 +294,10 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      clearInterval(syncTimer);
-      clearInterval(journalTimer);
+      if (syncTimers) {
+        clearInterval(syncTimers.problems);
+        clearInterval(syncTimers.journal);
+      }
       await chain;
       const a = api;
       api = null;
