@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 const name = process.argv[2];
-const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'seated', 'blog', 'blog-scale'];
+const known = ['sandbox', 'cluster', 'e2e', 'failover', 'web', 'compat', 'judge', 'footprint', 'wire-checks', 'seated', 'blog', 'blog-scale'];
 if (name === 'blog' || name === 'blog-scale') {
   const script = name === 'blog' ? 'bench' : 'bench:scale';
   const r = spawnSync('npm', ['--prefix', 'blog', 'run', script, '--', ...process.argv.slice(3)], { stdio: 'inherit' });

@@ -79,10 +79,15 @@ export class StateFile {
 export class ClusterDriver {
   private readonly timers = new Map<TimerId, NodeJS.Timeout>();
   private lastStatuses = new Map<string, string>();
-  private watchTimer: NodeJS.Timeout | null = null;
+  /** Watch table changes (after each step that changed the table); off for a heartbeat thread. */
+  private watchTable = false;
+  /** The table last watched and its change-log head then: a step that changed neither is skipped. */
+  private watchedTable: { table: object; headSeq: number } | null = null;
   private stopped = false;
   /** Told of every note after it is logged (the agent switches role services on role_changed). */
   onNote: (note: StepOutput['notes'][number]) => void = () => {};
+  /** Called after every step (the Gateway standby protocol watches the term and leadership). */
+  private readonly stepListeners: Array<() => void> = [];
 
   constructor(
     readonly node: ClusterNode,
@@ -94,18 +99,20 @@ export class ClusterDriver {
     private readonly gate: (m: StepOutput['messages'][number]) => boolean = () => true,
   ) {}
 
-  /** watchTable false: a node that never holds a table (a Worker's heartbeat thread) skips the 100 ms watch. */
+  /**
+   * Table changes as a Monitor sees them are logged for operators and the multi-process tests,
+   * checked after each step that moved the table's change log (no timer: an idle node is not woken
+   * for it). watchTable false: a node that never holds a table (a Worker's heartbeat thread).
+   */
   start(opts: { watchTable?: boolean } = {}): void {
+    this.watchTable = opts.watchTable !== false;
     this.step({ type: 'tick' });
-    // Table changes as a Monitor sees them, for operators and the multi-process tests.
-    if (opts.watchTable !== false) this.watchTimer = setInterval(() => this.logTableChanges(), 100);
   }
 
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    if (this.watchTimer) clearInterval(this.watchTimer);
   }
 
   receive(from: string, message: Parameters<ClusterNode['step']>[0] extends infer E ? (E extends { type: 'receive'; message: infer M } ? M : never) : never): void {
@@ -126,6 +133,13 @@ export class ClusterDriver {
       this.log.info({ note: n }, `cluster: ${n.kind}`);
       this.onNote(n);
     }
+    if (this.watchTable) this.logTableChanges();
+    for (const listener of this.stepListeners) listener();
+  }
+
+  /** Calls listener after every step of the cluster core, from now until stop(). */
+  afterEachStep(listener: () => void): void {
+    this.stepListeners.push(listener);
   }
 
   private arm(id: TimerId, atMs: number): void {
@@ -153,13 +167,16 @@ export class ClusterDriver {
   }
 
   private logTableChanges(): void {
-    const t = this.table();
-    if (!t) return;
+    const table = this.node.monitor?.table;
+    if (!table) return;
+    // Every accepted change (status, role, incarnation, load) moves the head of the change log.
+    if (this.watchedTable?.table === table && this.watchedTable.headSeq === table.headSeq) return;
+    this.watchedTable = { table, headSeq: table.headSeq };
     const next = new Map<string, string>();
-    for (const r of t.rows) {
-      const key = `${r.status}/${r.role}`;
-      next.set(r.name, key);
-      if (this.lastStatuses.get(r.name) !== key) this.log.info({ event: 'table', peer: r.name, status: r.status, incarnation: r.incarnation, role: r.role }, `table: ${r.name} is ${r.status}`);
+    for (const e of table.values()) {
+      const key = `${e.status}/${e.role}`;
+      next.set(e.name, key);
+      if (this.lastStatuses.get(e.name) !== key) this.log.info({ event: 'table', peer: e.name, status: e.status, incarnation: e.incarnation, role: e.role }, `table: ${e.name} is ${e.status}`);
     }
     this.lastStatuses = next;
   }

@@ -3,6 +3,7 @@ import { ClusterMessageSchema, type ClusterMessage } from '../cluster/messages.j
 import { RunMessageSchema, RunWireSchema, type RunMessage } from '../protocol/run-messages.js';
 import { runMessageFromWire, runMessageToWire } from '../protocol/run-wire.js';
 import type { WireForm } from '../wire/index.js';
+import { withHandChecks } from '../cluster/message-checks.js';
 import { AgentMessageSchema, type AgentMessage } from './agent-messages.js';
 import { GatewayDataMessageSchema, GatewayFailoverMessageSchema, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { JudgeSyncMessageSchema, type JudgeSyncMessage } from '../judge/sync-messages.js';
@@ -32,9 +33,13 @@ const WireFormSchema = z.discriminatedUnion('type', [
   ...JudgeSyncMessageSchema.options,
 ]);
 
-/** What node agents' links check and encode messages with. */
+/**
+ * What node agents' links check and encode messages with: the messages of an idle cluster's steady
+ * traffic (heartbeats, acks, gossip, the Gateway standby's heartbeats) by hand, as their schemas
+ * would (cluster/message-checks.ts), every other type by the zod union.
+ */
 export const WireMessageForm: WireForm<WireMessage> = {
-  schema: WireFormSchema,
+  schema: withHandChecks(WireFormSchema),
   toWire: (msg) => (isRunMessage(msg) ? runMessageToWire(msg) : msg),
   fromWire: (wire) => {
     const msg = wire as z.infer<typeof WireFormSchema>;

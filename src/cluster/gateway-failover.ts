@@ -51,6 +51,13 @@ export interface FailoverOptions {
   graceMs: number;
   /** How often the leader repeats its designation; one older than 4 of these is void. */
   designationIntervalMs: number;
+  /**
+   * How soon a node with nothing due (not serving, claiming, standby or leader) steps again. The
+   * driver also steps the core at once when the node's view changes (it became a Monitor, or the
+   * leader, or the term moved), so this is only a backstop; every agent runs this core, and a
+   * tick every intervalMs on each of them was most of an idle Empty node's wake-ups.
+   */
+  idleTickMs: number;
 }
 
 /** Written durably before the messages of the same step leave (a grant is a vote). */
@@ -187,7 +194,7 @@ export class GatewayFailover {
   step(event: FailoverEvent, nowMs: number, view?: FailoverView): FailoverOutput {
     if (view) this.view = view;
     this.knownTerm = Math.max(this.knownTerm, this.view.term);
-    this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.intervalMs };
+    this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.idleTickMs };
     if (this.askedAtMs !== null && nowMs > this.askedAtMs + this.opts.intervalMs) this.stalledAtMs = nowMs;
     if (event.type === 'receive') this.receive(event.from, event.message, nowMs);
     this.designate(nowMs);
@@ -345,6 +352,9 @@ export class GatewayFailover {
       } else if (this.claim?.takeover) this.claim = null;
     }
     if (!acting || this.claim) return;
+    // A standby ticks every interval whatever its deadline: a tick that comes late is how it
+    // tells its own stall from the Gateway's silence (above).
+    this.due(nowMs + this.opts.intervalMs);
     const d = this.designation;
     if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
     const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;

@@ -65,6 +65,9 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
       // (the Gateway among them) have not all reported yet.
       graceMs: 2 * deadBoundMs({ missedLimit: config.heartbeat.missedLimit, heartbeatIntervalMs: config.heartbeat.intervalMs }),
       designationIntervalMs: config.heartbeat.intervalMs,
+      // A node with nothing due sleeps a heartbeat interval; a change of its view wakes it sooner
+      // (the cluster driver's steps are watched below).
+      idleTickMs: config.heartbeat.intervalMs,
     },
     stateFile.loadGateway(),
     seeds,
@@ -183,14 +186,23 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
 
   // The standby keeps a copy of the Gateway's problems, so after a takeover they are there.
   const problems = new ProblemSync(self.name, (to, m) => ctx.peers.send(to, m));
-  const syncTimer = setInterval(() => {
-    if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
-  }, PROBLEM_SYNC_MS);
-  syncTimer.unref();
-  const journalTimer = setInterval(() => {
-    if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
-  }, JOURNAL_SYNC_MS);
-  journalTimer.unref();
+  // The copies are fetched only while this node holds the API warm and does not serve it (a
+  // standby). Their timers start the first time that is so (checked at every step), and then run
+  // for good: a node that is never standby (most agents) is not woken by them at all.
+  let syncTimers: { problems: NodeJS.Timeout; journal: NodeJS.Timeout } | null = null;
+  const startSyncTimers = (): void => {
+    if (syncTimers !== null || api === null || serving || stopped) return;
+    syncTimers = {
+      problems: setInterval(() => {
+        if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
+      }, PROBLEM_SYNC_MS),
+      journal: setInterval(() => {
+        if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
+      }, JOURNAL_SYNC_MS),
+    };
+    syncTimers.problems.unref();
+    syncTimers.journal.unref();
+  };
 
   const receiveJudge = (from: string, msg: JudgeSyncMessage): void => {
     switch (msg.type) {
@@ -225,14 +237,22 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     }
   };
 
+  /** What of the view the core acts on at once: Monitor or not, the term, leader or not. */
+  const viewKey = (): string => {
+    const m = ctx.driver.node.monitor;
+    return m ? `${m.election.term}/${m.election.role === 'leader'}` : '-';
+  };
+  let steppedViewKey = '';
   const step = (event: Parameters<GatewayFailover['step']>[0]): void => {
     if (stopped) return;
+    steppedViewKey = viewKey();
     const out = core.step(event, nowMs(), view());
     // Written before anything leaves: a grant is a vote.
     if (out.persist) stateFile.saveGateway(out.persist);
     for (const m of out.messages) ctx.peers.send(m.to, m.message);
     for (const n of out.notes) onNote(n);
     if (api) api.backend.standby = core.standby;
+    startSyncTimers();
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
   };
@@ -242,6 +262,11 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
   // over a Gateway that was only starting (seen on `up` under load: a chain of false takeovers).
   // Until then what the peers send is dropped, as a lossy link would: the protocol sends again.
   let started = self.name !== config.gateway.host;
+  // The core sleeps while it has nothing due; a new term or leadership (seen by the cluster core)
+  // steps it at once, as its 100 ms tick used to within a tick: a new leader designates at once.
+  ctx.driver.afterEachStep(() => {
+    if (started && viewKey() !== steppedViewKey) step({ type: 'tick' });
+  });
   if (started) step({ type: 'tick' });
   else
     later(async () => {
@@ -269,8 +294,10 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      clearInterval(syncTimer);
-      clearInterval(journalTimer);
+      if (syncTimers) {
+        clearInterval(syncTimers.problems);
+        clearInterval(syncTimers.journal);
+      }
       await chain;
       const a = api;
       api = null;

@@ -6,7 +6,7 @@ import { GatewayFailoverMessageSchema } from '../../src/cluster/gateway-messages
 
 const INTERVAL = 100;
 const MISSED = 5;
-const TIMING = { intervalMs: INTERVAL, missedLimit: MISSED, graceMs: 3_000, designationIntervalMs: 500 };
+const TIMING = { intervalMs: INTERVAL, missedLimit: MISSED, graceMs: 3_000, designationIntervalMs: 500, idleTickMs: 500 };
 
 interface Node {
   name: string;
@@ -14,6 +14,10 @@ interface Node {
   up: boolean;
   persisted: FailoverPersistent | null;
   nextAt: number;
+  /** The view's term and leadership at its last step: a change steps it at once, as the service does. */
+  viewKey: string;
+  /** Steps on its own timer (not on a message or a view change). */
+  ticks: number;
   notes: Array<{ at: number; kind: string; epoch?: number }>;
 }
 
@@ -63,7 +67,7 @@ class Lab {
   private boot(name: string, persisted: FailoverPersistent | null): void {
     const opts: FailoverOptions = { self: name, configuredGateway: this.gateway, ...TIMING };
     const core = new GatewayFailover(opts, persisted, this.monitors, this.now);
-    const node: Node = { name, core, up: true, persisted, nextAt: this.now, notes: [] };
+    const node: Node = { name, core, up: true, persisted, nextAt: this.now, viewKey: '', ticks: 0, notes: [] };
     this.nodes.set(name, node);
   }
 
@@ -76,6 +80,13 @@ class Lab {
     const live = this.liveOverride ? this.liveOverride(name) : this.monitors.filter((m) => this.node(m).up);
     if (!isMonitor) return { isMonitor: false, term: 0, leader: false, voters: this.monitors, live: this.gatewayLive ?? this.monitors };
     return { isMonitor, term: this.term, leader: this.leader === name, voters: this.monitors, live };
+  }
+
+  /** Steps a node as the service does (src/gateway/failover-service.ts), noting the view it saw. */
+  private stepNode(n: Node, event: Parameters<GatewayFailover['step']>[0]): void {
+    const view = this.view(n.name);
+    n.viewKey = `${view.isMonitor}/${view.term}/${view.leader}`;
+    this.apply(n, n.core.step(event, this.now, view));
   }
 
   private apply(n: Node, out: FailoverOutput): void {
@@ -139,10 +150,14 @@ class Lab {
       for (const m of due) {
         const to = this.nodes.get(m.to);
         if (!to?.up || !this.node(m.from).up || this.cut(m.from, m.to)) continue;
-        this.apply(to, to.core.step({ type: 'receive', from: m.from, message: m.msg }, this.now, this.view(to.name)));
+        this.stepNode(to, { type: 'receive', from: m.from, message: m.msg });
       }
       for (const n of this.nodes.values()) {
-        if (n.up && n.nextAt <= this.now) this.apply(n, n.core.step({ type: 'tick' }, this.now, this.view(n.name)));
+        if (!n.up) continue;
+        const view = this.view(n.name);
+        const timer = n.nextAt <= this.now;
+        if (timer) n.ticks += 1;
+        if (timer || `${view.isMonitor}/${view.term}/${view.leader}` !== n.viewKey) this.stepNode(n, { type: 'tick' });
       }
       this.now += 1;
     }
@@ -440,5 +455,23 @@ describe('Gateway standby state machine', () => {
       lab.run(15_000);
       assert.equal(lab.serving.size, 1, `seed ${seed}: ${lab.serving.size} Gateways serve once quiet (${[...lab.serving].join(' ')})`);
     }
+  });
+
+  test('a node with nothing due ticks once per idleTickMs; the Gateway keeps its 100 ms heartbeats; a new leader designates at once', () => {
+    const lab = new Lab(['mon-1', 'mon-2', 'mon-3']);
+    lab.run(3_000);
+    assert.equal(lab.node('mon-1').core.actingStandby, true);
+    const before = (n: string) => lab.node(n).ticks;
+    const [gw, mon3] = [before('gw'), before('mon-3')];
+    lab.run(5_000);
+    assert.ok(lab.node('mon-3').ticks - mon3 <= 5_000 / TIMING.idleTickMs + 1, `an idle Monitor ticked ${lab.node('mon-3').ticks - mon3} times in 5 s`);
+    assert.ok(lab.node('gw').ticks - gw >= 5_000 / INTERVAL - 1, `the Gateway ticked ${lab.node('gw').ticks - gw} times in 5 s`);
+    // mon-3 becomes leader (its view changes between its ticks): it designates in the same ms.
+    const changedAt = lab.now;
+    lab.leader = 'mon-3';
+    lab.term = 2;
+    lab.run(50);
+    const designated = lab.firstNote('mon-3', 'designated', changedAt);
+    assert.ok(designated !== undefined && designated.at <= changedAt + 1, `designated at ${designated?.at} (view changed at ${changedAt})`);
   });
 });
