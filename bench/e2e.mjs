@@ -161,7 +161,16 @@ function session(lines, samples) {
     let text = '';
     let sent = 0;
     let timer = null;
-    ws.on('error', reject);
+    // Bounded: a session whose run never ends (its Gateway gone, say) fails the bench instead of
+    // holding it for ever. 60 s past its lines is far beyond any run that works.
+    const giveUp = setTimeout(() => {
+      clearInterval(timer);
+      ws.terminate();
+      reject(new Error(`a session got no exit within ${(lines * 100 + 60_000) / 1000} s (${sent} of ${lines} lines sent)`));
+    }, lines * 100 + 60_000);
+    const fail = (err) => { clearTimeout(giveUp); clearInterval(timer); reject(err); };
+    ws.on('error', fail);
+    ws.on('close', () => fail(new Error(`the session's WebSocket closed before the run's exit (${sent} of ${lines} lines sent)`)));
     ws.on('open', () => ws.send(JSON.stringify({ type: 'start', language: 'python', source: ECHO, interactive: true, wall_time_limit: 120 })));
     const sendOne = () => {
       if (sent === lines) { clearInterval(timer); ws.send(JSON.stringify({ type: 'eof' })); return; }
@@ -182,11 +191,13 @@ function session(lines, samples) {
           if (t0 !== undefined) { samples.push(ms(t0)); sentAt.delete(line); }
         }
       } else if (m.type === 'exit') {
+        clearTimeout(giveUp);
         clearInterval(timer);
+        ws.removeAllListeners('close');
         ws.close();
         if (sentAt.size > 0) return reject(new Error(`${sentAt.size} lines never came back (${m.result.status})`));
         resolve();
-      } else if (m.type === 'error') reject(new Error(m.message));
+      } else if (m.type === 'error') fail(new Error(m.message));
     });
   });
 }
