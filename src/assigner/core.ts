@@ -73,6 +73,8 @@ interface HeldRun extends RunOutputLog {
   gateway: string;
   phase: Phase;
   worker: string | null;
+  /** The Worker's life its yes named (null: not named, or not started): see loseRuns. */
+  workerLife: number | null;
   tried: Set<string>;
   offerSeq: number;
   /** Input that came before the run had a Worker (the Gateway numbers it; resent input is dropped there). */
@@ -198,7 +200,7 @@ export class AssignerCore {
       const load = sameLife && nowMs - prev.toldMs < DIRECT_LOAD_FRESH_MS ? prev.load : w.load;
       this.workers.set(w.name, { ...w, load, heardMs: nowMs, toldMs: sameLife ? prev.toldMs : -Infinity, offersInFlight: sameLife ? prev.offersInFlight : 0 });
       // A higher life is a restarted Worker: what ran in its previous life is gone.
-      if (prev && w.life > prev.life) out.push(...this.loseRuns(w.name, nowMs));
+      if (prev && w.life > prev.life) out.push(...this.loseRuns(w.name, nowMs, w.life));
     }
     return [...out, ...this.pump(nowMs)];
   }
@@ -208,7 +210,7 @@ export class AssignerCore {
     if (this.queue.length >= this.opts.queueMax || this.runCount >= this.opts.runsMax) {
       return [this.send(gateway, { type: 'run_refused', from: this.opts.name, id: spec.id, code: 'QUEUE_FULL', message: `assigner ${this.opts.name}: ${this.queue.length} runs waiting, the bound is ${this.opts.queueMax}` })];
     }
-    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
+    const run: HeldRun = { spec, gateway, phase: 'queued', worker: null, workerLife: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: 0, acked: -1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: this.buddy === null ? null : [], chunks: [], bytes: 0, result: null, finishedAtMs: 0 };
     this.runs.set(spec.id, run);
     this.queue.push(spec.id);
     // The offer first: it is on the run's path; the copy goes to the buddy right behind it.
@@ -228,7 +230,8 @@ export class AssignerCore {
     return this.pump(nowMs);
   }
 
-  onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number, load?: WorkerLoadView['load']): AssignerAction[] {
+  /** `life`: the Worker's life its answer names (absent from a Worker that does not know it yet). */
+  onOfferReply(worker: string, id: string, accepted: boolean, nowMs: number, load?: WorkerLoadView['load'], life?: number): AssignerAction[] {
     const run = this.runs.get(id);
     const w = this.workers.get(worker);
     // A run finished while offered (killed) gave its offer's slot back then.
@@ -239,6 +242,7 @@ export class AssignerCore {
       return accepted && run?.worker !== worker ? [this.send(worker, { type: 'run_kill', from: this.opts.name, id })] : [];
     }
     if (!accepted) return this.passOver(id, run, nowMs);
+    run.workerLife = life ?? null;
     const out = this.startedOn(id, run, worker);
     // The Worker's own figures already count this run.
     if (w && !load) w.load = { ...w.load, slotsFree: Math.max(0, w.load.slotsFree - 1), slotsBusy: w.load.slotsBusy + 1 };
@@ -490,7 +494,7 @@ export class AssignerCore {
       this.replicas.delete(id);
       if (this.runs.has(id)) continue;
       const phase: Phase = r.result ? 'finished' : r.worker ? 'running' : 'queued';
-      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: null, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
+      const run: HeldRun = { spec: r.spec, gateway: r.gateway, phase, worker: r.worker, workerLife: null, tried: new Set(), offerSeq: 0, input: [], lastPosition: 0, attempts: r.attempts, acked: r.chunks.length - 1, resendAskedMs: -Infinity, droppedAt: new Set(), deferred: null, chunks: r.chunks, bytes: r.bytes, result: r.result, finishedAtMs: r.finishedAtMs || nowMs };
       this.runs.set(id, run);
       if (phase === 'queued') this.queue.push(id);
       if (phase === 'finished') out.push(...this.retain(this.runs, id, run, nowMs));
@@ -516,11 +520,17 @@ export class AssignerCore {
     if (w) w.load = { ...w.load, slotsFree: w.load.slotsFree + 1, slotsBusy: Math.max(0, w.load.slotsBusy - 1) };
   }
 
-  private loseRuns(worker: string, nowMs: number): AssignerAction[] {
+  /**
+   * `newLife`: the Worker's life now, when that is the news; a run whose yes named that life (or a
+   * later one) started on the new life — offered to it before the Monitors told of it — and is
+   * not lost. Without it (declared dead), every run there is.
+   */
+  private loseRuns(worker: string, nowMs: number, newLife?: number): AssignerAction[] {
     const out: AssignerAction[] = [];
     // The runs of the lost life, taken before any is passed over: passing one over offers the
     // next queued run at once, maybe to this Worker's new life, and that offer is not lost.
-    const gone = [...this.runs.entries()].filter(([, run]) => run.worker === worker && (run.phase === 'offered' || run.phase === 'running'));
+    const onNewLife = (run: HeldRun) => newLife !== undefined && run.workerLife !== null && run.workerLife >= newLife;
+    const gone = [...this.runs.entries()].filter(([, run]) => run.worker === worker && (run.phase === 'offered' || (run.phase === 'running' && !onNewLife(run))));
     for (const [id, run] of gone) {
       if (run.phase === 'offered') out.push(...this.passOver(id, run, nowMs));
       else out.push(...this.lost(id, run, worker, nowMs));
@@ -540,7 +550,7 @@ export class AssignerCore {
       return this.finished(id, run, unmeasuredResult('node_lost', run.spec.language, why), nowMs);
     }
     run.tried.add(worker);
-    Object.assign(run, { phase: 'queued', worker: null, lastPosition: 0, chunks: [], bytes: 0, acked: -1 });
+    Object.assign(run, { phase: 'queued', worker: null, workerLife: null, lastPosition: 0, chunks: [], bytes: 0, acked: -1 });
     this.queue.unshift(id);
     return [
       ...this.toGateway(run, { type: 'run_restart', from: this.opts.name, id, attempt: run.attempts + 1 }),

@@ -134,7 +134,7 @@ export class AssignerDriver {
         this.step(() => core.onEvicted(from, msg.id, now));
         return;
       case 'offer_reply':
-        this.step(() => core.onOfferReply(from, msg.id, msg.accepted, now, msg.load));
+        this.step(() => core.onOfferReply(from, msg.id, msg.accepted, now, msg.load, msg.life));
         return;
       case 'worker_load':
         this.step(() => core.onWorkerLoad(from, msg.load, now));

@@ -158,6 +158,11 @@ export class ClusterNode {
     return this.client.incarnation;
   }
 
+  /** The life (heartbeat-client.ts): a Worker's communicator names it in its offer replies. */
+  get life(): number {
+    return this.client.life;
+  }
+
   /** Bumped with every change to what this node advertises (role, Monitor, load). */
   get version(): number {
     return this.client.version;

@@ -126,7 +126,9 @@ export const RunMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run_ack'), ...from, id: RunId, seq: Seq, exit: z.boolean() }),
   // Worker -> Assigner
   // load: the Worker's slots and pressure counting this answer (a refusal for a full Worker says so).
-  z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional(), load: WorkerLoadWireSchema.optional() }),
+  // life: the Worker's life (cluster/heartbeat-client.ts) as its heartbeat thread last told it;
+  // absent while not known. The Assigner loses a run on a higher life only if it started on an older one.
+  z.object({ type: z.literal('offer_reply'), ...from, id: RunId, accepted: z.boolean(), reason: z.string().max(TEXT_MAX).optional(), load: WorkerLoadWireSchema.optional(), life: z.int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }),
   // Worker -> the Assigners that offered it runs lately: a slot came free. Two Assigners place on
   // the same Workers; without this the one whose run did not end waits for the next load report.
   z.object({ type: z.literal('worker_load'), ...from, load: WorkerLoadWireSchema }),

@@ -136,22 +136,29 @@ export class WorkerCore {
     if (this.offeredBy.size > OFFERERS_MAX) this.offeredBy.delete(this.offeredBy.keys().next().value as string);
   }
 
+  /**
+   * This Worker's life as its heartbeat thread last said (0: not yet). Its yes to an offer names
+   * it, so an Assigner that learns of a newer life later knows the run started on this one.
+   */
+  life = 0;
+
   onOffer(from: string, run: RunSpecWire, buddy: string | null, psi: Pressure, nowMs: number): WorkerAction[] {
     const name = this.opts.name;
+    const life = this.life > 0 ? { life: this.life } : {};
     const h = this.held.get(run.id);
     if (h) {
       // Already going here. From the run's buddy it means the buddy holds the run now (it took
       // over and offered it again): say yes and send it what was not acknowledged. An offer from
       // anyone else is a stale one, e.g. from an Assigner that died after sending it.
       if (from !== h.buddy) return [];
-      return [{ kind: 'send', to: from, msg: { type: 'offer_reply', from: name, id: run.id, accepted: true } }, ...this.takeOver(from, run.id, h)];
+      return [{ kind: 'send', to: from, msg: { type: 'offer_reply', from: name, id: run.id, accepted: true, ...life } }, ...this.takeOver(from, run.id, h)];
     }
     const reason = this.refusal(run, psi);
     this.rememberOfferer(from, nowMs);
     const accepted = reason === null;
     // The answer goes first, before the sandbox work starts: the Assigner is waiting on it.
     const out: WorkerAction[] = [
-      { kind: 'send', to: from, msg: { type: 'offer_reply', from: name, id: run.id, accepted, ...(reason !== null ? { reason } : {}), load: this.load(psi, this.running.size + (accepted ? 1 : 0)) } },
+      { kind: 'send', to: from, msg: { type: 'offer_reply', from: name, id: run.id, accepted, ...(reason !== null ? { reason } : {}), load: this.load(psi, this.running.size + (accepted ? 1 : 0)), ...life } },
     ];
     if (reason !== null) return [...out, { kind: 'note', note: { what: 'refused', run: run.id, reason } }];
     if (buddy) out.push({ kind: 'send', to: buddy, msg: { type: 'run_claim', from: name, id: run.id } });

@@ -93,7 +93,7 @@ function connectPing(): void {
     const wasHealthy = healthy;
     healthy = nowMs() - lastPongMs <= PONG_DEADLINE_MS;
     if (wasHealthy !== healthy) log.warn({ event: 'communicator', healthy }, healthy ? 'communicator answers again: heartbeating' : 'communicator stalled: heartbeats withheld');
-    sock.write('ping\n');
+    sock.write(`ping ${node.life}\n`);
   }, pingIntervalMs);
   sock.on('error', () => {});
   sock.on('close', () => {

@@ -87,7 +87,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
   const socketPath = path.join(runDir, `${name}.sock`);
   rmSync(socketPath, { force: true });
   const pingServer = net.createServer((sock) => {
-    sock.on('data', () => {
+    sock.on('data', (d) => {
+      // "ping <life>": the heartbeat thread's ClusterNode holds the Worker's life.
+      for (const m of d.toString().matchAll(/ping (\d+)/g)) core.life = Math.max(core.life, Number(m[1]));
       const load = driver.onPressure(psi.sample(systemClock.nowMs()));
       sock.write(`${JSON.stringify(load)}\n`);
     });

@@ -136,6 +136,19 @@ test('a Worker that restarted (higher life) lost its runs', () => {
   assert.equal(a.runCount, 0);
 });
 
+test("a run a restarted Worker's new life took before the Monitors told of that life is not lost when they do (run path simulator, seed 1858)", () => {
+  const a = new AssignerCore(OPTS);
+  a.onMonitorHeartbeat([worker('w1', 2)], 0);
+  a.onSubmit('gw', spec('old', 'python', true), 0);
+  a.onOfferReply('w1', 'old', true, 1, undefined, 1); // started on life 1
+  a.onSubmit('gw', spec('new', 'python', true), 2);
+  a.onOfferReply('w1', 'new', true, 3, undefined, 2); // w1 restarted: life 2 said yes
+  const out = sends(a.onMonitorHeartbeat([{ ...worker('w1', 2), incarnation: 2, life: 2 }], 500));
+  const exits = out.flatMap((s) => (s.msg.type === 'run_exit' ? [s.msg.id] : []));
+  assert.deepEqual(exits, ['old'], "only the old life's run is lost");
+  assert.equal(a.runCount, 1, "the new life's run goes on");
+});
+
 test('a Worker back with a new life: the run offered to the new life at once stays offered (found by the run path simulator, seed 12852)', () => {
   const a = new AssignerCore(OPTS);
   a.onMonitorHeartbeat([worker('w1', 1)], 0);

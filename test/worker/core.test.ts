@@ -34,6 +34,13 @@ test('an offer is taken with a free slot: the reply counts it, the buddy hears t
   assert.equal(w.runningCount, 2);
 });
 
+test("a Worker's answer names its life once its heartbeat thread told it, not before", () => {
+  const core = new WorkerCore(OPTS);
+  assert.equal(reply(core.onOffer('a-1', spec('r1'), null, CALM, 0)).life, undefined, 'not known yet: not named');
+  core.life = 3;
+  assert.equal(reply(core.onOffer('a-1', spec('r2'), null, CALM, 1)).life, 3);
+});
+
 test('an offer is refused when the slots are full, above the PSI bound, or without the toolchain', () => {
   const w = new WorkerCore(OPTS);
   w.onOffer('asg-a', spec('r1'), null, CALM, 0);

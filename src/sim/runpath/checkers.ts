@@ -41,23 +41,12 @@ function describe(view: readonly ViewChunk[], programs: readonly ProgramRecord[]
 
 /**
  * `died`: whether a Worker life ended (crashed). A run may end node_lost only if a life that
- * started its program died — a Worker only suspected for a while and refuting keeps its runs.
- *
- * One exception, counted in `restartRaces` instead: the run's Worker had restarted, and the run
- * was placed on its new life before the Assigner learned of that life (from the Monitors' next
- * word); learning it, the Assigner takes the run for one of the old life's. Telling the two apart
- * needs the Worker's life in its offer_reply — not built yet (ARCHITECTURE, "Not built yet").
+ * started its program died — not a Worker only suspected a while (it refutes and keeps its runs),
+ * nor a run offered to a restarted Worker's new life before the Assigner heard of that life (the
+ * Worker's yes names its life).
  */
-export function checkRuns(
-  seed: number,
-  endMs: number,
-  clients: readonly SimClient[],
-  workers: readonly SimWorker[],
-  died: (w: SimWorker) => boolean,
-): { violations: RunpathViolation[]; restartRaces: number } {
+export function checkRuns(seed: number, endMs: number, clients: readonly SimClient[], workers: readonly SimWorker[], died: (w: SimWorker) => boolean): RunpathViolation[] {
   const out: RunpathViolation[] = [];
-  let restartRaces = 0;
-  const restarted = new Set(workers.filter(died).map((w) => w.name));
   const programsOf = new Map<string, ProgramRecord[]>();
   const lostRuns = new Set<string>();
   for (const w of workers) {
@@ -77,10 +66,7 @@ export function checkRuns(
       continue;
     }
     const programs = programsOf.get(c.id) ?? [];
-    if (r.status === 'node_lost' && !lostRuns.has(c.id)) {
-      if (programs.some((p) => restarted.has(p.worker))) restartRaces++;
-      else v('false_loss', `status node_lost, but no Worker life that ran it died: ${describe(r.view, programs)}`);
-    }
+    if (r.status === 'node_lost' && !lostRuns.has(c.id)) v('false_loss', `status node_lost, but no Worker life that ran it died: ${describe(r.view, programs)}`);
     const whole = WHOLE.has(r.status);
     const fits = programs.filter((p) => matches(r.view, p.program.printed, whole) && (!whole || p.result?.status === r.status));
     if (fits.length === 0 && !(r.view.length === 0 && !whole)) v('output', `status ${r.status}, ${whole ? 'not exactly' : 'not a prefix of'} any attempt's output: ${describe(r.view, programs)}`);
@@ -90,5 +76,5 @@ export function checkRuns(
     else if (rr.status !== r.status) v('reread', `a fresh reader got status ${rr.status}, the client ${r.status}`);
     else if (rr.view.length !== r.view.length || rr.view.some((x, i) => key(x) !== key(r.view[i] as ViewChunk))) v('reread', `a fresh reader got ${rr.view.length} chunks, the client ${r.view.length}`);
   }
-  return { violations: out, restartRaces };
+  return out;
 }

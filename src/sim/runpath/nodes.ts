@@ -64,6 +64,8 @@ export class SimWorker {
     dropSecondChunk = false,
   ) {
     this.core = new WorkerCore({ name, slots, psiAcceptBelow: 0.6, psiPauseAbove: 0.9, languages: [SIM_LANGUAGE] });
+    // Known from the start here; a real Worker learns it from its heartbeat thread's first ping.
+    this.core.life = incarnation;
     this.sandbox = new ScriptedSandbox((run) => {
       const plan = planOf(run);
       return plan.sayWhere ? [{ do: 'print', text: `on ${name}#${incarnation}\n` }, ...plan.steps] : plan.steps;

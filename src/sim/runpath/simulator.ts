@@ -59,8 +59,6 @@ export interface RunpathResult {
   accepted: number;
   /** Messages the faults destroyed (resets, crashes, dead receivers): the faults did bite. */
   messagesLost: number;
-  /** Runs ended node_lost because they were placed on a Worker's new life before the Assigner knew of it (checkers.ts). */
-  restartRaces: number;
   statuses: Record<string, number>;
   trace: string[];
 }
@@ -530,8 +528,7 @@ export class RunpathSim implements ClientWorld {
   private finish(): RunpathResult {
     const s = this.scenario;
     const end = this.now;
-    const checked = checkRuns(s.seed, end, this.clients, this.workerLives, (w) => this.workers.get(w.name) !== w || !this.alive.has(w.name));
-    this.violations.push(...checked.violations);
+    this.violations.push(...checkRuns(s.seed, end, this.clients, this.workerLives, (w) => this.workers.get(w.name) !== w || !this.alive.has(w.name)));
     const statuses: Record<string, number> = {};
     let accepted = 0;
     for (const c of this.clients) {
@@ -539,7 +536,7 @@ export class RunpathSim implements ClientWorld {
       statuses[key] = (statuses[key] ?? 0) + 1;
       if (c.id !== null) accepted++;
     }
-    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, messagesLost: this.peers.counts.lost + this.wire.counts.lost, restartRaces: checked.restartRaces, statuses, trace: this.trace };
+    return { seed: s.seed, violations: this.violations, traceHash: this.hash.toString(16).padStart(8, '0'), events: this.events, simMs: end, accepted, messagesLost: this.peers.counts.lost + this.wire.counts.lost, statuses, trace: this.trace };
   }
 }
 
