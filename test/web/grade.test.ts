@@ -84,7 +84,11 @@ describe('grading page', { skip: skip ?? false }, () => {
     assert.equal(await suite.page.$$eval('#tests tbody tr', (trs) => trs.length), 2);
 
     await suite.page.setInputFiles('#problem-zip', writeZip('junk.zip', { 'notes.txt': 'nothing to judge here\n' }));
-    await suite.page.waitForFunction(() => !/^Uploading/.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    // Wait for the upload's own answer: right after setInputFiles the message may still be the
+    // previous problem's (then "Uploading junk…"), so "not Uploading" alone was read too early.
+    await suite.page
+      .waitForFunction(() => /^The /.test(document.getElementById('message')?.textContent ?? ''), undefined, { timeout: 30_000 })
+      .catch(() => undefined); // the assertion below names what the page said instead
     const sentence = await messageText();
     console.log(`# a zip without tests: ${sentence}`);
     assert.match(sentence, /^The (problem or class files are not usable|Gateway refused the request): .+\.$/);
