@@ -143,7 +143,7 @@ export class HeartbeatClient {
    * incarnation, or a higher version at its own — is a life it forgot (a restart that lost its
    * state file): the refutation then starts a new life as well.
    */
-  refuteAbove(incarnation: number, version = 0): boolean {
+  refuteAbove(incarnation: number, version: number): boolean {
     if (incarnation < this.incarnation) return false;
     const forgotten = incarnation > this.incarnation || version > this.version;
     this.incarnation = incarnation + 1;

@@ -50,8 +50,9 @@ export function checkRuns(seed: number, endMs: number, clients: readonly SimClie
   const programsOf = new Map<string, ProgramRecord[]>();
   const lostRuns = new Set<string>();
   for (const w of workers) {
-    if (died(w)) for (const p of w.programs) lostRuns.add(p.program.spec.id);
+    const dead = died(w);
     for (const p of w.programs) {
+      if (dead) lostRuns.add(p.program.spec.id);
       const list = programsOf.get(p.program.spec.id) ?? [];
       list.push(p);
       programsOf.set(p.program.spec.id, list);
