@@ -141,7 +141,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   };
   const peers = memberLinks({ config, name: self.name, book, log, dispatch });
   const driver = new ClusterDriver(node, peers, stateFile, log);
-  const listener = await listenForMembers({ config, name: self.name, book, log, dispatch, host: self.address, port: self.port });
+  const listener = await listenForMembers({ config, name: self.name, book, log, dispatch, host: self.address, port: self.port, replies: peers });
   driver.start();
   const pressure = opts.pressure?.(config, self) ?? null;
   const loadTimer = setInterval(() => {

@@ -25,11 +25,15 @@ export function memberLinks(o: LinkOptions): PeerLinks<WireMessage> {
     logger: o.log,
     resolve: (p) => o.book.resolve(p),
     onMessage: (from, msg) => void o.dispatch(from, msg),
+    isReply: (msg) => msg.type === 'heartbeat_ack',
   });
 }
 
-/** A cluster member's listener: peers named in the config only, every message to `dispatch`. */
-export function listenForMembers(o: LinkOptions & { host: string; port: number }): Promise<Listener> {
+/**
+ * A cluster member's listener: peers named in the config only, every message to `dispatch`. A
+ * heartbeat's ack goes back on the link the heartbeat came on (`replies`, PeerLinks.replyVia).
+ */
+export function listenForMembers(o: LinkOptions & { host: string; port: number; replies: PeerLinks<WireMessage> }): Promise<Listener> {
   return listen<WireMessage>({
     host: o.host,
     port: o.port,
@@ -40,9 +44,14 @@ export function listenForMembers(o: LinkOptions & { host: string; port: number }
     acceptPeer: (p) => o.book.has(p),
     onConnection: (conn) =>
       void (async () => {
-        for await (const msg of conn) {
-          const pending = o.dispatch(conn.peerName, msg);
-          if (pending) await pending;
+        try {
+          for await (const msg of conn) {
+            if (msg.type === 'heartbeat') o.replies.replyVia(conn.peerName, conn);
+            const pending = o.dispatch(conn.peerName, msg);
+            if (pending) await pending;
+          }
+        } finally {
+          o.replies.forgetReplyLink(conn.peerName, conn);
         }
       })(),
     onRejected: (r) => o.log.warn({ remote: r.remoteAddress, code: r.error.code }, `refused a peer: ${r.error.message}`),

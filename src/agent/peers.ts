@@ -36,6 +36,13 @@ export interface PeerLinksOptions<T> {
   resolve: (peer: string) => Endpoint | null;
   /** Messages a peer sends back on a link this node opened. */
   onMessage: (from: string, msg: T) => void;
+  /**
+   * Replies that go back on the link their request came in on (see replyVia), not on a link of
+   * this node's own. A Worker's heartbeat thread opens the link its heartbeats travel on, so its
+   * acks reach that thread directly instead of the Worker's listener in the main thread (which
+   * woke both threads for every ack, 2 of a Worker process's ~20 wake-ups a second).
+   */
+  isReply?: (msg: T) => boolean;
 }
 
 /**
@@ -45,12 +52,28 @@ export interface PeerLinksOptions<T> {
  */
 export class PeerLinks<T> {
   private readonly links = new Map<string, Link<T>>();
+  /** Per peer, the incoming link its latest request came on (one per peer: bounded by the peers a listener accepts). */
+  private readonly replyLinks = new Map<string, Connection<T>>();
   private closed = false;
 
   constructor(private readonly opts: PeerLinksOptions<T>) {}
 
+  /** Replies to `peer` (isReply) go on `conn`, a link the peer opened, while it is open. */
+  replyVia(peer: string, conn: Connection<T>): void {
+    if (!this.closed) this.replyLinks.set(peer, conn);
+  }
+
+  /** The peer's link `conn` closed: its replies go on this node's own link again. */
+  forgetReplyLink(peer: string, conn: Connection<T>): void {
+    if (this.replyLinks.get(peer) === conn) this.replyLinks.delete(peer);
+  }
+
   send(to: string, msg: T): boolean {
     if (this.closed) return false;
+    if (this.opts.isReply?.(msg)) {
+      const back = this.replyLinks.get(to);
+      if (back?.isOpen) return back.send(msg);
+    }
     let link = this.links.get(to);
     if (!link) {
       link = { conn: null, connecting: false, pending: [], retryAtMs: 0, backoffMs: RETRY_MIN_MS, retryTimer: null };
@@ -137,5 +160,6 @@ export class PeerLinks<T> {
       if (l.retryTimer) clearTimeout(l.retryTimer);
     }
     this.links.clear();
+    this.replyLinks.clear();
   }
 }

@@ -10,18 +10,26 @@ import type { LabConfig } from '../config/index.js';
 import type { WireMessage } from '../agent/wire-messages.js';
 import { PeerLinks } from '../agent/peers.js';
 import { heartbeatThreadForm } from './heartbeat-form.js';
+import { PingAnswers } from './ping-answer.js';
 
 /**
  * A Worker's heartbeat thread: it runs the Worker's cluster membership (heartbeats to its
  * Monitor) and pings the communicator (the main thread) over a Unix domain socket. It heartbeats
- * only while the communicator answers within PONG_DEADLINE_MS: a Worker whose event loop is stalled
- * must look dead, since it cannot serve its runs.
+ * only while the communicator answers within ANSWER_DEADLINE_MS: a Worker whose event loop is
+ * stalled must look dead, since it cannot serve its runs.
+ *
+ * One wake-up per heartbeat interval where it can: the ping leaves with each heartbeat (no timer
+ * of its own), the answer is read from shared memory (ping-answer.ts) when the next one leaves, and
+ * the Monitor's ack comes back on the link the heartbeat went out on (PeerLinks.replyVia) — not
+ * through the main thread's listener.
  */
 export interface HeartbeatThreadData {
   /** The config the communicator loaded: the thread does not load the config loader (and YAML) again. */
   config: LabConfig;
   name: string;
   socketPath: string;
+  /** Where the communicator writes its answers to the pings (PingAnswers). */
+  answers: SharedArrayBuffer;
   statePath: string;
   languages: string[];
 }
@@ -31,15 +39,22 @@ const config = data.config;
 const log = createLogger(`${data.name}/heartbeat`);
 const book = new AddressBook(config);
 /**
- * One ping per heartbeat interval (it was two: each ping wakes both threads and samples PSI). The
- * communicator must have answered within two intervals: a pong is up to one interval old when the
- * next ping leaves, so a bound of one interval would flap.
+ * The communicator must have answered a ping sent at most two intervals ago: the answer to the
+ * ping that left with the previous heartbeat is what the next one finds, so a bound of one interval
+ * would flap on a late tick.
  */
-const pingIntervalMs = Math.max(50, config.heartbeat.intervalMs);
-const PONG_DEADLINE_MS = 2 * config.heartbeat.intervalMs;
-
-let lastPongMs = 0;
+const ANSWER_DEADLINE_MS = 2 * config.heartbeat.intervalMs;
+/** Heartbeats that leave closer together than this (a refutation, a farewell) share one ping. */
+const PING_SPACING_MS = Math.floor(config.heartbeat.intervalMs / 2);
+const answers = new PingAnswers(data.answers);
+/** When each recent ping left, by number: an answer counts only for a ping sent within the deadline. */
+const pingsSent = new Map<number, number>();
+const PINGS_REMEMBERED = 4;
+let pingSeq = 0;
+let lastPingMs = Number.NEGATIVE_INFINITY;
+let lastAnswerSeq = 0;
 let healthy = false;
+let pingSocket: net.Socket | null = null;
 
 const node = new ClusterNode({
   config: {
@@ -66,39 +81,50 @@ const peers = new PeerLinks<WireMessage>({
     if (msg.type === 'heartbeat_ack' || msg.type === 'order_role') driver.receive(from, msg);
   },
 });
-// Checked when each heartbeat leaves, not at the last ping: a stall is seen at the deadline itself.
-const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || (healthy && nowMs() - lastPongMs <= PONG_DEADLINE_MS));
+// Checked when each heartbeat leaves: a stall is seen at the deadline itself.
+const driver = new ClusterDriver(node, peers, new StateFile(data.statePath), log, (m) => m.message.type !== 'heartbeat' || beforeHeartbeat());
+
+/** Reads the communicator's latest answer, pings it again, and says whether it answers. */
+function beforeHeartbeat(): boolean {
+  const now = nowMs();
+  const answer = answers.read();
+  if (answer !== null && answer.seq !== lastAnswerSeq) {
+    lastAnswerSeq = answer.seq;
+    // After this step: the load goes out with the next heartbeat, as it did when a pong brought it.
+    queueMicrotask(() => driver.setLoad(answer.load));
+  }
+  const sentAt = pingsSent.get(lastAnswerSeq);
+  const wasHealthy = healthy;
+  healthy = sentAt !== undefined && now - sentAt <= ANSWER_DEADLINE_MS;
+  if (wasHealthy !== healthy) log.warn({ event: 'communicator', healthy }, healthy ? 'communicator answers again: heartbeating' : 'communicator stalled: heartbeats withheld');
+  if (now - lastPingMs >= PING_SPACING_MS) ping(now);
+  return healthy;
+}
+
+function ping(now: number): void {
+  if (pingSocket === null) return;
+  lastPingMs = now;
+  pingSeq = pingSeq >= 0x7fff_ffff ? 1 : pingSeq + 1;
+  pingsSent.set(pingSeq, now);
+  for (const seq of pingsSent.keys()) if (pingsSent.size > PINGS_REMEMBERED) pingsSent.delete(seq);
+  // "ping <life> <n>": the communicator learns the Worker's life (its offer replies name it).
+  pingSocket.write(`ping ${node.life} ${pingSeq}\n`);
+}
 
 // Cluster messages that reach the Worker's listener (in the main thread) come here.
 parentPort?.on('message', (m: { from: string; msg: ClusterMessage }) => driver.receive(m.from, m.msg));
 
 function connectPing(): void {
   const sock = net.connect(data.socketPath);
-  let buf = '';
-  sock.on('data', (d) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      lastPongMs = nowMs();
-      try {
-        driver.setLoad(JSON.parse(line) as Load);
-      } catch {
-        // a malformed pong is no pong
-      }
-    }
+  // Nothing comes back on the socket (the answers are in shared memory); a first ping at once, so
+  // the first heartbeats need not wait an interval for one.
+  sock.on('connect', () => {
+    pingSocket = sock;
+    ping(nowMs());
   });
-  const timer = setInterval(() => {
-    const wasHealthy = healthy;
-    healthy = nowMs() - lastPongMs <= PONG_DEADLINE_MS;
-    if (wasHealthy !== healthy) log.warn({ event: 'communicator', healthy }, healthy ? 'communicator answers again: heartbeating' : 'communicator stalled: heartbeats withheld');
-    sock.write(`ping ${node.life}\n`);
-  }, pingIntervalMs);
   sock.on('error', () => {});
   sock.on('close', () => {
-    clearInterval(timer);
-    healthy = false;
+    if (pingSocket === sock) pingSocket = null;
     setTimeout(connectPing, 200);
   });
 }

@@ -19,7 +19,11 @@ import { systemClock } from '../common/clock.js';
 import { bwrapSandbox } from './ports.js';
 import { PsiSampler } from './psi.js';
 import type { HeartbeatThreadData } from './heartbeat-thread.js';
+import { PingAnswers } from './ping-answer.js';
 import { isClusterType, isWorkerRunMessage, workerForm } from './run-form.js';
+
+/** A ping line is ~30 bytes; a partial one longer than this is cut (and then not a ping). */
+const PING_LINE_MAX = 64;
 
 export interface WorkerProcessOptions {
   /**
@@ -81,23 +85,35 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<{ st
     else log.debug({ type: msg.type, from }, 'ignored message');
   }
 
-  // The heartbeat thread pings here; the pong carries the load.
+  // The heartbeat thread pings here; the answer (which ping, and the load) goes to shared memory,
+  // where the thread reads it when its next heartbeat leaves.
+  const answers = PingAnswers.create();
   const runDir = path.join(opts.stateDir, 'run');
   mkdirSync(runDir, { recursive: true });
   const socketPath = path.join(runDir, `${name}.sock`);
   rmSync(socketPath, { force: true });
   const pingServer = net.createServer((sock) => {
+    let partial = '';
     sock.on('data', (d) => {
-      // "ping <life>": the heartbeat thread's ClusterNode holds the Worker's life.
-      for (const m of d.toString().matchAll(/ping (\d+)/g)) core.life = Math.max(core.life, Number(m[1]));
-      const load = driver.onPressure(psi.sample(systemClock.nowMs()));
-      sock.write(`${JSON.stringify(load)}\n`);
+      // "ping <life> <n>\n": the heartbeat thread's ClusterNode holds the Worker's life. Pings that
+      // waited while this thread was busy are answered once, with the newest number.
+      const lines = (partial + d.toString()).split('\n');
+      partial = (lines.pop() ?? '').slice(0, PING_LINE_MAX);
+      let seq = 0;
+      for (const line of lines) {
+        const m = /^ping (\d+) (\d+)$/.exec(line);
+        if (m === null) continue;
+        core.life = Math.max(core.life, Number(m[1]));
+        seq = Number(m[2]);
+      }
+      if (seq === 0) return;
+      answers.write(seq, driver.onPressure(psi.sample(systemClock.nowMs())));
     });
     sock.on('error', () => {});
   });
   await new Promise<void>((resolve) => pingServer.listen(socketPath, resolve));
 
-  const threadData: HeartbeatThreadData = { config, name, socketPath, statePath: path.join(opts.stateDir, `${name}.json`), languages };
+  const threadData: HeartbeatThreadData = { config, name, socketPath, answers: answers.buffer, statePath: path.join(opts.stateDir, `${name}.json`), languages };
   const thread = new Worker(new URL('./heartbeat-thread.js', import.meta.url), { workerData: threadData });
   thread.on('error', (err) => {
     log.error({ err: err.message }, 'heartbeat thread died; exiting so the host restarts this Worker');
