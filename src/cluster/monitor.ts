@@ -80,6 +80,8 @@ export class MonitorCore {
   private preferredFor = new Map<NodeName, NodeName | null>();
   private preferredOf: readonly NodeName[] = [];
   private liveHash = 0;
+  /** Per node, the last ack sent it without news: when, and the leader term it named. */
+  private readonly acked = new Map<NodeName, { atMs: number; leaderTerm: number }>();
   private readonly strength: StrengthKeeper | null;
 
   constructor(init: MonitorInit) {
@@ -147,18 +149,42 @@ export class MonitorCore {
     const entry = this.table.get(hb.from);
     if (entry === undefined) return;
     const live = this.table.liveMonitors();
+    const preferredMonitor = this.preferredMonitor(hb.from, live);
+    // Repeating the list in every ack would cost O(Monitors) bytes per heartbeat.
+    const monitors = hb.monitorsHash === this.liveHash ? [] : live.slice(0, MONITORS_MAX);
+    const leader = this.election.leader === null ? null : { name: this.election.leader, term: this.election.term };
+    const news =
+      entry.status !== 'alive' ||
+      entry.incarnation !== hb.incarnation ||
+      entry.version !== hb.version ||
+      monitors.length > 0 ||
+      hb.monitor !== this.self ||
+      (preferredMonitor !== null && preferredMonitor !== this.self);
+    const last = this.acked.get(hb.from);
+    const leaderTerm = leader?.term ?? 0;
+    // Half an interval of slack: heartbeats on a fixed beat arrive a little early or late.
+    const due = last === undefined || nowMs - last.atMs >= (this.timing.ackEveryIntervals - 0.5) * this.timing.heartbeatIntervalMs || leaderTerm > last.leaderTerm;
+    if (!news && !due) return;
+    this.rememberAck(hb.from, nowMs, leaderTerm);
     const ack: HeartbeatAck = {
       type: 'heartbeat_ack',
       from: this.self,
       yourIncarnation: entry.incarnation,
       yourStatus: entry.status,
       yourVersion: entry.version,
-      preferredMonitor: this.preferredMonitor(hb.from, live),
-      // Repeating the list in every ack would cost O(Monitors) bytes per heartbeat.
-      monitors: hb.monitorsHash === this.liveHash ? [] : live.slice(0, MONITORS_MAX),
-      leader: this.election.leader === null ? null : { name: this.election.leader, term: this.election.term },
+      preferredMonitor,
+      monitors,
+      leader,
     };
     out.messages.push({ to: hb.from, message: ack });
+  }
+
+  /** Bounded by the table: names that left it are dropped when the map outgrows it. */
+  private rememberAck(node: NodeName, atMs: number, leaderTerm: number): void {
+    this.acked.set(node, { atMs, leaderTerm });
+    if (this.acked.size > 2 * this.table.size + 16) {
+      for (const name of this.acked.keys()) if (this.table.get(name) === undefined) this.acked.delete(name);
+    }
   }
 
   private preferredMonitor(node: NodeName, live: readonly NodeName[]): NodeName | null {

@@ -17,9 +17,15 @@ export interface ClusterTiming {
    * 10 gossip rounds covers a shuffled round of 6 Monitors twice; a longer grace only delays the
    * rare case of a node dying together with its Monitor. */
   adoptionGraceMs: number;
-  /** Missed acks before a node gives up on its Monitor and fails over: 3, below the 5 after
-   * which the Monitors would declare that Monitor dead, so nodes have moved before it is. */
+  /** Intervals without an ack before a node gives up on its Monitor and fails over: 4, below the
+   * 5 after which the Monitors would declare that Monitor dead, so nodes have moved before it is;
+   * and ackEveryIntervals + 2, so one ack late by up to an interval is not a failover. */
   ackMissLimit: number;
+  /** A Monitor acks a heartbeat that brings nothing to answer at most once per this many
+   * intervals (2: every other one). Every ack wakes its node and costs the Monitor a send; an ack
+   * with news (a suspicion to refute, a state the node does not know, the Monitors' list, a
+   * better Monitor, a new leader term) still goes at once. */
+  ackEveryIntervals: number;
   /** How long a node avoids a Monitor it failed over from: long enough to not flap back. */
   monitorRetryAfterMs: number;
   /** Monitor-to-Monitor anti-entropy round: one peer per interval. */
@@ -48,7 +54,8 @@ export const DEFAULT_TIMING: Readonly<ClusterTiming> = Object.freeze({
   missedLimit: 5,
   failureCheckIntervalMs: 250,
   adoptionGraceMs: 5_000,
-  ackMissLimit: 3,
+  ackMissLimit: 4,
+  ackEveryIntervals: 2,
   monitorRetryAfterMs: 10_000,
   gossipIntervalMs: 500,
   gossipToTheDeadMs: 30_000,
@@ -67,6 +74,7 @@ export function resolveTiming(partial: Partial<ClusterTiming> = {}): ClusterTimi
   }
   assert.ok(t.suspectAfterMissed <= t.missedLimit, 'timing.suspectAfterMissed must not exceed missedLimit');
   assert.ok(t.failureCheckIntervalMs <= t.heartbeatIntervalMs, 'timing.failureCheckIntervalMs must not exceed heartbeatIntervalMs');
+  assert.ok(t.ackEveryIntervals + 2 <= t.ackMissLimit, 'timing.ackMissLimit must be at least ackEveryIntervals + 2, or one late ack is a failover');
   assert.ok(t.electionTimeoutMinMs < t.electionTimeoutMaxMs, 'timing.electionTimeoutMinMs must be below electionTimeoutMaxMs');
   assert.ok(t.hydraTimeoutMinMs < t.hydraTimeoutMaxMs, 'timing.hydraTimeoutMinMs must be below hydraTimeoutMaxMs');
   assert.ok(

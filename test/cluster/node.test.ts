@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ClusterMessage, Role } from '../../src/cluster/messages.js';
+import { hashNames } from '../../src/cluster/hash.js';
 import { bootState, ClusterNode } from '../../src/cluster/node.js';
 import type { PersistentState } from '../../src/cluster/output.js';
 import { Xoshiro128 } from '../../src/sim/prng.js';
@@ -105,4 +106,27 @@ test("a Monitor's heartbeat to the Assigners carries each Worker's life beside i
   if (sent?.type !== 'monitor_heartbeat') return;
   assert.deepEqual(sent.workers.map((w) => [w.name, w.incarnation, w.life]), [['w1', 4, 2]]);
   assert.deepEqual(sent.assigners?.map((a) => [a.name, a.incarnation, a.life]), [['a1', 7, 7]]);
+});
+
+test('a Monitor acks a heartbeat with nothing to answer every other interval, one with news at once', () => {
+  const m = new ClusterNode({ config: { name: 'm1', role: 'monitor', seedMonitors: ['m1'], languages: [] }, persisted: null, rng: new Xoshiro128(4), nowMs: 0 });
+  m.step({ type: 'tick' }, 0);
+  const hb = (over: Partial<Extract<ClusterMessage, { type: 'heartbeat' }>> = {}): ClusterMessage => ({
+    type: 'heartbeat', from: 'w1', incarnation: 1, life: 1, version: 0, role: 'worker', monitor: 'm1',
+    load: { psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 1, slotsBusy: 0 }, languages: ['c'], monitorsHash: 0, ...over,
+  });
+  const acks = (message: ClusterMessage, at: number) =>
+    m.step({ type: 'receive', from: 'w1', message }, at).messages.filter((o) => o.to === 'w1' && o.message.type === 'heartbeat_ack').map((o) => o.message);
+  const first = acks(hb(), 10);
+  assert.equal(first.length, 1, 'the first heartbeat is acked');
+  const hash = first[0]?.type === 'heartbeat_ack' ? first[0].monitors : [];
+  assert.deepEqual(hash, ['m1'], 'with the list of Monitors, which w1 did not know');
+  const known = { monitorsHash: hashNames(['m1']) };
+  assert.equal(acks(hb(known), 510).length, 0, 'one interval later, nothing new: no ack');
+  assert.equal(acks(hb(known), 1010).length, 1, 'two intervals after the last ack: acked');
+  // (All before 1,500 ms: the lone Monitor's first election, a new leader term, is news too.)
+  assert.equal(acks(hb({ ...known, version: 1 }), 1100).length, 0, 'a new version it tells the Monitor of is not news to it');
+  assert.equal(acks(hb({ ...known, monitorsHash: 12345 }), 1200).length, 1, 'a stale list of Monitors is news: acked at once');
+  assert.equal(acks(hb({ ...known, version: 1, monitor: 'm2' }), 1300).length, 1, 'a farewell is acked');
+  assert.equal(acks(hb({ ...known, version: 1 }), 1400).length, 0);
 });
