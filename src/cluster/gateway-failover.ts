@@ -41,6 +41,9 @@ import type { NodeName } from './messages.js';
 //  - for graceMs after the standby first hears a holder, the bound is doubled: a PC that has
 //    just started its Gateway is at its busiest, and a takeover then costs more than it saves.
 
+/** Gateways whose last ack a Monitor remembers (holders of recent epochs: a handful). */
+const ACKED_GATEWAYS_MAX = 16;
+
 export interface FailoverOptions {
   self: NodeName;
   /** gateway.host: the holder of epoch 1. */
@@ -146,6 +149,8 @@ export class GatewayFailover {
   // Leader side
   private issued: NodeName | null = null;
   private nextDesignationAtMs = 0;
+  /** Per Gateway heartbeating here, the last ack sent it: when, and what it said. */
+  private readonly acked = new Map<NodeName, { atMs: number; said: string }>();
 
   /** Active Gateway only: the standby it heartbeats (null: none known yet, or not active). */
   get standbyTarget(): NodeName | null {
@@ -231,7 +236,7 @@ export class GatewayFailover {
           this.lastHeardMs = nowMs;
           if (this.claim?.takeover) this.claim = null; // the Gateway is alive after all
         }
-        this.send(from, { type: 'gw_heartbeat_ack', from: self, record: { ...r }, standby: this.currentStandby(nowMs), term: this.view.term });
+        this.ackHeartbeat(from, nowMs);
         return;
       }
       case 'gw_heartbeat_ack':
@@ -426,6 +431,23 @@ export class GatewayFailover {
     this.out.notes.push({ kind: 'serve', epoch: c.epoch, takeover: c.takeover });
     const record = { ...this.p.record };
     for (const m of new Set([...this.view.voters, ...this.view.live, c.previous])) this.send(m, { type: 'gw_epoch', from: self, record });
+  }
+
+  /**
+   * Acks a Gateway's heartbeat at once when the ack says something new (the record, the standby,
+   * the term), otherwise every other interval: each ack wakes the Gateway, and the standby sends
+   * one per 100 ms heartbeat. The Gateway counts its standby silent only after missedLimit
+   * intervals without an ack (then it heartbeats every live Monitor), so every other is ample.
+   */
+  private ackHeartbeat(gateway: NodeName, nowMs: number): void {
+    const ack = { type: 'gw_heartbeat_ack' as const, from: this.opts.self, record: { ...this.p.record }, standby: this.currentStandby(nowMs), term: this.view.term };
+    const said = `${ack.record.epoch}/${ack.record.holder}/${ack.standby}/${ack.term}`;
+    const last = this.acked.get(gateway);
+    if (last !== undefined && last.said === said && nowMs - last.atMs < 1.5 * this.opts.intervalMs) return;
+    // One entry per Gateway that heartbeats here: only ever the few holders of recent epochs.
+    if (last === undefined && this.acked.size >= ACKED_GATEWAYS_MAX) this.acked.clear();
+    this.acked.set(gateway, { atMs: nowMs, said });
+    this.send(gateway, ack);
   }
 
   /** Active Gateway only: heartbeat the standby, or every live Monitor while none is known. */

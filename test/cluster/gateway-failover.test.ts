@@ -52,6 +52,8 @@ class Lab {
   /** Per epoch, every node that ever served it. */
   readonly servedBy = new Map<number, Set<string>>();
   readonly serving = new Map<string, number>();
+  /** Messages delivered, by "type to". */
+  readonly delivered = new Map<string, number>();
   /** Monitors as the tables see them: up ones, unless a test says otherwise. */
   liveOverride: ((name: string) => string[]) | null = null;
   /** Monitors as a non-Monitor's (the Gateway's) table sees them, when a test says otherwise. */
@@ -150,6 +152,8 @@ class Lab {
       for (const m of due) {
         const to = this.nodes.get(m.to);
         if (!to?.up || !this.node(m.from).up || this.cut(m.from, m.to)) continue;
+        const key = `${m.msg.type} ${m.to}`;
+        this.delivered.set(key, (this.delivered.get(key) ?? 0) + 1);
         this.stepNode(to, { type: 'receive', from: m.from, message: m.msg });
       }
       for (const n of this.nodes.values()) {
@@ -473,5 +477,27 @@ describe('Gateway standby state machine', () => {
     lab.run(50);
     const designated = lab.firstNote('mon-3', 'designated', changedAt);
     assert.ok(designated !== undefined && designated.at <= changedAt + 1, `designated at ${designated?.at} (view changed at ${changedAt})`);
+  });
+
+  test('the standby acks every other heartbeat of the Gateway, and what changes at once', () => {
+    const lab = new Lab(['mon-1', 'mon-2', 'mon-3']);
+    lab.run(3_000);
+    assert.equal(lab.node('mon-1').core.actingStandby, true);
+    const count = (k: string) => lab.delivered.get(k) ?? 0;
+    const [beats, acks] = [count('gw_heartbeat mon-1'), count('gw_heartbeat_ack gw')];
+    lab.run(2_000);
+    const b = count('gw_heartbeat mon-1') - beats;
+    const a = count('gw_heartbeat_ack gw') - acks;
+    assert.ok(b >= 19 && b <= 21, `${b} heartbeats in 2 s`);
+    assert.ok(a >= 9 && a <= 11, `${a} acks for ${b} heartbeats: every other one`);
+    // Straight after an ack (forced by the first of these two heartbeats or the one before), nothing new: no ack.
+    const mon1 = lab.node('mon-1').core;
+    const hb: GatewayFailoverMessage = { type: 'gw_heartbeat', from: 'gw', epoch: 1 };
+    const acksOf = (o: FailoverOutput) => o.messages.filter((m) => m.message.type === 'gw_heartbeat_ack').length;
+    const view = lab.view('mon-1');
+    const first = acksOf(mon1.step({ type: 'receive', from: 'gw', message: hb }, lab.now, view));
+    const second = acksOf(mon1.step({ type: 'receive', from: 'gw', message: hb }, lab.now + 1, view));
+    assert.ok(first + second <= 1, `${first + second} acks for two heartbeats 1 ms apart`);
+    assert.equal(acksOf(mon1.step({ type: 'receive', from: 'gw', message: hb }, lab.now + 2, { ...view, term: view.term + 1 })), 1, 'a new term: acked at once');
   });
 });
