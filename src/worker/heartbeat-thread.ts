@@ -18,8 +18,8 @@ import { PingAnswers } from './ping-answer.js';
  * only while the communicator answers within ANSWER_DEADLINE_MS: a Worker whose event loop is
  * stalled must look dead, since it cannot serve its runs.
  *
- * One wake-up per heartbeat interval where it can: the ping leaves with each heartbeat (no timer
- * of its own), the answer is read from shared memory (ping-answer.ts) when the next one leaves, and
+ * One wake-up per heartbeat interval where it can: the ping leaves with every other heartbeat (no
+ * timer of its own), the answer is read from shared memory (ping-answer.ts) when the next one leaves, and
  * the Monitor's ack comes back on the link the heartbeat went out on (PeerLinks.replyVia) — not
  * through the main thread's listener.
  */
@@ -39,13 +39,17 @@ const config = data.config;
 const log = createLogger(`${data.name}/heartbeat`);
 const book = new AddressBook(config);
 /**
- * The communicator must have answered a ping sent at most two intervals ago: the answer to the
- * ping that left with the previous heartbeat is what the next one finds, so a bound of one interval
- * would flap on a late tick.
+ * A ping leaves with every other heartbeat: each one wakes the communicator, and waking another
+ * thread is most of what a ping costs here (the write that wakes it, ~0.5 ms on a VM; see
+ * bench/RESULTS.md). The pressure, sampled per ping, still moves every second over its 2 s window.
  */
-const ANSWER_DEADLINE_MS = 2 * config.heartbeat.intervalMs;
-/** Heartbeats that leave closer together than this (a refutation, a farewell) share one ping. */
-const PING_SPACING_MS = Math.floor(config.heartbeat.intervalMs / 2);
+const PING_EVERY_MS = 2 * config.heartbeat.intervalMs;
+/**
+ * The communicator must have answered a ping sent at most three intervals ago: when a heartbeat
+ * leaves, the newest answered ping may be the one sent two intervals before (the one sent with the
+ * previous heartbeat but one), so a stalled communicator stops heartbeats within three intervals.
+ */
+const ANSWER_DEADLINE_MS = 3 * config.heartbeat.intervalMs;
 const answers = new PingAnswers(data.answers);
 /** When each recent ping left, by number: an answer counts only for a ping sent within the deadline. */
 const pingsSent = new Map<number, number>();
@@ -97,7 +101,8 @@ function beforeHeartbeat(): boolean {
   const wasHealthy = healthy;
   healthy = sentAt !== undefined && now - sentAt <= ANSWER_DEADLINE_MS;
   if (wasHealthy !== healthy) log.warn({ event: 'communicator', healthy }, healthy ? 'communicator answers again: heartbeating' : 'communicator stalled: heartbeats withheld');
-  if (now - lastPingMs >= PING_SPACING_MS) ping(now);
+  // Half an interval of slack: heartbeats on a fixed beat leave a little early or late.
+  if (now - lastPingMs >= PING_EVERY_MS - config.heartbeat.intervalMs / 2) ping(now);
   return healthy;
 }
 
