@@ -4,7 +4,8 @@ import { randomInt } from 'node:crypto';
 import { nowMs } from '../common/clock.js';
 import type { ClusterEvent, ClusterNode } from '../cluster/node.js';
 import type { Load } from '../cluster/messages.js';
-import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
+import { timerFireAtMs, type PersistentState, type StepOutput, type TimerId } from '../cluster/output.js';
+import { processWallOffsetMs } from '../common/beat.js';
 import type { Random } from '../cluster/random.js';
 import type { FailoverPersistent } from '../cluster/gateway-failover.js';
 import type { Logger } from './log.js';
@@ -97,7 +98,11 @@ export class ClusterDriver {
     /** Decides per message whether it may leave now (a Worker's heartbeat thread withholds
      * heartbeats while its communicator does not answer). */
     private readonly gate: (m: StepOutput['messages'][number]) => boolean = () => true,
-  ) {}
+  ) {
+    // The node's periodic timers land on the process's wall-clock beats (src/common/beat.ts):
+    // they share one wake-up, and every node of the lab beats at the same instants.
+    if (node.grid === null) node.useGrid({ wallOffsetMs: processWallOffsetMs });
+  }
 
   /**
    * Table changes as a Monitor sees them are logged for operators and the multi-process tests,
@@ -128,18 +133,23 @@ export class ClusterDriver {
     const out: StepOutput = this.node.step(event, nowMs());
     if (out.persist) this.stateFile.save(out.persist);
     for (const m of out.messages) if (this.gate(m)) this.peers.send(m.to, m.message);
-    for (const t of out.timers) this.arm(t.id, t.atMs);
+    for (const t of out.timers) this.arm(t.id, timerFireAtMs(t, this.node.timing, this.node.grid));
     for (const n of out.notes) {
       this.log.info({ note: n }, `cluster: ${n.kind}`);
       this.onNote(n);
     }
     if (this.watchTable) this.logTableChanges();
-    for (const listener of this.stepListeners) listener();
+    for (const listener of [...this.stepListeners]) listener();
   }
 
-  /** Calls listener after every step of the cluster core, from now until stop(). */
-  afterEachStep(listener: () => void): void {
+  /** Calls listener after every step of the cluster core, from now until stop() or until the
+   * returned function is called (a role service that stops). */
+  afterEachStep(listener: () => void): () => void {
     this.stepListeners.push(listener);
+    return () => {
+      const i = this.stepListeners.indexOf(listener);
+      if (i >= 0) this.stepListeners.splice(i, 1);
+    };
   }
 
   private arm(id: TimerId, atMs: number): void {
