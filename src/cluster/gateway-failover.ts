@@ -366,9 +366,17 @@ export class GatewayFailover {
       } else if (this.claim?.takeover) this.claim = null;
     }
     if (!acting || this.claim) return;
-    // A standby ticks every interval whatever its deadline: a tick that comes late is how it
-    // tells its own stall from the Gateway's silence (above).
-    this.due(this.beat(nowMs, this.opts.intervalMs));
+    // A standby always has a tick asked for: one that comes more than an interval late is how it
+    // tells its own stall from the Gateway's silence (above). While the Gateway's heartbeats come
+    // (the last within an interval and a half), each steps the standby, and the tick it asks for
+    // is the idle one (on the node's heartbeat beat, a wake-up it has anyway) or the claim's
+    // deadline, whichever is first: a stall long enough to matter still runs one of them late.
+    // It used to tick every interval beside each heartbeat (half the standby's wake-ups), and a
+    // tick pushed later by each heartbeat would still wake it: Node leaves its one OS timer at
+    // a cleared timer's instant when the clearing runs in an I/O callback.
+    const interval = this.opts.intervalMs;
+    const hearing = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs && nowMs - this.lastHeardMs < interval + Math.floor(interval / 2);
+    if (!hearing) this.due(this.beat(nowMs, interval));
     const d = this.designation;
     if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
     const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
