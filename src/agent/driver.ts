@@ -78,7 +78,7 @@ export class StateFile {
  * timer per TimerId, and logs its notes.
  */
 export class ClusterDriver {
-  private readonly timers = new Map<TimerId, NodeJS.Timeout>();
+  private readonly timers = new Map<TimerId, { atMs: number; timer: NodeJS.Timeout }>();
   private lastStatuses = new Map<string, string>();
   /** Watch table changes (after each step that changed the table); off for a heartbeat thread. */
   private watchTable = false;
@@ -116,7 +116,7 @@ export class ClusterDriver {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
   }
 
@@ -152,17 +152,22 @@ export class ClusterDriver {
     };
   }
 
+  /**
+   * A step asks for every timer again; one whose instant did not move is left as it is (most of
+   * them, each step). A moved one is replaced; note that a timer moved later from an I/O callback
+   * still wakes the process at its old instant (Node keeps its OS timer there), which costs
+   * nothing when that instant is a beat the process wakes for anyway.
+   */
   private arm(id: TimerId, atMs: number): void {
     const prev = this.timers.get(id);
-    if (prev) clearTimeout(prev);
+    if (prev?.atMs === atMs) return;
+    if (prev) clearTimeout(prev.timer);
     const delay = Math.max(0, atMs - nowMs());
-    this.timers.set(
-      id,
-      setTimeout(() => {
-        this.timers.delete(id);
-        this.step({ type: 'timer', id });
-      }, delay),
-    );
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.step({ type: 'timer', id });
+    }, delay);
+    this.timers.set(id, { atMs, timer });
   }
 
   /** This Monitor's table, or null when this node is not a Monitor. */
