@@ -209,6 +209,7 @@ export class AssignerDriver {
         this.step(() => core.handOff(to));
         return;
       }
+      // Only while leaving the role with runs held: no idle wake-up, so not on a beat.
       await new Promise<void>((r) => this.o.clock.after(HANDOFF_LOOK_MS, r));
     }
   }
@@ -343,6 +344,8 @@ export class AssignerDriver {
     this.wake?.timer.cancel();
     this.wake = null;
     if (atMs === null) return;
+    // Exact, not on a beat: the core's deadlines are one-off (an offer's timeout moves the run to
+    // the next Worker; a retry; an expiry), and on idle there are none, so no wake-up to share.
     const timer = this.o.clock.after(atMs - this.o.clock.nowMs(), () => {
       this.wake = null;
       const now = this.o.clock.nowMs();
@@ -365,6 +368,7 @@ export class AssignerDriver {
       return;
     }
     this.acks.set(key, { to, msg });
+    // Exact: a coalescing window while output flows (its length bounds the ack's delay), never idle.
     this.ackTimer ??= this.o.clock.after(ACK_COALESCE_MS, () => this.flushAcks());
   }
 

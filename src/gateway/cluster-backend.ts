@@ -262,7 +262,9 @@ export class ClusterBackend implements RunBackend {
     }
   }
 
-  /** One timer, at the core's earliest deadline; one that fires early (a deadline went away) just sets the next. */
+  /** One timer, at the core's earliest deadline; one that fires early (a deadline went away) just sets the next.
+   * Not rounded here: the core puts its periodic table refresh on the beat grid itself, and its
+   * other deadlines (a Monitor's or an Assigner's answer) are one-off and exact. */
   private schedule(): void {
     if (this.closed) return;
     const atMs = this.core.nextWakeMs();

@@ -271,6 +271,7 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
     };
     const onSample = (s: MetricsSample) => pending.push(s);
     listeners.add(onSample);
+    // Its own phase: it runs only while a dashboard is open, not on an idle node.
     const timer = setInterval(() => push(false), FEED_CHECK_MS);
     push(true);
     feeds.add(res);
