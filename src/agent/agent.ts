@@ -10,6 +10,7 @@ import { CodeArenaError } from '../common/errors.js';
 import { availableLanguages } from '../sandbox/languages.js';
 import { AddressBook } from './address-book.js';
 import { ClusterDriver, osRandom, StateFile } from './driver.js';
+import { everyBeat } from '../common/beat.js';
 import { createLogger } from './log.js';
 import type { WireMessage } from './wire-messages.js';
 import { routeOf } from './routes.js';
@@ -144,10 +145,12 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
   const listener = await listenForMembers({ config, name: self.name, book, log, dispatch, host: self.address, port: self.port, replies: peers });
   driver.start();
   const pressure = opts.pressure?.(config, self) ?? null;
-  const loadTimer = setInterval(() => {
+  // On the wall-clock beat (src/common/beat.ts), so the sample shares the wake-up of the node's
+  // heartbeat (same period) instead of waking the process on its own phase.
+  const loadTimer = everyBeat(LOAD_SAMPLE_MS, () => {
     const p = pressure?.sample(Math.floor(performance.now())) ?? { cpu: 0, memory: 0, io: 0 };
     driver.setLoad({ psiCpu: p.cpu, psiMemory: p.memory, psiIo: p.io, slotsFree: 0, slotsBusy: 0, ...service?.load?.() });
-  }, LOAD_SAMPLE_MS);
+  }, { unref: false });
   const ctx: AgentContext = { config, configPath: opts.configPath ?? null, stateDir, self, book, peers, driver, log };
   let currentRole = role;
   service = (await opts.services?.(role, ctx)) ?? null;
@@ -182,7 +185,7 @@ export async function startNodeAgent(opts: AgentOptions): Promise<AgentHandle> {
     listener,
     driver,
     async stop() {
-      clearInterval(loadTimer);
+      loadTimer.cancel();
       await draining?.stop(); // ends a hand-off in progress
       await switching;
       driver.stop();

@@ -4,7 +4,8 @@ import { randomInt } from 'node:crypto';
 import { nowMs } from '../common/clock.js';
 import type { ClusterEvent, ClusterNode } from '../cluster/node.js';
 import type { Load } from '../cluster/messages.js';
-import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
+import { timerFireAtMs, type PersistentState, type StepOutput, type TimerId } from '../cluster/output.js';
+import { processWallOffsetMs } from '../common/beat.js';
 import type { Random } from '../cluster/random.js';
 import type { FailoverPersistent } from '../cluster/gateway-failover.js';
 import type { Logger } from './log.js';
@@ -77,7 +78,7 @@ export class StateFile {
  * timer per TimerId, and logs its notes.
  */
 export class ClusterDriver {
-  private readonly timers = new Map<TimerId, NodeJS.Timeout>();
+  private readonly timers = new Map<TimerId, { atMs: number; timer: NodeJS.Timeout }>();
   private lastStatuses = new Map<string, string>();
   /** Watch table changes (after each step that changed the table); off for a heartbeat thread. */
   private watchTable = false;
@@ -97,7 +98,11 @@ export class ClusterDriver {
     /** Decides per message whether it may leave now (a Worker's heartbeat thread withholds
      * heartbeats while its communicator does not answer). */
     private readonly gate: (m: StepOutput['messages'][number]) => boolean = () => true,
-  ) {}
+  ) {
+    // The node's periodic timers land on the process's wall-clock beats (src/common/beat.ts):
+    // they share one wake-up, and every node of the lab beats at the same instants.
+    if (node.grid === null) node.useGrid({ wallOffsetMs: processWallOffsetMs });
+  }
 
   /**
    * Table changes as a Monitor sees them are logged for operators and the multi-process tests,
@@ -111,7 +116,7 @@ export class ClusterDriver {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
   }
 
@@ -128,31 +133,41 @@ export class ClusterDriver {
     const out: StepOutput = this.node.step(event, nowMs());
     if (out.persist) this.stateFile.save(out.persist);
     for (const m of out.messages) if (this.gate(m)) this.peers.send(m.to, m.message);
-    for (const t of out.timers) this.arm(t.id, t.atMs);
+    for (const t of out.timers) this.arm(t.id, timerFireAtMs(t, this.node.timing, this.node.grid));
     for (const n of out.notes) {
       this.log.info({ note: n }, `cluster: ${n.kind}`);
       this.onNote(n);
     }
     if (this.watchTable) this.logTableChanges();
-    for (const listener of this.stepListeners) listener();
+    for (const listener of [...this.stepListeners]) listener();
   }
 
-  /** Calls listener after every step of the cluster core, from now until stop(). */
-  afterEachStep(listener: () => void): void {
+  /** Calls listener after every step of the cluster core, from now until stop() or until the
+   * returned function is called (a role service that stops). */
+  afterEachStep(listener: () => void): () => void {
     this.stepListeners.push(listener);
+    return () => {
+      const i = this.stepListeners.indexOf(listener);
+      if (i >= 0) this.stepListeners.splice(i, 1);
+    };
   }
 
+  /**
+   * A step asks for every timer again; one whose instant did not move is left as it is (most of
+   * them, each step). A moved one is replaced; note that a timer moved later from an I/O callback
+   * still wakes the process at its old instant (Node keeps its OS timer there), which costs
+   * nothing when that instant is a beat the process wakes for anyway.
+   */
   private arm(id: TimerId, atMs: number): void {
     const prev = this.timers.get(id);
-    if (prev) clearTimeout(prev);
+    if (prev?.atMs === atMs) return;
+    if (prev) clearTimeout(prev.timer);
     const delay = Math.max(0, atMs - nowMs());
-    this.timers.set(
-      id,
-      setTimeout(() => {
-        this.timers.delete(id);
-        this.step({ type: 'timer', id });
-      }, delay),
-    );
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.step({ type: 'timer', id });
+    }, delay);
+    this.timers.set(id, { atMs, timer });
   }
 
   /** This Monitor's table, or null when this node is not a Monitor. */

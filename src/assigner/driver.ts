@@ -15,8 +15,6 @@ import type { AssignerAction, AssignerCore, WorkerLoadView } from './core.js';
  * real ports, tests with the twins (src/worker/twins.ts: ManualClock).
  */
 
-/** How often the Assigner reads the Workers' loads its Monitors sent (they come every 500 ms). */
-export const VIEW_POLL_MS = 100;
 /** A Worker missing from every Monitor's loads this long, never declared dead, is taken for lost. */
 export const WORKER_SILENT_LOST_MS = 10_000;
 /** How long an Assigner leaving its role waits for another Assigner to hand its runs to. */
@@ -37,6 +35,13 @@ export interface AssignerSight {
   buddy(): string | null;
   /** Assigners the node's table shows alive, this one included (empty without a table). */
   liveAssigners(): string[];
+  /**
+   * Calls listener after every step of the node's cluster core (src/agent/driver.ts
+   * afterEachStep) until the returned function is called. The view changes only in such a step
+   * (a Monitor's heartbeat, an order), and the node's own heartbeat steps it every heartbeat
+   * interval, so reading the view then misses nothing and costs no wake-up of its own.
+   */
+  watch(listener: () => void): () => void;
 }
 
 export interface AssignerDriverOptions {
@@ -88,7 +93,9 @@ type AckMessage = Extract<RunMessage, { type: 'run_ack' | 'replica_ack' }>;
 export class AssignerDriver {
   private readonly deadlines = new Deadlines();
   private wake: { atMs: number; timer: Timer } | null = null;
-  private poll: Timer | null = null;
+  private unwatch: (() => void) | null = null;
+  /** The wake-up for the earliest missing Worker's WORKER_SILENT_LOST_MS (no step may come then). */
+  private silent: { atMs: number; timer: Timer } | null = null;
   private stopped = false;
   /** Workers in the last poll's loads. */
   private known = new Set<string>();
@@ -104,14 +111,13 @@ export class AssignerDriver {
 
   constructor(private readonly o: AssignerDriverOptions) {}
 
-  /** Starts reading the Monitors' view every VIEW_POLL_MS. */
+  /**
+   * Reads the Monitors' view after every step of the node's cluster core, where it changes. It
+   * used to be polled every 100 ms: ten wake-ups a second on every idle Assigner for a view that
+   * changes twice a second per Monitor, in steps that wake the process anyway.
+   */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.pollView();
-      this.poll = this.o.clock.after(VIEW_POLL_MS, tick);
-    };
-    this.poll = this.o.clock.after(VIEW_POLL_MS, tick);
+    this.unwatch = this.o.sight.watch(() => this.pollView());
   }
 
   /**
@@ -203,6 +209,7 @@ export class AssignerDriver {
         this.step(() => core.handOff(to));
         return;
       }
+      // Only while leaving the role with runs held: no idle wake-up, so not on a beat.
       await new Promise<void>((r) => this.o.clock.after(HANDOFF_LOOK_MS, r));
     }
   }
@@ -212,8 +219,10 @@ export class AssignerDriver {
     this.stopped = true;
     this.ackTimer?.cancel();
     this.flushAcks();
-    this.poll?.cancel();
-    this.poll = null;
+    this.unwatch?.();
+    this.unwatch = null;
+    this.silent?.timer.cancel();
+    this.silent = null;
     this.wake?.timer.cancel();
     this.wake = null;
     this.deadlines.clear();
@@ -221,6 +230,7 @@ export class AssignerDriver {
 
   /** One read of the Monitors' view: buddies lost, Workers dead or long missing, the loads. */
   pollView(): void {
+    if (this.stopped) return;
     const view = this.o.sight.view();
     if (!view) return;
     const core = this.o.core;
@@ -245,6 +255,23 @@ export class AssignerDriver {
     }
     this.known = names;
     this.step(() => core.onMonitorHeartbeat(workers, now));
+    this.armSilent(now);
+  }
+
+  /** A wake-up when the earliest missing Worker's time is up, in case no step comes by then. */
+  private armSilent(now: number): void {
+    let atMs: number | null = null;
+    for (const since of this.missing.values()) if (atMs === null || since + WORKER_SILENT_LOST_MS < atMs) atMs = since + WORKER_SILENT_LOST_MS;
+    if (this.silent !== null && this.silent.atMs === atMs) return;
+    this.silent?.timer.cancel();
+    this.silent = null;
+    if (atMs === null || this.stopped) return;
+    // Exact, not on a beat: the deadline is rare (a Worker gone without a word) and one-off.
+    const timer = this.o.clock.after(Math.max(0, atMs - now), () => {
+      this.silent = null;
+      this.pollView();
+    });
+    this.silent = { atMs, timer };
   }
 
   /**
@@ -317,6 +344,8 @@ export class AssignerDriver {
     this.wake?.timer.cancel();
     this.wake = null;
     if (atMs === null) return;
+    // Exact, not on a beat: the core's deadlines are one-off (an offer's timeout moves the run to
+    // the next Worker; a retry; an expiry), and on idle there are none, so no wake-up to share.
     const timer = this.o.clock.after(atMs - this.o.clock.nowMs(), () => {
       this.wake = null;
       const now = this.o.clock.nowMs();
@@ -339,6 +368,7 @@ export class AssignerDriver {
       return;
     }
     this.acks.set(key, { to, msg });
+    // Exact: a coalescing window while output flows (its length bounds the ack's delay), never idle.
     this.ackTimer ??= this.o.clock.after(ACK_COALESCE_MS, () => this.flushAcks());
   }
 

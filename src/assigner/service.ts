@@ -34,6 +34,7 @@ export function startAssigner(ctx: AgentContext): RoleService {
       view: () => ctx.driver.node.assigner,
       buddy: () => ctx.driver.node.buddy,
       liveAssigners: () => (ctx.driver.table()?.rows ?? []).filter((r) => r.role === 'assigner' && r.status === 'alive').map((r) => r.name),
+      watch: (listener) => ctx.driver.afterEachStep(listener),
     },
     log: ctx.log,
     self: ctx.self.name,

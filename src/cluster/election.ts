@@ -1,3 +1,4 @@
+import { beatAfter, onBeat, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import type {
   LeaderHeartbeat,
@@ -60,6 +61,9 @@ export class Election {
     /** Terms a Monitor made by the Hydra skips before it votes or stands (see HYDRA_TERM_GAP):
      * 0 normally. */
     termGap = 0,
+    /** Where the leader's heartbeats and quorum checks land (src/common/beat.ts). The election
+     * timeout is never put on it: its randomness is what keeps split votes rare. */
+    public grid: BeatGrid = null,
   ) {
     this.state = { ...persisted };
     this.minGrantTerm = termGap > 0 ? this.state.term + 1 + termGap : 0;
@@ -164,20 +168,20 @@ export class Election {
     this.sawLeaderIn(this.state.term);
     this.confirmedAtMs.clear();
     // The first quorum check waits a full timeout: followers have not replied yet.
-    this.quorumCheckAtMs = nowMs + this.timing.electionTimeoutMinMs;
+    this.quorumCheckAtMs = this.grid === null ? nowMs + this.timing.electionTimeoutMinMs : onBeat(nowMs + this.timing.electionTimeoutMinMs, this.timing.electionTimeoutMinMs, this.grid.wallOffsetMs);
     out.notes.push({ kind: 'became_leader', term: this.state.term });
     this.sendHeartbeats(nowMs, voters, out);
   }
 
   private sendHeartbeats(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
-    this.nextLeaderHeartbeatMs = nowMs + this.timing.leaderHeartbeatIntervalMs;
+    this.nextLeaderHeartbeatMs = beatAfter(nowMs, this.timing.leaderHeartbeatIntervalMs, this.grid, nowMs + this.timing.leaderHeartbeatIntervalMs);
     const heartbeat: LeaderHeartbeat = { type: 'leader_heartbeat', from: this.self, term: this.state.term };
     for (const v of voters) if (v !== this.self) out.messages.push({ to: v, message: heartbeat });
   }
 
   /** A leader cut off from a majority steps down, so the side without one makes no decisions. */
   private checkQuorum(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
-    this.quorumCheckAtMs = nowMs + this.timing.electionTimeoutMinMs;
+    this.quorumCheckAtMs = beatAfter(nowMs, this.timing.electionTimeoutMinMs, this.grid, nowMs + this.timing.electionTimeoutMinMs);
     const since = nowMs - this.timing.electionTimeoutMinMs;
     let confirmed = voters.includes(this.self) ? 1 : 0;
     for (const v of voters) if (v !== this.self && (this.confirmedAtMs.get(v) ?? -1) >= since) confirmed++;

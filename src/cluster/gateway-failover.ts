@@ -1,3 +1,4 @@
+import { beatAfter, type BeatGrid } from '../common/beat.js';
 import { majority } from './election.js';
 import type { GatewayFailoverMessage, GatewayRecord } from './gateway-messages.js';
 import type { NodeName } from './messages.js';
@@ -61,6 +62,14 @@ export interface FailoverOptions {
    * tick every intervalMs on each of them was most of an idle Empty node's wake-ups.
    */
   idleTickMs: number;
+  /**
+   * Where the periodic steps land (src/common/beat.ts): the idle tick, the leader's designation,
+   * the standby's tick, the Gateway's heartbeat and a claim's resend, so they share the node's
+   * wake-ups with its cluster core's beats. The one-off deadlines (a claim, a designation lapsing,
+   * a claim given up) stay exact: each decides when a takeover starts. None: every interval from
+   * the step that set it.
+   */
+  grid?: BeatGrid;
 }
 
 /** Written durably before the messages of the same step leave (a grant is a vote). */
@@ -199,7 +208,7 @@ export class GatewayFailover {
   step(event: FailoverEvent, nowMs: number, view?: FailoverView): FailoverOutput {
     if (view) this.view = view;
     this.knownTerm = Math.max(this.knownTerm, this.view.term);
-    this.out = { messages: [], persist: null, notes: [], nextAtMs: nowMs + this.opts.idleTickMs };
+    this.out = { messages: [], persist: null, notes: [], nextAtMs: this.beat(nowMs, this.opts.idleTickMs) };
     if (this.askedAtMs !== null && nowMs > this.askedAtMs + this.opts.intervalMs) this.stalledAtMs = nowMs;
     if (event.type === 'receive') this.receive(event.from, event.message, nowMs);
     this.designate(nowMs);
@@ -216,6 +225,11 @@ export class GatewayFailover {
 
   private send(to: NodeName, message: GatewayFailoverMessage): void {
     if (to !== this.opts.self) this.out.messages.push({ to, message });
+  }
+
+  /** The next step of a periodic activity of periodMs that ran now (see FailoverOptions.grid). */
+  private beat(nowMs: number, periodMs: number): number {
+    return beatAfter(nowMs, periodMs, this.opts.grid ?? null, nowMs + periodMs);
   }
 
   private due(atMs: number): void {
@@ -337,7 +351,7 @@ export class GatewayFailover {
     if (choice !== this.issued || nowMs >= this.nextDesignationAtMs) {
       if (choice !== this.issued) this.out.notes.push({ kind: 'designated', standby: choice, term: v.term });
       this.issued = choice;
-      this.nextDesignationAtMs = nowMs + this.opts.designationIntervalMs;
+      this.nextDesignationAtMs = this.beat(nowMs, this.opts.designationIntervalMs);
       for (const m of v.live) this.send(m, { type: 'gw_standby', from: this.opts.self, term: v.term, standby: choice, record: { ...this.p.record } });
       this.designation = { term: v.term, standby: choice, atMs: nowMs };
     }
@@ -357,9 +371,17 @@ export class GatewayFailover {
       } else if (this.claim?.takeover) this.claim = null;
     }
     if (!acting || this.claim) return;
-    // A standby ticks every interval whatever its deadline: a tick that comes late is how it
-    // tells its own stall from the Gateway's silence (above).
-    this.due(nowMs + this.opts.intervalMs);
+    // A standby always has a tick asked for: one that comes more than an interval late is how it
+    // tells its own stall from the Gateway's silence (above). While the Gateway's heartbeats come
+    // (the last within an interval and a half), each steps the standby, and the tick it asks for
+    // is the idle one (on the node's heartbeat beat, a wake-up it has anyway) or the claim's
+    // deadline, whichever is first: a stall long enough to matter still runs one of them late.
+    // It used to tick every interval beside each heartbeat (half the standby's wake-ups), and a
+    // tick pushed later by each heartbeat would still wake it: Node leaves its one OS timer at
+    // a cleared timer's instant when the clearing runs in an I/O callback.
+    const interval = this.opts.intervalMs;
+    const hearing = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs && nowMs - this.lastHeardMs < interval + Math.floor(interval / 2);
+    if (!hearing) this.due(this.beat(nowMs, interval));
     const d = this.designation;
     if (d) this.due(d.atMs + 4 * this.opts.designationIntervalMs + 1);
     const heard = this.lastHeardMs !== null && this.lastHeardMs >= this.actingSinceMs;
@@ -407,7 +429,7 @@ export class GatewayFailover {
     }
     if (c.grants.size >= majority(this.view.voters.length) || this.view.voters.length === 0) return this.becomeActive(c, nowMs);
     if (nowMs >= c.nextSendMs) {
-      c.nextSendMs = nowMs + this.opts.intervalMs;
+      c.nextSendMs = this.beat(nowMs, this.opts.intervalMs);
       for (const m of this.view.voters) if (!c.grants.has(m)) this.send(m, { type: 'gw_claim', from: self, epoch: c.epoch, term: this.knownTerm });
     }
     this.due(Math.min(c.nextSendMs, c.giveUpAtMs));
@@ -454,7 +476,7 @@ export class GatewayFailover {
   private heartbeat(nowMs: number): void {
     if (this.mode !== 'active') return;
     if (nowMs >= this.nextHeartbeatAtMs) {
-      this.nextHeartbeatAtMs = nowMs + this.opts.intervalMs;
+      this.nextHeartbeatAtMs = this.beat(nowMs, this.opts.intervalMs);
       const silentLimit = this.opts.missedLimit * this.opts.intervalMs;
       const useTarget = this.target !== null && nowMs - this.targetAckMs <= silentLimit;
       // Until the standby acks, every live Monitor and the standby too: after a Hydra the Monitors

@@ -1,3 +1,4 @@
+import { beatAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import {
   GOSSIP_DIGESTS_PER_MESSAGE_MAX,
@@ -45,6 +46,8 @@ export interface GossipOptions {
   gossipIntervalMs: number;
   gossipToTheDeadMs: number;
   firstRoundAtMs: number;
+  /** Where the rounds land (src/common/beat.ts); none: every interval from the first. */
+  grid?: BeatGrid;
 }
 
 function hashesEqual(a: TableHash, b: TableHash): boolean {
@@ -60,6 +63,8 @@ export class Gossip {
   private readonly rng: Random;
   private readonly intervalMs: number;
   private readonly toTheDeadMs: number;
+  /** Set at construction, or by ClusterNode.useGrid before the node's first step. */
+  grid: BeatGrid;
   /** How far this Monitor has received each peer's log. */
   private readonly received = new Map<NodeName, LogPosition>();
   /** How far each peer has confirmed receiving this Monitor's log. */
@@ -76,13 +81,14 @@ export class Gossip {
     this.intervalMs = options.gossipIntervalMs;
     this.toTheDeadMs = options.gossipToTheDeadMs;
     this.nextRoundAtMs = options.firstRoundAtMs;
+    this.grid = options.grid ?? null;
     this.epoch = options.rng.nextUint32();
   }
 
   onTick(nowMs: number, out: Outbox): void {
     if (nowMs < this.nextRoundAtMs) return;
-    this.nextRoundAtMs += this.intervalMs;
-    if (this.nextRoundAtMs <= nowMs) this.nextRoundAtMs = nowMs + this.intervalMs;
+    const next = this.nextRoundAtMs + this.intervalMs;
+    this.nextRoundAtMs = beatAfter(nowMs, this.intervalMs, this.grid, next > nowMs ? next : nowMs + this.intervalMs);
     const peer = this.nextPeer(nowMs);
     if (peer !== null) out.messages.push({ to: peer, message: this.buildPush(peer) });
     this.roundHeads.push(this.table.headSeq);

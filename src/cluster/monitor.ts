@@ -1,3 +1,4 @@
+import { beatAfter, type BeatGrid } from '../common/beat.js';
 import { Election, type ElectionPersistent } from './election.js';
 import { StrengthKeeper, type StrengthOptions } from './strength.js';
 import { FailureDetector } from './failure-detector.js';
@@ -22,7 +23,7 @@ import { NodeTable, tableLoad } from './node-table.js';
 
 /** How long a Monitor keeps telling the Assigners about a Worker it declared dead. */
 const DEAD_WORKER_NEWS_MS = 30_000;
-import type { Outbox, TimerRequest } from './output.js';
+import { failureCheckPhaseMs, type Outbox, type TimerRequest } from './output.js';
 import { answerLeastLoaded } from './placement-query.js';
 import type { Random } from './random.js';
 import type { ClusterTiming } from './timing.js';
@@ -56,6 +57,8 @@ export interface MonitorInit {
   termGap?: number;
   /** When set, this Monitor, while leader, promotes Empty nodes to keep the Assigner minimum. */
   strength?: StrengthOptions;
+  /** Where the periodic activities land (src/common/beat.ts); none: every interval from boot. */
+  grid?: BeatGrid;
 }
 
 /** A seed Monitor nobody has heard from: incarnation 0 loses to any real heartbeat, and if the
@@ -73,6 +76,9 @@ export class MonitorCore {
   private readonly timing: ClusterTiming;
   private nextFailureCheckAtMs: number;
   private nextMonitorHeartbeatAtMs: number;
+  /** A Worker or Assigner was declared dead: the Assigners hear it in this step, off the beat. */
+  private monitorHeartbeatNow = false;
+  private grid: BeatGrid;
   /** Where the next monitor_heartbeat starts when this Monitor owns more Workers than fit. */
   private workerCursor = 0;
   /** Per-node preferred Monitor and the live list's hash, valid while the live list is the same
@@ -88,6 +94,7 @@ export class MonitorCore {
     this.strength = init.strength ? new StrengthKeeper(init.strength) : null;
     this.self = init.self.name;
     this.timing = init.timing;
+    this.grid = init.grid ?? null;
     this.table.merge(init.self, init.nowMs);
     for (const seed of init.seedMonitors) if (seed !== this.self) this.table.merge(placeholder(seed), init.nowMs);
     this.detector = new FailureDetector(this.self, init.timing);
@@ -97,11 +104,12 @@ export class MonitorCore {
       rng: init.rng,
       gossipIntervalMs: init.timing.gossipIntervalMs,
       gossipToTheDeadMs: init.timing.gossipToTheDeadMs,
-      firstRoundAtMs: init.nowMs + init.timing.gossipIntervalMs,
+      firstRoundAtMs: beatAfter(init.nowMs, init.timing.gossipIntervalMs, this.grid, init.nowMs + init.timing.gossipIntervalMs),
+      grid: this.grid,
     });
-    this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs, init.termGap ?? 0);
-    this.nextFailureCheckAtMs = init.nowMs + init.timing.failureCheckIntervalMs;
-    this.nextMonitorHeartbeatAtMs = init.nowMs + init.timing.monitorHeartbeatIntervalMs;
+    this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs, init.termGap ?? 0, this.grid);
+    this.nextFailureCheckAtMs = this.nextFailureCheck(init.nowMs);
+    this.nextMonitorHeartbeatAtMs = beatAfter(init.nowMs, init.timing.monitorHeartbeatIntervalMs, this.grid, init.nowMs + init.timing.monitorHeartbeatIntervalMs);
   }
 
   /** Monitors this one was told of (monitor_announce): unknown ones join the table as
@@ -243,7 +251,7 @@ export class MonitorCore {
 
   runDue(nowMs: number, out: Outbox): void {
     if (nowMs >= this.nextFailureCheckAtMs) {
-      this.nextFailureCheckAtMs = nowMs + this.timing.failureCheckIntervalMs;
+      this.nextFailureCheckAtMs = this.nextFailureCheck(nowMs);
       const before = out.notes.length;
       this.detector.check(this.table, nowMs, out);
       // A Worker or Assigner declared dead: the Assigners hear it now, not at the next beat (the
@@ -252,16 +260,34 @@ export class MonitorCore {
         if (n.kind !== 'declared' || n.status !== 'dead') continue;
         const role = this.table.get(n.name)?.role;
         if (role === 'worker') this.noteDeadWorker(n.name, n.incarnation, nowMs);
-        if (role === 'worker' || role === 'assigner') this.nextMonitorHeartbeatAtMs = nowMs;
+        // Sent now without moving the beat: the next one stays on the grid.
+        if (role === 'worker' || role === 'assigner') this.monitorHeartbeatNow = true;
       }
       if (this.election.role === 'leader') this.strength?.check(this.self, this.election.term, this.table, nowMs, out);
     }
     this.gossip.onTick(nowMs, out);
     this.election.onTick(nowMs, this.table.knownMonitors(), out);
-    if (nowMs >= this.nextMonitorHeartbeatAtMs) {
-      this.nextMonitorHeartbeatAtMs = nowMs + this.timing.monitorHeartbeatIntervalMs;
+    const beat = nowMs >= this.nextMonitorHeartbeatAtMs;
+    if (beat) this.nextMonitorHeartbeatAtMs = beatAfter(nowMs, this.timing.monitorHeartbeatIntervalMs, this.grid, nowMs + this.timing.monitorHeartbeatIntervalMs);
+    if (beat || this.monitorHeartbeatNow) {
+      this.monitorHeartbeatNow = false;
       this.sendMonitorHeartbeats(out, nowMs);
     }
+  }
+
+  /** The failure check after now: on the grid, half a check off the heartbeats' beat (see
+   * timerBeat in output.ts for why). */
+  private nextFailureCheck(nowMs: number): number {
+    const interval = this.timing.failureCheckIntervalMs;
+    const phased: BeatGrid = this.grid === null ? null : { wallOffsetMs: this.grid.wallOffsetMs - failureCheckPhaseMs(this.timing) };
+    return beatAfter(nowMs, interval, phased, nowMs + interval);
+  }
+
+  /** Puts the periodic activities on the grid from their next beat on (see ClusterNode.useGrid). */
+  useGrid(grid: BeatGrid): void {
+    this.grid = grid;
+    this.gossip.grid = grid;
+    this.election.grid = grid;
   }
 
   timers(): TimerRequest[] {

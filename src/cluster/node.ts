@@ -1,3 +1,4 @@
+import { beatAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import { AssignerView } from './assigner-view.js';
 import { HeartbeatClient } from './heartbeat-client.js';
@@ -68,6 +69,12 @@ export interface ClusterNodeInit {
   nowMs: number;
   /** When to send the first heartbeat; defaults to nowMs. The simulator staggers it. */
   firstHeartbeatAtMs?: number;
+  /**
+   * Where the periodic activities land (src/common/beat.ts): the real driver and the simulator
+   * pass the wall-clock grid, so a node's periodic timers share one wake-up and the lab's nodes
+   * beat in step. None: every interval from boot (the cores' unit tests).
+   */
+  grid?: BeatGrid;
 }
 
 /** A fresh node; a restart comes back one incarnation higher, so its old "dead" is overridden. */
@@ -110,6 +117,8 @@ export class ClusterNode {
   readonly timing: ClusterTiming;
   private readonly config: ClusterNodeConfig;
   private readonly rng: Random;
+  private gridOf: BeatGrid;
+  private stepped = false;
   private readonly client: HeartbeatClient;
   private monitorCore: MonitorCore | null = null;
   private assignerView: AssignerView | null = null;
@@ -129,6 +138,7 @@ export class ClusterNode {
     this.name = init.config.name;
     this.timing = resolveTiming(init.config.timing);
     this.rng = init.rng;
+    this.gridOf = init.grid ?? null;
     this.persistent = bootState(init.persisted);
     this.knownLeaderTerm = this.persistent.orderTerm;
     this.client = new HeartbeatClient({
@@ -141,8 +151,26 @@ export class ClusterNode {
       languages: init.config.languages,
       timing: this.timing,
       firstHeartbeatAtMs: init.firstHeartbeatAtMs ?? init.nowMs,
+      grid: this.gridOf,
     });
     this.enterRole(init.config.role, init.nowMs);
+  }
+
+  /** Where this node's periodic activities land (src/common/beat.ts); null: none. */
+  get grid(): BeatGrid {
+    return this.gridOf;
+  }
+
+  /**
+   * Puts the node on a beat grid, for a driver given a node built without one (the agent's and
+   * the Worker heartbeat thread's): the deadlines already set keep their instant, every beat after
+   * them lands on the grid. Before the first step only, so that no step ran on another grid.
+   */
+  useGrid(grid: BeatGrid): void {
+    assert.ok(!this.stepped, 'useGrid must come before the first step');
+    this.gridOf = grid;
+    this.client.grid = grid;
+    this.monitorCore?.useGrid(grid);
   }
 
   get role(): Role {
@@ -192,6 +220,7 @@ export class ClusterNode {
   }
 
   step(event: ClusterEvent, nowMs: number): StepOutput {
+    this.stepped = true;
     const out = newOutbox();
     switch (event.type) {
       case 'tick':
@@ -372,7 +401,8 @@ export class ClusterNode {
     if (news === null || nowMs < news.nextAtMs) return;
     news.round += 1;
     if (news.round > HYDRA_NEWS_REPEATS) {
-      news.nextAtMs = nowMs + HYDRA_STRAGGLER_EVERY * this.timing.heartbeatIntervalMs;
+      const every = HYDRA_STRAGGLER_EVERY * this.timing.heartbeatIntervalMs;
+      news.nextAtMs = beatAfter(nowMs, every, this.gridOf, nowMs + every);
       const table = this.monitorCore?.table;
       if (news.announce !== null && table !== undefined) {
         for (const n of news.announceTo) if (table.get(n) === undefined) out.messages.push({ to: n, message: news.announce });
@@ -380,7 +410,8 @@ export class ClusterNode {
       if (news.round >= HYDRA_NEWS_REPEATS + HYDRA_STRAGGLER_ROUNDS) this.hydraNews = null;
       return;
     }
-    news.nextAtMs = nowMs + this.timing.heartbeatIntervalMs;
+    // On the heartbeat's beat: the step that sends it is the heartbeat's own (no timer of its own).
+    news.nextAtMs = beatAfter(nowMs, this.timing.heartbeatIntervalMs, this.gridOf, nowMs + this.timing.heartbeatIntervalMs);
     // Done once the buddy itself says it is a Monitor (its seeded placeholder does not count).
     const row = news.promote === null ? undefined : this.monitorCore?.table.get(news.promote.target);
     const buddyDone = row !== undefined && row.role === 'monitor' && row.incarnation > 0 && row.status === 'alive';
@@ -435,6 +466,7 @@ export class ClusterNode {
       rng: this.rng,
       nowMs,
       ...(this.config.strength ? { strength: this.config.strength } : {}),
+      grid: this.gridOf,
     });
   }
 

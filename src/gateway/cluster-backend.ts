@@ -1,3 +1,4 @@
+import { processWallOffsetMs, type BeatGrid } from '../common/beat.js';
 import { randomUUID } from 'node:crypto';
 import type { AgentContext } from '../agent/context.js';
 import type { Logger } from '../agent/log.js';
@@ -24,6 +25,8 @@ export interface ClusterBackendPorts {
   /** Where a member listens, for the dashboard (null: not known). */
   resolve(name: string): { host: string; port: number } | null;
   log: Logger;
+  /** The wall-clock beat grid of the relay's table refresh (real time only; tests leave it out). */
+  grid?: BeatGrid;
 }
 
 /** The ports of a node's Gateway, from its agent context. */
@@ -35,6 +38,7 @@ export function backendPorts(ctx: AgentContext): ClusterBackendPorts {
     links: ctx.peers,
     resolve: (name) => ctx.book.resolve(name),
     log: ctx.log,
+    grid: { wallOffsetMs: processWallOffsetMs },
   };
 }
 
@@ -71,6 +75,7 @@ export class ClusterBackend implements RunBackend {
       requestIdPrefix: randomUUID().slice(0, 8),
       configMonitors: ports.configMonitors,
       configAssigners: ports.configAssigners,
+      grid: ports.grid ?? null,
     });
     this.apply(this.core.onTick(this.clock.nowMs()));
     void availableLanguages().then((l) => (this.localLanguages = l));
@@ -257,7 +262,9 @@ export class ClusterBackend implements RunBackend {
     }
   }
 
-  /** One timer, at the core's earliest deadline; one that fires early (a deadline went away) just sets the next. */
+  /** One timer, at the core's earliest deadline; one that fires early (a deadline went away) just sets the next.
+   * Not rounded here: the core puts its periodic table refresh on the beat grid itself, and its
+   * other deadlines (a Monitor's or an Assigner's answer) are one-off and exact. */
   private schedule(): void {
     if (this.closed) return;
     const atMs = this.core.nextWakeMs();

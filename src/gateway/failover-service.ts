@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { AgentContext } from '../agent/context.js';
 import { deadBoundMs } from '../cluster/timing.js';
 import { nowMs, type StateFile } from '../agent/driver.js';
+import { everyBeat, processWallOffsetMs } from '../common/beat.js';
+import type { Timer } from '../common/clock.js';
 import { GatewayFailover, type FailoverNote, type FailoverView } from '../cluster/gateway-failover.js';
 import { GATEWAY_FILE_BYTES_MAX, type GatewayDataMessage, type GatewayFailoverMessage } from '../cluster/gateway-messages.js';
 import { JobeFileStore } from './compat/jobe-files.js';
@@ -68,6 +70,8 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
       // A node with nothing due sleeps a heartbeat interval; a change of its view wakes it sooner
       // (the cluster driver's steps are watched below).
       idleTickMs: config.heartbeat.intervalMs,
+      // Its periodic steps on the wall-clock beats, with the cluster core's (src/common/beat.ts).
+      grid: { wallOffsetMs: processWallOffsetMs },
     },
     stateFile.loadGateway(),
     seeds,
@@ -189,19 +193,18 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
   // The copies are fetched only while this node holds the API warm and does not serve it (a
   // standby). Their timers start the first time that is so (checked at every step), and then run
   // for good: a node that is never standby (most agents) is not woken by them at all.
-  let syncTimers: { problems: NodeJS.Timeout; journal: NodeJS.Timeout } | null = null;
+  // On the wall-clock beats (src/common/beat.ts): they wake the standby with its other timers.
+  let syncTimers: { problems: Timer; journal: Timer } | null = null;
   const startSyncTimers = (): void => {
     if (syncTimers !== null || api === null || serving || stopped) return;
     syncTimers = {
-      problems: setInterval(() => {
+      problems: everyBeat(PROBLEM_SYNC_MS, () => {
         if (api && !serving && !stopped) problems.tick(core.record.holder, nowMs());
-      }, PROBLEM_SYNC_MS),
-      journal: setInterval(() => {
+      }, { unref: true }),
+      journal: everyBeat(JOURNAL_SYNC_MS, () => {
         if (api && !serving && !stopped) journalCopy.tick(core.record.holder, nowMs());
-      }, JOURNAL_SYNC_MS),
+      }, { unref: true }),
     };
-    syncTimers.problems.unref();
-    syncTimers.journal.unref();
   };
 
   const receiveJudge = (from: string, msg: JudgeSyncMessage): void => {
@@ -254,6 +257,8 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
     if (api) api.backend.standby = core.standby;
     startSyncTimers();
     if (timer) clearTimeout(timer);
+    // nextAtMs is already on the beat when it is a periodic step (the core's grid, above), and
+    // exact when it is a one-off deadline (a claim), which must not wait for a beat.
     timer = setTimeout(() => step({ type: 'tick' }), Math.max(1, out.nextAtMs - nowMs()));
   };
   // The configured Gateway builds its API before it takes part in the protocol: building it
@@ -295,8 +300,8 @@ export function startGatewayFailover(ctx: AgentContext, stateFile: StateFile, op
       stopped = true;
       if (timer) clearTimeout(timer);
       if (syncTimers) {
-        clearInterval(syncTimers.problems);
-        clearInterval(syncTimers.journal);
+        syncTimers.problems.cancel();
+        syncTimers.journal.cancel();
       }
       await chain;
       const a = api;

@@ -1,3 +1,4 @@
+import { beatAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { LeastLoadedAssignerRequest, WireEntry } from '../cluster/messages.js';
@@ -54,6 +55,13 @@ export interface RelayOptions {
   inputsKeptMax: number;
   /** Input bytes kept per run, for the same reason. */
   inputBytesKeptMax: number;
+  /**
+   * Where the table refresh lands (src/common/beat.ts): on the wall-clock beat, its question
+   * reaches the Monitor just after the Monitor's own beat, in the same wake-up, and the Gateway
+   * asks in the wake-up of its own heartbeat. The one-off deadlines (a Monitor's or an
+   * Assigner's answer) stay exact. None: every tableRefreshMs from the tick that asked.
+   */
+  grid?: BeatGrid;
 }
 
 /**
@@ -186,7 +194,7 @@ export class RelayCore {
   onTick(nowMs: number): RelayAction[] {
     const out: RelayAction[] = [];
     if (nowMs >= this.nextTableAskMs) {
-      this.nextTableAskMs = nowMs + this.opts.tableRefreshMs;
+      this.nextTableAskMs = beatAfter(nowMs, this.opts.tableRefreshMs, this.opts.grid ?? null, nowMs + this.opts.tableRefreshMs);
       const monitor = this.nextMonitor();
       if (monitor !== null) out.push({ kind: 'send', to: monitor, msg: { type: 'table_request', from: this.opts.name, requestId: 'table' } });
     }

@@ -1,3 +1,4 @@
+import { everyBeat } from '../common/beat.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { OperatingError } from '../protocol/errors.js';
@@ -14,14 +15,15 @@ import type { RunRecord } from './run-store.js';
  */
 export function registerRunStream(app: FastifyInstance, deps: GatewayDeps, pingMs = WS_PING_MS): void {
   const liveness = new ClientLiveness<WebSocket>();
-  const pinger = setInterval(() => {
+  // On the wall-clock beat (src/common/beat.ts): it runs on every built API (the serving Gateway
+  // and its warm standby), clients or not, so it shares their other beats' wake-up.
+  const pinger = everyBeat(pingMs, () => {
     for (const { client, action } of liveness.round(app.websocketServer.clients)) {
       if (action === 'drop') client.terminate();
       else client.ping();
     }
-  }, pingMs);
-  pinger.unref();
-  app.addHook('onClose', async () => clearInterval(pinger));
+  }, { unref: true });
+  app.addHook('onClose', async () => pinger.cancel());
 
   app.register(async (scope) => {
     scope.get('/api/v1/runs/stream', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {

@@ -1,3 +1,4 @@
+import { everyBeat } from '../common/beat.js';
 import type { ServerResponse } from 'node:http';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -231,14 +232,15 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
     return s;
   };
   const listeners = new Set<(s: MetricsSample) => void>();
-  const sampler = setInterval(() => {
+  // On the wall-clock beat (src/common/beat.ts): the serving Gateway and its warm standby sample
+  // in the wake-up of their other beats, not on a phase of their own.
+  const sampler = everyBeat(SAMPLE_INTERVAL_MS, () => {
     void sampleNow().then((s) => {
       ring.push(s);
       for (const l of listeners) l(s);
     });
-  }, SAMPLE_INTERVAL_MS);
-  sampler.unref();
-  app.addHook('onClose', async () => clearInterval(sampler));
+  }, { unref: true });
+  app.addHook('onClose', async () => sampler.cancel());
   // Open feeds never go idle: closed before the server closes, or closing would wait for them.
   const feeds = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
@@ -269,6 +271,7 @@ export function registerWeb(app: FastifyInstance, opts: WebOptions): void {
     };
     const onSample = (s: MetricsSample) => pending.push(s);
     listeners.add(onSample);
+    // Its own phase: it runs only while a dashboard is open, not on an idle node.
     const timer = setInterval(() => push(false), FEED_CHECK_MS);
     push(true);
     feeds.add(res);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ClusterMessage, NodeName, Role } from '../cluster/messages.js';
 import { ClusterNode, type ClusterEvent } from '../cluster/node.js';
 import type { StrengthOptions } from '../cluster/strength.js';
-import type { PersistentState, StepOutput, TimerId } from '../cluster/output.js';
+import { timerFireAtMs, type PersistentState, type StepOutput, type TimerId } from '../cluster/output.js';
 import { randomInt } from '../cluster/random.js';
 import { deadBoundMs, resolveTiming, type ClusterTiming } from '../cluster/timing.js';
 import {
@@ -345,6 +345,8 @@ export class Simulation implements SimView {
       persisted: n.persisted,
       rng: this.rng.fork(),
       nowMs: this.nowMs,
+      // The real nodes' grid (src/agent/driver.ts), with the lab's clocks in perfect step.
+      grid: { wallOffsetMs: 0 },
     });
     n.upSinceMs = this.nowMs;
     n.monitorSinceMs = this.nowMs;
@@ -374,7 +376,8 @@ export class Simulation implements SimView {
       if (note.kind === 'role_changed' && note.to === 'monitor') this.everMonitors.add(n.spec.name);
     }
     for (const m of out.messages) this.send(n.spec.name, m.to, m.message);
-    for (const t of out.timers) this.setTimer(n, t.id, t.atMs);
+    // As the real driver arms them (src/agent/driver.ts): periodic timers on their beat.
+    for (const t of out.timers) this.setTimer(n, t.id, timerFireAtMs(t, node.timing, node.grid));
     this.checker.afterStep(n.spec.name, node, out);
   }
 

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { AssignerCore } from '../../src/assigner/core.js';
-import { ACK_COALESCE_MS, AssignerDriver, Deadlines, HANDOFF_LOOK_MS, VIEW_POLL_MS, WORKER_SILENT_LOST_MS, type AssignerSight } from '../../src/assigner/driver.js';
+import { ACK_COALESCE_MS, AssignerDriver, Deadlines, HANDOFF_LOOK_MS, WORKER_SILENT_LOST_MS, type AssignerSight } from '../../src/assigner/driver.js';
 import type { KnownWorker } from '../../src/cluster/assigner-view.js';
 import type { AssignerState } from '../../src/cluster/messages.js';
 import type { RunMessage, RunSpecWire } from '../../src/protocol/run-messages.js';
@@ -36,7 +36,22 @@ class FakeSight implements AssignerSight {
   liveAssigners() {
     return this.live;
   }
+  /** The node's cluster core steps (a Monitor's heartbeat arrived, its own heartbeat beat). */
+  private readonly listeners = new Set<() => void>();
+  watch(listener: () => void) {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  get watchers() {
+    return this.listeners.size;
+  }
+  step() {
+    for (const l of [...this.listeners]) l();
+  }
 }
+
+/** Time between two steps of the node's cluster core in these tests (any will do). */
+const STEP_MS = 100;
 
 /** Links that record every send; whenWritable resolves when the test says the link has room. */
 class RecordingLinks {
@@ -66,29 +81,35 @@ function setup() {
   const log = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
   const driver = new AssignerDriver({ core, clock, links, sight, log, self: 'asg-1', runsMax: OPTS.runsMax });
   driver.start();
-  return { clock, core, links, sight, lines, driver };
+  /** Time passes, then the node's cluster core steps: the driver reads the view. */
+  const nodeStep = (): void => {
+    clock.advance(STEP_MS);
+    sight.step();
+  };
+  return { clock, core, links, sight, lines, driver, nodeStep };
 }
 
 test('the Monitors\' loads reach the core each poll; an unanswered offer moves on by the one wake timer', () => {
-  const { clock, links, sight, driver } = setup();
+  const { clock, links, sight, driver, nodeStep } = setup();
   sight.workers = [known('w1', 4), known('w2', 1)];
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1') });
   assert.deepEqual(links.take(), [['w1', 'offer']]);
-  // One poll timer and one wake timer, however many deadlines the core holds.
-  assert.equal(clock.pendingTimers, 2);
+  // One wake timer, however many deadlines the core holds; the view is read in the node's steps.
+  assert.equal(clock.pendingTimers, 1);
   clock.advance(OFFER_TIMEOUT_MS - 1);
   assert.deepEqual(links.take().filter(([, t]) => t === 'offer'), [], 'not yet');
   clock.advance(1);
   assert.deepEqual(links.take(), [['w2', 'offer']], 'w1 stayed silent: the next Worker is asked');
   driver.stop();
   assert.equal(clock.pendingTimers, 0, 'stop leaves no timer behind');
+  assert.equal(sight.watchers, 0, 'nor a listener on the node\'s steps');
 });
 
 test('acks to a Worker are merged within ACK_COALESCE_MS; the end\'s ack goes at once; output waits for the Gateway\'s link', async () => {
-  const { clock, links, sight, driver } = setup();
+  const { clock, links, sight, driver, nodeStep } = setup();
   sight.workers = [known('w1')];
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1', true) });
   driver.onMessage('w1', { type: 'offer_reply', from: 'w1', id: 'r1', accepted: true });
   links.take();
@@ -115,9 +136,9 @@ test('acks to a Worker are merged within ACK_COALESCE_MS; the end\'s ack goes at
 });
 
 test('a Worker the Monitors declare dead, or one missing from their loads for WORKER_SILENT_LOST_MS, loses its runs', () => {
-  const { clock, links, sight, lines, driver } = setup();
+  const { clock, links, sight, lines, driver, nodeStep } = setup();
   sight.workers = [known('w1'), known('w2')];
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   for (const id of ['r1', 'r2']) driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec(id, true) });
   const offered = links.sent.splice(0).map((s) => s.to);
   assert.deepEqual(offered, ['w1', 'w2']);
@@ -127,14 +148,16 @@ test('a Worker the Monitors declare dead, or one missing from their loads for WO
 
   sight.deaths = ['w1'];
   sight.workers = [known('w2')];
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   const lost1 = links.sent.splice(0).filter((s) => s.msg.type === 'run_exit');
   assert.deepEqual(lost1.map((s) => [s.to, (s.msg as { id: string }).id, (s.msg as { result: { status: string } }).result.status]), [['gw', 'r1', 'node_lost']]);
 
   sight.workers = [];
-  clock.advance(WORKER_SILENT_LOST_MS - VIEW_POLL_MS);
+  nodeStep();
+  clock.advance(WORKER_SILENT_LOST_MS - 1);
   assert.deepEqual(links.take().filter(([, t]) => t === 'run_exit'), [], 'missing, not yet lost');
-  clock.advance(2 * VIEW_POLL_MS);
+  // No step of the node's core came meanwhile: the driver's own timer for it is due.
+  clock.advance(1);
   const lost2 = links.sent.splice(0).filter((s) => s.msg.type === 'run_exit');
   assert.deepEqual(lost2.map((s) => (s.msg as { id: string }).id), ['r2']);
   assert.ok(lines.some((l) => l.includes('missing from the Monitors')));
@@ -142,29 +165,29 @@ test('a Worker the Monitors declare dead, or one missing from their loads for WO
 });
 
 test('the buddy of the newest order is copied to; a buddy back with a higher life is lost, its runs taken over; a refuting one is not', () => {
-  const { clock, core, sight, lines, driver } = setup();
+  const { clock, core, sight, lines, driver, nodeStep } = setup();
   sight.buddyName = 'asg-2';
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'alive', buddy: 'asg-1' });
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.equal(core.buddyName, 'asg-2');
   assert.ok(!lines.some((l) => l.includes('buddy_lost')));
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, life: 1, status: 'alive', buddy: 'asg-1' });
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.ok(!lines.some((l) => l.includes('buddy_lost')), 'suspected and refuted, the same life: its runs are its own still');
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 3, life: 3, status: 'alive', buddy: 'asg-1' });
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'a new life: its state is gone');
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'lost once, then watched as the new life');
   driver.stop();
 });
 
 test('a buddy declared dead while the pair order still names it is taken over once: no copy to it, its runs not re-taken every poll', () => {
-  const { clock, core, links, sight, lines, driver } = setup();
+  const { clock, core, links, sight, lines, driver, nodeStep } = setup();
   sight.workers = [known('w1')];
   sight.buddyName = 'asg-2';
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'alive', buddy: 'asg-1' });
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.equal(core.buddyName, 'asg-2');
   driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1', true) });
   driver.onMessage('w1', { type: 'offer_reply', from: 'w1', id: 'r1', accepted: true });
@@ -174,7 +197,7 @@ test('a buddy declared dead while the pair order still names it is taken over on
 
   // The Monitors declare it dead; the leader has not re-paired yet (the order is stale).
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 1, life: 1, status: 'dead', buddy: 'asg-1' });
-  clock.advance(20 * VIEW_POLL_MS);
+  for (let i = 0; i < 20; i++) nodeStep();
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1, 'its runs are taken over once');
   assert.equal(core.buddyName, null, 'a dead buddy is no buddy, whatever the stale order says');
   const sent = links.sent.splice(0);
@@ -183,20 +206,20 @@ test('a buddy declared dead while the pair order still names it is taken over on
 
   // Its next life is the buddy again (the same order): one full copy, no takeover.
   sight.assigners.set('asg-2', { name: 'asg-2', incarnation: 2, life: 2, status: 'alive', buddy: 'asg-1' });
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   assert.equal(core.buddyName, 'asg-2');
   const copied = links.take().filter(([to]) => to === 'asg-2');
   assert.deepEqual(copied.filter(([, t]) => t === 'replica_hold'), [['asg-2', 'replica_hold'], ['asg-2', 'replica_hold']], 'its own run and the one taken over, copied once');
-  clock.advance(5 * VIEW_POLL_MS);
+  for (let i = 0; i < 5; i++) nodeStep();
   assert.deepEqual(links.take().filter(([to, t]) => to === 'asg-2' && t === 'replica_hold'), [], 'and not again');
   assert.equal(lines.filter((l) => l.includes('"buddy_lost"')).length, 1);
   driver.stop();
 });
 
 test('drain hands the runs to another live Assigner (never itself or its buddy), looking again every HANDOFF_LOOK_MS', async () => {
-  const { clock, links, sight, driver } = setup();
+  const { clock, links, sight, driver, nodeStep } = setup();
   sight.buddyName = 'asg-2';
-  clock.advance(VIEW_POLL_MS);
+  nodeStep();
   driver.onMessage('gw', { type: 'run_submit', from: 'gw', run: spec('r1') });
   links.take();
   sight.live = ['asg-1', 'asg-2'];

@@ -262,9 +262,10 @@ describe('Gateway standby state machine', () => {
     const s = standby();
     steady(s, 0, 5_001);
     assert.equal(s.core.actingStandby, true);
-    // The whole PC stalls for 800 ms: the standby's tick (asked for by 5,100) runs at 5,800, before
-    // it reads the heartbeats the Gateway sent meanwhile.
-    assert.ok(s.asked() <= 5_100, `asked for ${s.asked()}`);
+    // The whole PC stalls for 800 ms: the standby's tick (asked for by 5,500: hearing the
+    // Gateway, it asks only for the idle tick) runs at 5,800, before it reads the heartbeats the
+    // Gateway sent meanwhile.
+    assert.ok(s.asked() <= 5_500, `asked for ${s.asked()}`);
     s.at(5_800);
     assert.deepEqual(s.claims(), [], 'no claim on the late tick');
     steady(s, 5_801, 9_000);
@@ -277,6 +278,22 @@ describe('Gateway standby state machine', () => {
     assert.equal(s.claims().length, 1);
     const silent = (s.claims()[0] as number) - 8_900;
     assert.ok(silent >= MISSED * INTERVAL && silent <= MISSED * INTERVAL + 2, `claimed after ${silent} ms of silence`);
+  });
+
+  test('a standby hearing the Gateway every interval is stepped by its heartbeats alone, one lost or not', () => {
+    const s = standby();
+    steady(s, 0, 1_001);
+    const ticks: number[] = [];
+    for (let t = 1_001; t < 5_001; t += 1) {
+      if (t % 500 === 0) s.at(t, 'mon-2');
+      if (t % 100 === 0 && t !== 3_200) s.at(t, 'gw');
+      else if (s.asked() <= t) {
+        ticks.push(t);
+        s.at(t);
+      }
+    }
+    assert.deepEqual(ticks, [], 'no tick of its own: each heartbeat steps it');
+    assert.deepEqual(s.claims(), []);
   });
 
   test('a standby that was stalled still claims two intervals after the stall when the Gateway stays silent', () => {

@@ -1,3 +1,4 @@
+import { onBeat } from '../../common/beat.js';
 import { setImmediate as drained } from 'node:timers/promises';
 import pino from 'pino';
 import type { AssignerSight } from '../../assigner/driver.js';
@@ -121,6 +122,10 @@ function fnv(h: number, s: string): number {
  * (a higher incarnation, the same life); the Monitors' real bound is some heartbeats, under
  * the dead bound (DETECT_MS_MIN), which no partition here reaches. */
 const SUSPECT_AFTER_MS = 300;
+/** The heartbeat interval: every Assigner's cluster core steps at least this often (src/common/beat.ts). */
+const CLUSTER_BEAT_MS = 500;
+/** A message's hop on the LAN, from a Monitor's step to the Assigner's. */
+const CLUSTER_HOP_MS = 1;
 /** The simulations running (their Assigners' warnings are routed by the `sim` binding). */
 const running = new Map<number, RunpathSim>();
 let simIds = 0;
@@ -156,6 +161,8 @@ export class RunpathSim implements ClientWorld {
   private readonly order = new Map<string, string | null>();
   /** Worker deaths each Assigner life has not read yet (AssignerView.takeDeaths). */
   private readonly deaths = new Map<string, string[]>();
+  /** The Assigners' AssignerSight.watch listeners: what a step of their node's cluster core calls. */
+  private readonly clusterStepListeners = new Set<() => void>();
   /** Takeovers seen (`taker#life>lost#life`): a life is taken over once by each Assigner life. */
   private readonly takeovers = new Set<string>();
   private gateway: SimGateway | null = null;
@@ -230,6 +237,10 @@ export class RunpathSim implements ClientWorld {
       view: () => ({ known: () => this.knownWorkers(), takeDeaths: () => deaths.splice(0), assigner: (n) => this.assignerState(n) }),
       buddy: () => this.order.get(name) ?? null,
       liveAssigners: () => this.scenario.assigners.filter((n) => !this.declaredDead.has(n)),
+      watch: (listener) => {
+        this.clusterStepListeners.add(listener);
+        return () => this.clusterStepListeners.delete(listener);
+      },
     };
     // Its warnings are read for one thing: a takeover of the same life twice is a finding.
     const log = ASSIGNER_LOG.child({ sim: this.simId, taker: name, life: inc });
@@ -368,6 +379,20 @@ export class RunpathSim implements ClientWorld {
     return { name, incarnation, life: incarnation, status: this.declaredDead.has(name) ? 'dead' : 'alive', buddy: this.order.get(name) ?? null };
   }
 
+  /**
+   * A step of every Assigner's cluster core, where the real driver reads the view: on every
+   * heartbeat beat (its own heartbeat and its Monitors', all on the wall-clock grid), and a
+   * message's hop after news (a death goes out in the Monitor's step that declared it; an order
+   * is a message).
+   */
+  private clusterSteps(): void {
+    for (const listener of [...this.clusterStepListeners]) listener();
+  }
+
+  private clusterStepsSoon(): void {
+    this.at(this.now + CLUSTER_HOP_MS, () => this.clusterSteps());
+  }
+
   /** The Monitors declare a crashed node dead: a Worker's death reaches every Assigner's view. */
   private declareDead(node: string, incarnation: number): void {
     if (this.incarnations.get(node) !== incarnation || this.alive.has(node)) return;
@@ -376,15 +401,17 @@ export class RunpathSim implements ClientWorld {
     if (!this.workers.has(node)) return;
     // Bounded as AssignerView bounds its deaths: one entry per Worker death, a handful per seed.
     for (const [name, deaths] of this.deaths) if (this.alive.has(name) && deaths.length < WORKER_DEATHS_MAX) deaths.push(node);
+    this.clusterStepsSoon();
   }
 
-  /** The leader orders the pair (re)formed; each driver reads it at its next poll. */
+  /** The leader orders the pair (re)formed (a message): each driver reads it in its next cluster step. */
   private pair(): void {
     const [x, y] = this.scenario.assigners;
     if (!this.alive.has(x) || !this.alive.has(y)) return;
     this.note(`pair ${x} ${y}`);
     this.order.set(x, y);
     this.order.set(y, x);
+    this.clusterStepsSoon();
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -483,6 +510,11 @@ export class RunpathSim implements ClientWorld {
     this.pair();
     // The pair is formed before the first client: each driver reads its order now.
     for (const a of this.assigners.values()) a.driver.pollView();
+    const beat = (): void => {
+      this.clusterSteps();
+      this.at(onBeat(this.now + 1, CLUSTER_BEAT_MS, 0), beat);
+    };
+    this.at(CLUSTER_BEAT_MS, beat);
     for (const plan of s.clients) {
       const c = new SimClient(plan, this);
       this.clients.push(c);
