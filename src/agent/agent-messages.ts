@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { LoadSchema } from '../protocol/load.js';
+import { TABLE_ROWS_MAX } from '../protocol/bounds.js';
 import { NodeNameSchema as Name } from '../protocol/names.js';
 
+// Checked by hand on the wire as well (cluster/message-checks.ts): the Gateway asks twice a second.
 /** Agent-level queries that are not part of a protocol core: the Gateway asking for the table. */
-export const TABLE_ROWS_MAX = 4096;
+export { TABLE_ROWS_MAX };
 
 export const TableRowSchema = z.object({
   name: Name,

@@ -9,16 +9,17 @@ import {
   MONITORS_MAX,
   NODE_NAME_LENGTH_MAX,
   SLOTS_MAX,
+  TABLE_ROWS_MAX,
 } from '../protocol/bounds.js';
 import type { CheckIssue, MessageCheck } from '../wire/index.js';
 
 // Hand checks of the messages every idle cluster member sends and receives several times a
 // second (heartbeats and their acks, gossip, the Monitor and leader heartbeats, the Gateway
-// standby's heartbeats): zod's parse was ~18% of an idle Monitor's CPU (bench/RESULTS.md). Each
+// standby's heartbeats, the Gateway's table_request and its table_reply): zod's parse was ~18% of an idle Monitor's CPU (bench/RESULTS.md). Each
 // check does what its zod schema in cluster/messages.ts or cluster/gateway-messages.ts does —
-// refuses the same inputs and returns a copy holding only the schema's fields (zod objects strip
-// unknown keys, so what a node sends is exactly what it checked) — and names the first field
-// that is wrong. test/cluster/message-checks.test.ts holds each one beside its schema on valid,
+// or agent/agent-messages.ts does — refuses the same inputs and returns a copy holding only the
+// schema's fields (zod objects strip unknown keys, so what a node sends is exactly what it
+// checked) — and names the first field that is wrong. test/cluster/message-checks.test.ts holds each one beside its schema on valid,
 // mutated and random messages. Every other message type is checked by zod. No zod here.
 
 /** Thrown by a check on the first wrong field; caught by `safeParse`. Never escapes this module. */
@@ -114,6 +115,18 @@ const entry = object({ name, pid, role, incarnation: counter, life: counter, sta
 const pushRange = object({ epoch: uint32, afterSeq: counter, upToSeq: counter });
 const epoch = int(1, Number.MAX_SAFE_INTEGER);
 const gatewayRecord = object({ epoch, holder: name });
+const requestId = string(0, 64);
+/** agent-messages.ts TableRowSchema: its own bounds (a role of up to 16 characters, any whole pid). */
+const tableRow = object({
+  name,
+  pid: optional(int(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+  role: string(0, 16),
+  status,
+  incarnation: counter,
+  monitor: nullable(name),
+  load,
+  languages: array(string(0, 24), 16),
+});
 
 /** The hand-checked message types and their checks. */
 const CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>([
@@ -194,6 +207,8 @@ const CHECKS: ReadonlyMap<string, Check> = new Map<string, Check>([
   ['gw_heartbeat', object({ type: literal('gw_heartbeat'), from: name, epoch })],
   ['gw_heartbeat_ack', object({ type: literal('gw_heartbeat_ack'), from: name, record: gatewayRecord, standby: nullable(name), term: counter })],
   ['gw_standby', object({ type: literal('gw_standby'), from: name, term: counter, standby: name, record: gatewayRecord })],
+  ['table_request', object({ type: literal('table_request'), from: name, requestId })],
+  ['table_reply', object({ type: literal('table_reply'), from: name, requestId, leader: nullable(name), term: counter, rows: array(tableRow, TABLE_ROWS_MAX) })],
 ]);
 
 /** The message types checked here (the rest go to zod). */

@@ -22,6 +22,8 @@ export const SLOTS_MAX = 1024;
 /** Assigners a monitor_heartbeat lists: ~1 per 10 lab PCs leaves room for a 3,000-node campus. */
 export const ASSIGNERS_MAX = 512;
 export const REQUEST_ID_LENGTH_MAX = 64;
+/** Rows in one table_reply (the Gateway's copy of a Monitor's table). */
+export const TABLE_ROWS_MAX = 4096;
 
 /** A node that reports nothing yet (structurally a `Load`, see load.ts; typed there). */
 export const ZERO_LOAD = Object.freeze({ psiCpu: 0, psiMemory: 0, psiIo: 0, slotsFree: 0, slotsBusy: 0 });

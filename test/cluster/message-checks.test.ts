@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import { ClusterMessageSchema } from '../../src/cluster/messages.js';
 import { GatewayFailoverMessageSchema } from '../../src/cluster/gateway-messages.js';
+import { AgentMessageSchema } from '../../src/agent/agent-messages.js';
 import { HAND_CHECKED_TYPES, handCheck } from '../../src/cluster/message-checks.js';
 import { WireMessageForm, type WireMessage } from '../../src/agent/wire-messages.js';
 import { createCodec, WireError } from '../../src/wire/index.js';
@@ -11,7 +12,7 @@ import { createCodec, WireError } from '../../src/wire/index.js';
 // The hand checks of the hot messages (src/cluster/message-checks.ts) must refuse exactly what
 // their zod schemas refuse and return exactly what zod returns (unknown keys stripped).
 
-const ZOD = z.discriminatedUnion('type', [...ClusterMessageSchema.options, ...GatewayFailoverMessageSchema.options]);
+const ZOD = z.discriminatedUnion('type', [...ClusterMessageSchema.options, ...GatewayFailoverMessageSchema.options, ...AgentMessageSchema.options]);
 
 const load = { psiCpu: 0.1, psiMemory: 0, psiIo: 1, slotsFree: 6, slotsBusy: 2 };
 const entry = { name: 'w1', role: 'worker', incarnation: 3, life: 2, status: 'alive', version: 2, monitor: 'm1', load, languages: ['c'] };
@@ -47,6 +48,13 @@ const SAMPLES: Array<Record<string, unknown>> = [
   { type: 'gw_heartbeat_ack', from: 'm1', record, standby: 'm2', term: 3 },
   { type: 'gw_heartbeat_ack', from: 'm1', record, standby: null, term: 0 },
   { type: 'gw_standby', from: 'm1', term: 3, standby: 'm2', record },
+  { type: 'table_request', from: 'gw', requestId: 'table' },
+  { type: 'table_request', from: 'gw', requestId: '' },
+  {
+    type: 'table_reply', from: 'm1', requestId: 'table', leader: null, term: 0,
+    rows: [{ name: 'w1', role: 'worker', status: 'alive', incarnation: 3, monitor: 'm1', load, languages: ['c'] }, { name: 'a1', pid: -5, role: 'x'.repeat(16), status: 'dead', incarnation: 0, monitor: null, load: { ...load, queued: 2 }, languages: [] }],
+  },
+  { type: 'table_reply', from: 'm1', requestId: 'x'.repeat(64), leader: 'm2', term: 4, rows: [] },
 ];
 
 /** Values a field is tried with: right for some fields, wrong for others, at and past every bound. */
