@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 /**
  * Short-window pressure (PSI) of this machine, for admission: Linux's `avg10` is a 10-second
@@ -44,12 +44,46 @@ const SAMPLES_MAX = 256;
 
 const RESOURCES = ['cpu', 'memory', 'io'] as const;
 
-function readTotalUs(file: string): number | null {
-  try {
-    const m = /^some .*total=(\d+)/m.exec(readFileSync(file, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null; // no PSI on this kernel: pressure counts as 0
+/** A pressure file is two lines of ~60 characters; a cgroup's adds nothing longer. */
+const PRESSURE_FILE_BYTES_MAX = 512;
+/** A file that could not be opened (no PSI, no such cgroup yet) is tried again this much later. */
+const REOPEN_AFTER_MS = 10_000;
+
+/**
+ * Pressure files held open and read from the start each sample (one pread instead of open, read
+ * and close, and none of readFileSync's option handling: the sample runs on every node twice a
+ * second, and on a Monitor it was ~8% of its idle CPU). The kernel renders the file anew on each
+ * read from offset 0, so an open descriptor always reads the current figures.
+ */
+class PressureFiles {
+  private readonly fds = new Map<string, number | { retryAtMs: number }>();
+  private readonly buf = Buffer.alloc(PRESSURE_FILE_BYTES_MAX);
+
+  /** The `some` line's cumulative stall in microseconds; null when the file cannot be read. */
+  totalUs(file: string, nowMs: number): number | null {
+    let fd = this.fds.get(file);
+    if (fd === undefined || (typeof fd === 'object' && nowMs >= fd.retryAtMs)) {
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        fd = { retryAtMs: nowMs + REOPEN_AFTER_MS }; // no PSI on this kernel, or no such group: 0
+      }
+      this.fds.set(file, fd);
+    }
+    if (typeof fd === 'object') return null;
+    try {
+      const n = readSync(fd, this.buf, 0, this.buf.length, 0);
+      const m = /^some .*total=(\d+)/m.exec(this.buf.toString('latin1', 0, n));
+      return m ? Number(m[1]) : null;
+    } catch {
+      try {
+        closeSync(fd); // the group went away: open it again later
+      } catch {
+        // already gone
+      }
+      this.fds.set(file, { retryAtMs: nowMs + REOPEN_AFTER_MS });
+      return null;
+    }
   }
 }
 
@@ -57,6 +91,7 @@ export class PsiSampler {
   private samples: Array<{ atMs: number; totals: Record<string, number | null> }> = [];
   private current: Pressure = { cpu: 0, memory: 0, io: 0 };
   private readonly root: string;
+  private readonly files = new PressureFiles();
 
   constructor(private readonly opts: PsiOptions = {}) {
     this.root = opts.pressureRoot ?? '/proc/pressure';
@@ -66,13 +101,13 @@ export class PsiSampler {
   sample(nowMs: number): Pressure {
     const totals: Record<string, number | null> = {};
     for (const r of RESOURCES) {
-      const owner = this.opts.ownerGroup ? readTotalUs(`${this.opts.ownerGroup}/${r}.pressure`) : null;
+      const owner = this.opts.ownerGroup ? this.files.totalUs(`${this.opts.ownerGroup}/${r}.pressure`, nowMs) : null;
       if (owner !== null) {
         totals[r] = owner;
         continue;
       }
-      const all = readTotalUs(`${this.root}/${r}`);
-      const ours = this.opts.excludeGroup ? readTotalUs(`${this.opts.excludeGroup}/${r}.pressure`) : 0;
+      const all = this.files.totalUs(`${this.root}/${r}`, nowMs);
+      const ours = this.opts.excludeGroup ? this.files.totalUs(`${this.opts.excludeGroup}/${r}.pressure`, nowMs) : 0;
       // "some" is the time at least one task stalled: the owner's share is at least all − ours.
       totals[r] = all === null ? null : all - (ours ?? 0);
     }

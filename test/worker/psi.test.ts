@@ -69,3 +69,18 @@ test('the owner\'s group is user.slice where it has pressure files, else none', 
   writeFileSync(path.join(root, 'user.slice', 'cpu.pressure'), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n');
   assert.equal(ownerGroupDir(root), path.join(root, 'user.slice'));
 });
+
+test('the pressure files stay open and are read afresh; one that cannot be opened is tried again 10 s later', () => {
+  const root = fakeRoot({ cpu: 0, memory: 0, io: 0 });
+  const owner = mkdtempSync(path.join(os.tmpdir(), 'psi-owner-'));
+  const s = new PsiSampler({ pressureRoot: root, ownerGroup: owner, windowMs: 2_000 });
+  s.sample(0); // the owner's files are not there yet: the machine's are read
+  fakeRoot({ cpu: 1_000_000, memory: 0, io: 0 }, root);
+  assert.equal(s.sample(2_000).cpu, 0.5, 'the machine\'s file, held open, shows its new total');
+  for (const r of ['cpu', 'memory', 'io']) writeFileSync(path.join(owner, `${r}.pressure`), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n');
+  fakeRoot({ cpu: 2_000_000, memory: 0, io: 0 }, root);
+  assert.equal(s.sample(4_000).cpu, 0.5, 'the owner\'s files are not tried again before 10 s: still the machine\'s');
+  s.sample(10_000); // tried again: the owner's files now (total 0)
+  for (const r of ['cpu', 'memory', 'io']) writeFileSync(path.join(owner, `${r}.pressure`), `some avg10=0.00 avg60=0.00 avg300=0.00 total=${r === 'cpu' ? 1_000_000 : 0}\n`);
+  assert.equal(s.sample(12_000).cpu, 0.5, 'the owner\'s group from then on (the machine\'s would read 1)');
+});
