@@ -1,6 +1,7 @@
 // What the cloud costs the PC it lives on, per role (issue 16): a `codearena up` cluster left idle
 // for IDLE_S seconds, then under a steady light load (one small Python run every LOAD_EVERY_MS, LOAD_RUNS
-// of them), and in the same run the floor: a bare Node process with one idle worker thread.
+// of them), and in the same run two floors: a bare Node process with one idle worker thread, and
+// a process that wakes as an idle Worker process must (floor-shape.mjs) with none of its work.
 //
 // Per process, from /proc:
 //   USS, PSS      /proc/PID/smaps_rollup (Private_Clean+Private_Dirty; Pss) at the window's end
@@ -15,7 +16,7 @@
 // The idle 8-core lab PC total is derived from per-process figures (not measured on such a PC):
 // one Worker host (the node agent that runs the Worker host role) + 8 × the mean Worker process.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startUp } from './up.mjs';
@@ -99,18 +100,21 @@ function window(procs, a, b) {
   });
 }
 
-const ROLE_ORDER = ['gateway', 'monitor', 'assigner', 'worker host', 'worker process', 'heartbeat thread', 'empty', 'floor (bare Node + 1 idle worker thread)'];
+const FLOOR = 'floor (bare Node + 1 idle worker thread)';
+const SHAPE = "floor: an idle Worker's wake-ups, no CodeArena code";
+const SHAPE_SINK = 'floor: its stand-in Monitor';
+const ROLE_ORDER = ['gateway', 'monitor', 'assigner', 'worker host', 'worker process', 'heartbeat thread', 'empty', FLOOR, SHAPE, SHAPE_SINK];
 const f1 = (x) => (x === null || x === undefined ? '—' : x.toFixed(1));
 const range = (xs) => (xs.length === 0 ? '—' : xs.length === 1 || Math.min(...xs).toFixed(1) === Math.max(...xs).toFixed(1) ? f1(xs[0]) : `${f1(Math.min(...xs))}–${f1(Math.max(...xs))}`);
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 function table(title, rows) {
   console.log(`\n${title}`);
-  console.log(`  ${'role'.padEnd(42)} ${'n'.padStart(2)}  ${'USS MB'.padStart(11)} ${'PSS MB'.padStart(11)} ${'CPU ms/s'.padStart(11)} ${'wake-ups/s'.padStart(11)} ${'link KB/s'.padStart(11)}`);
+  console.log(`  ${'role'.padEnd(52)} ${'n'.padStart(2)}  ${'USS MB'.padStart(11)} ${'PSS MB'.padStart(11)} ${'CPU ms/s'.padStart(11)} ${'wake-ups/s'.padStart(11)} ${'link KB/s'.padStart(11)}`);
   for (const role of ROLE_ORDER) {
     const rs = rows.filter((r) => r.role === role);
     if (rs.length === 0) continue;
     const mem = rs.filter((r) => r.mem);
-    console.log(`  ${role.padEnd(42)} ${String(rs.length).padStart(2)}  ${range(mem.map((r) => r.mem.uss / 1024)).padStart(11)} ${range(mem.map((r) => r.mem.pss / 1024)).padStart(11)} ${range(rs.map((r) => r.cpuMsPerS)).padStart(11)} ${range(rs.map((r) => r.wakePerS)).padStart(11)} ${range(rs.filter((r) => r.linkKBps !== null).map((r) => r.linkKBps)).padStart(11)}`);
+    console.log(`  ${role.padEnd(52)} ${String(rs.length).padStart(2)}  ${range(mem.map((r) => r.mem.uss / 1024)).padStart(11)} ${range(mem.map((r) => r.mem.pss / 1024)).padStart(11)} ${range(rs.map((r) => r.cpuMsPerS)).padStart(11)} ${range(rs.map((r) => r.wakePerS)).padStart(11)} ${range(rs.filter((r) => r.linkKBps !== null).map((r) => r.linkKBps)).padStart(11)}`);
   }
 }
 function labPc(rows, what) {
@@ -126,7 +130,22 @@ console.log(`footprint: codearena up --workers ${WORKERS}; settle ${SETTLE_S} s,
 
 // The floor: Node with one idle worker thread, nothing loaded.
 const floor = spawn(process.execPath, ['-e', "new (require('node:worker_threads').Worker)('setInterval(()=>{},1e9)',{eval:true}); setInterval(()=>{},1e9)"], { stdio: 'ignore' });
-process.on('exit', () => floor.kill('SIGKILL'));
+// The floor of the Worker process's wake-up pattern: its heartbeats, acks and pings with none of
+// its work (floor-shape.mjs), beside a stand-in Monitor that acks every other heartbeat.
+const shapeDir = mkdtempSync(path.join(os.tmpdir(), 'footprint-shape-'));
+const shapeScript = new URL('./floor-shape.mjs', import.meta.url).pathname;
+const sink = spawn(process.execPath, [shapeScript, 'sink', path.join(shapeDir, 'port')], { stdio: 'ignore' });
+let sinkPort = '';
+for (let i = 0; i < 100 && !sinkPort; i++) {
+  await sleep(50);
+  sinkPort = read(path.join(shapeDir, 'port'));
+}
+if (!sinkPort) throw new Error('footprint: the stand-in Monitor did not start');
+const shape = spawn(process.execPath, [shapeScript, 'worker', sinkPort], { stdio: 'ignore' });
+process.on('exit', () => {
+  for (const c of [floor, sink, shape]) c.kill('SIGKILL');
+  rmSync(shapeDir, { recursive: true, force: true });
+});
 // On a machine this loaded the standby may take the Gateway over during start-up (then `up` never
 // sees its Gateway ready): start again, up to three times.
 let up;
@@ -146,7 +165,11 @@ try {
   await sleep(SETTLE_S * 1000);
   const view = await (await fetch(`${up.url}/api/v1/cluster`)).json();
   const roleOf = new Map(view.nodes.map((n) => [n.name, n.role]));
-  const procs = [{ key: 'floor', role: ROLE_ORDER[7], pid: floor.pid }];
+  const procs = [
+    { key: 'floor', role: FLOOR, pid: floor.pid },
+    { key: 'shape', role: SHAPE, pid: shape.pid },
+    { key: 'shape-sink', role: SHAPE_SINK, pid: sink.pid },
+  ];
   const tids = new Map();
   for (const f of readdirSync(up.logDir).filter((x) => x.endsWith('.log'))) {
     for (const line of read(path.join(up.logDir, f)).split('\n')) {
@@ -196,5 +219,5 @@ try {
   if (!procs.some((p) => p.role === 'heartbeat thread')) console.log('  (no heartbeat thread TID found in the logs: its row is missing)');
 } finally {
   await up.stop();
-  floor.kill('SIGKILL');
+  for (const c of [floor, sink, shape]) c.kill('SIGKILL');
 }
