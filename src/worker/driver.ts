@@ -101,7 +101,7 @@ export class WorkerDriver {
     }
   }
 
-  /** A fresh pressure sample (the heartbeat thread's ping): evict if the owner needs the PC; the load for the pong. */
+  /** A fresh pressure sample (the heartbeat thread's ping): evict if the owner needs the PC; the load for its answer (ping-answer.ts). */
   onPressure(psi: Pressure): WorkerLoadWire {
     this.step(() => this.o.core.onPressure(psi));
     return this.o.core.load(psi);
