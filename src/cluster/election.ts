@@ -1,4 +1,4 @@
-import { beatAfter, onBeat, type BeatGrid } from '../common/beat.js';
+import { periodAfter, onBeat, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import type {
   LeaderHeartbeat,
@@ -174,14 +174,14 @@ export class Election {
   }
 
   private sendHeartbeats(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
-    this.nextLeaderHeartbeatMs = beatAfter(nowMs, this.timing.leaderHeartbeatIntervalMs, this.grid, nowMs + this.timing.leaderHeartbeatIntervalMs);
+    this.nextLeaderHeartbeatMs = periodAfter(nowMs, this.timing.leaderHeartbeatIntervalMs, this.grid);
     const heartbeat: LeaderHeartbeat = { type: 'leader_heartbeat', from: this.self, term: this.state.term };
     for (const v of voters) if (v !== this.self) out.messages.push({ to: v, message: heartbeat });
   }
 
   /** A leader cut off from a majority steps down, so the side without one makes no decisions. */
   private checkQuorum(nowMs: number, voters: readonly NodeName[], out: Outbox): void {
-    this.quorumCheckAtMs = beatAfter(nowMs, this.timing.electionTimeoutMinMs, this.grid, nowMs + this.timing.electionTimeoutMinMs);
+    this.quorumCheckAtMs = periodAfter(nowMs, this.timing.electionTimeoutMinMs, this.grid);
     const since = nowMs - this.timing.electionTimeoutMinMs;
     let confirmed = voters.includes(this.self) ? 1 : 0;
     for (const v of voters) if (v !== this.self && (this.confirmedAtMs.get(v) ?? -1) >= since) confirmed++;

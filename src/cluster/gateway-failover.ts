@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { periodAfter, type BeatGrid } from '../common/beat.js';
 import { majority } from './election.js';
 import type { GatewayFailoverMessage, GatewayRecord } from './gateway-messages.js';
 import type { NodeName } from './messages.js';
@@ -229,7 +229,7 @@ export class GatewayFailover {
 
   /** The next step of a periodic activity of periodMs that ran now (see FailoverOptions.grid). */
   private beat(nowMs: number, periodMs: number): number {
-    return beatAfter(nowMs, periodMs, this.opts.grid ?? null, nowMs + periodMs);
+    return periodAfter(nowMs, periodMs, this.opts.grid ?? null);
   }
 
   private due(atMs: number): void {

@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { fixedBeatAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import {
   GOSSIP_DIGESTS_PER_MESSAGE_MAX,
@@ -87,8 +87,7 @@ export class Gossip {
 
   onTick(nowMs: number, out: Outbox): void {
     if (nowMs < this.nextRoundAtMs) return;
-    const next = this.nextRoundAtMs + this.intervalMs;
-    this.nextRoundAtMs = beatAfter(nowMs, this.intervalMs, this.grid, next > nowMs ? next : nowMs + this.intervalMs);
+    this.nextRoundAtMs = fixedBeatAfter(this.nextRoundAtMs, nowMs, this.intervalMs, this.grid);
     const peer = this.nextPeer(nowMs);
     if (peer !== null) out.messages.push({ to: peer, message: this.buildPush(peer) });
     this.roundHeads.push(this.table.headSeq);

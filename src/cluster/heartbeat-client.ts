@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { fixedBeatAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import { hashNames, rendezvousOrder } from './hash.js';
 import {
@@ -184,9 +184,7 @@ export class HeartbeatClient {
   onTick(nowMs: number, out: Outbox): void {
     if (nowMs < this.nextHeartbeatAtMs) return;
     // A fixed beat, not "now + interval": a late tick must not stretch the gap the Monitor sees.
-    const interval = this.timing.heartbeatIntervalMs;
-    const next = this.nextHeartbeatAtMs + interval;
-    this.nextHeartbeatAtMs = beatAfter(nowMs, interval, this.grid, next > nowMs ? next : nowMs + interval);
+    this.nextHeartbeatAtMs = fixedBeatAfter(this.nextHeartbeatAtMs, nowMs, this.timing.heartbeatIntervalMs, this.grid);
     if (this.monitor !== null && nowMs - this.lastAckMs >= this.timing.ackMissLimit * this.timing.heartbeatIntervalMs) {
       this.avoid(this.monitor, nowMs);
       this.switchTo(this.choose(nowMs), nowMs, out);

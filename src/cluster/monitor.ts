@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { periodAfter, type BeatGrid } from '../common/beat.js';
 import { Election, type ElectionPersistent } from './election.js';
 import { StrengthKeeper, type StrengthOptions } from './strength.js';
 import { FailureDetector } from './failure-detector.js';
@@ -104,12 +104,12 @@ export class MonitorCore {
       rng: init.rng,
       gossipIntervalMs: init.timing.gossipIntervalMs,
       gossipToTheDeadMs: init.timing.gossipToTheDeadMs,
-      firstRoundAtMs: beatAfter(init.nowMs, init.timing.gossipIntervalMs, this.grid, init.nowMs + init.timing.gossipIntervalMs),
+      firstRoundAtMs: periodAfter(init.nowMs, init.timing.gossipIntervalMs, this.grid),
       grid: this.grid,
     });
     this.election = new Election(this.self, init.timing, init.election, init.rng, init.nowMs, init.termGap ?? 0, this.grid);
     this.nextFailureCheckAtMs = this.nextFailureCheck(init.nowMs);
-    this.nextMonitorHeartbeatAtMs = beatAfter(init.nowMs, init.timing.monitorHeartbeatIntervalMs, this.grid, init.nowMs + init.timing.monitorHeartbeatIntervalMs);
+    this.nextMonitorHeartbeatAtMs = periodAfter(init.nowMs, init.timing.monitorHeartbeatIntervalMs, this.grid);
   }
 
   /** Monitors this one was told of (monitor_announce): unknown ones join the table as
@@ -268,7 +268,7 @@ export class MonitorCore {
     this.gossip.onTick(nowMs, out);
     this.election.onTick(nowMs, this.table.knownMonitors(), out);
     const beat = nowMs >= this.nextMonitorHeartbeatAtMs;
-    if (beat) this.nextMonitorHeartbeatAtMs = beatAfter(nowMs, this.timing.monitorHeartbeatIntervalMs, this.grid, nowMs + this.timing.monitorHeartbeatIntervalMs);
+    if (beat) this.nextMonitorHeartbeatAtMs = periodAfter(nowMs, this.timing.monitorHeartbeatIntervalMs, this.grid);
     if (beat || this.monitorHeartbeatNow) {
       this.monitorHeartbeatNow = false;
       this.sendMonitorHeartbeats(out, nowMs);
@@ -280,7 +280,7 @@ export class MonitorCore {
   private nextFailureCheck(nowMs: number): number {
     const interval = this.timing.failureCheckIntervalMs;
     const phased: BeatGrid = this.grid === null ? null : { wallOffsetMs: this.grid.wallOffsetMs - failureCheckPhaseMs(this.timing) };
-    return beatAfter(nowMs, interval, phased, nowMs + interval);
+    return periodAfter(nowMs, interval, phased);
   }
 
   /** Puts the periodic activities on the grid from their next beat on (see ClusterNode.useGrid). */

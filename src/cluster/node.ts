@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { periodAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import { AssignerView } from './assigner-view.js';
 import { HeartbeatClient } from './heartbeat-client.js';
@@ -402,7 +402,7 @@ export class ClusterNode {
     news.round += 1;
     if (news.round > HYDRA_NEWS_REPEATS) {
       const every = HYDRA_STRAGGLER_EVERY * this.timing.heartbeatIntervalMs;
-      news.nextAtMs = beatAfter(nowMs, every, this.gridOf, nowMs + every);
+      news.nextAtMs = periodAfter(nowMs, every, this.gridOf);
       const table = this.monitorCore?.table;
       if (news.announce !== null && table !== undefined) {
         for (const n of news.announceTo) if (table.get(n) === undefined) out.messages.push({ to: n, message: news.announce });
@@ -411,7 +411,7 @@ export class ClusterNode {
       return;
     }
     // On the heartbeat's beat: the step that sends it is the heartbeat's own (no timer of its own).
-    news.nextAtMs = beatAfter(nowMs, this.timing.heartbeatIntervalMs, this.gridOf, nowMs + this.timing.heartbeatIntervalMs);
+    news.nextAtMs = periodAfter(nowMs, this.timing.heartbeatIntervalMs, this.gridOf);
     // Done once the buddy itself says it is a Monitor (its seeded placeholder does not count).
     const row = news.promote === null ? undefined : this.monitorCore?.table.get(news.promote.target);
     const buddyDone = row !== undefined && row.role === 'monitor' && row.incarnation > 0 && row.status === 'alive';

@@ -71,6 +71,20 @@ export function beatAfter(nowMs: number, periodMs: number, grid: BeatGrid, ungri
   return grid === null ? ungridded : onBeat(nowMs + 1, periodMs, grid.wallOffsetMs);
 }
 
+/**
+ * beatAfter for a fixed beat that ran at nowMs, its deadline having been prevAtMs: ungridded, the
+ * following beat (prev + period), or a period from now when the step came a whole period late.
+ */
+export function fixedBeatAfter(prevAtMs: number, nowMs: number, periodMs: number, grid: BeatGrid): number {
+  const next = prevAtMs + periodMs;
+  return beatAfter(nowMs, periodMs, grid, next > nowMs ? next : nowMs + periodMs);
+}
+
+/** beatAfter for an activity whose ungridded rule is "every period from now": the common case. */
+export function periodAfter(nowMs: number, periodMs: number, grid: BeatGrid): number {
+  return beatAfter(nowMs, periodMs, grid, nowMs + periodMs);
+}
+
 /** This process's wall clock minus its monotonic clock (src/common/clock.ts nowMs), read once. */
 export const processWallOffsetMs: number = Math.round(performance.timeOrigin);
 

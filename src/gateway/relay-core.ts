@@ -1,4 +1,4 @@
-import { beatAfter, type BeatGrid } from '../common/beat.js';
+import { periodAfter, type BeatGrid } from '../common/beat.js';
 import assert from 'node:assert/strict';
 import type { AgentMessage, TableRow } from '../agent/agent-messages.js';
 import type { LeastLoadedAssignerRequest, WireEntry } from '../cluster/messages.js';
@@ -194,7 +194,7 @@ export class RelayCore {
   onTick(nowMs: number): RelayAction[] {
     const out: RelayAction[] = [];
     if (nowMs >= this.nextTableAskMs) {
-      this.nextTableAskMs = beatAfter(nowMs, this.opts.tableRefreshMs, this.opts.grid ?? null, nowMs + this.opts.tableRefreshMs);
+      this.nextTableAskMs = periodAfter(nowMs, this.opts.tableRefreshMs, this.opts.grid ?? null);
       const monitor = this.nextMonitor();
       if (monitor !== null) out.push({ kind: 'send', to: monitor, msg: { type: 'table_request', from: this.opts.name, requestId: 'table' } });
     }

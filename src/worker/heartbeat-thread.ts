@@ -94,7 +94,7 @@ function beforeHeartbeat(): boolean {
   const answer = answers.read();
   if (answer !== null && answer.seq !== lastAnswerSeq) {
     lastAnswerSeq = answer.seq;
-    // After this step: the load goes out with the next heartbeat, as it did when a pong brought it.
+    // After this step: the load goes out with the next heartbeat.
     queueMicrotask(() => driver.setLoad(answer.load));
   }
   const sentAt = pingsSent.get(lastAnswerSeq);
